@@ -1,0 +1,3 @@
+export * from './catalogue.js';
+export * from './shop.js';
+export * from './tools.js';

@@ -1,0 +1,521 @@
+import type { Sql, TransactionSql } from 'postgres';
+import {
+  defineTool,
+  type KeyContext,
+  type ToolContext,
+  type ToolDefinition,
+} from '../../src/tools/define-tool.js';
+import { type Catalogue, defaultCatalogue, findProduct, MAX_LINE_QUANTITY } from './catalogue.js';
+import type { Order, OrderItem, Shop, WriteTool } from './shop.js';
+import {
+  cancelOrderArgs,
+  createOrderArgs,
+  getOrderArgs,
+  listProductsArgs,
+  orderView,
+  updateOrderArgs,
+} from './tools.js';
+
+/**
+ * The demo shop in a SQL database: the same SQLite file or PostgreSQL database as graft's events,
+ * in tables of its own (`shop_products`, `shop_orders`, `shop_writes`). Every write runs in one
+ * transaction that records its idempotency key (unique per conversation) with its result, so a
+ * key that comes again — from this instance or another one on the same PostgreSQL — gets the
+ * recorded result and changes nothing.
+ */
+
+/** The shop, with every operation asynchronous (a database answers later). */
+export interface AsyncShop {
+  readonly catalogue: Catalogue;
+  createOrder(request: {
+    conversationId: string;
+    items: readonly OrderItem[];
+    idempotencyKey: string;
+  }): Promise<Order>;
+  updateOrder(request: {
+    conversationId: string;
+    orderId: string;
+    items: readonly OrderItem[];
+    idempotencyKey: string;
+  }): Promise<Order>;
+  cancelOrder(request: { conversationId: string; orderId: string; idempotencyKey: string }): Promise<Order>;
+  getOrder(conversationId: string, orderId?: string): Promise<Order | null>;
+  listProducts(): Promise<{ product: string; priceCents: number }[]>;
+  /** Every order (of one conversation, when given), oldest first. */
+  orders(conversationId?: string): Promise<Order[]>;
+  findByKey(conversationId: string, idempotencyKey: string): Promise<Order | null>;
+}
+
+/** The subset of better-sqlite3's `Database` the shop uses. */
+export interface SqliteDatabase {
+  exec(source: string): unknown;
+  prepare(source: string): {
+    run(...params: unknown[]): { lastInsertRowid: number | bigint };
+    get(...params: unknown[]): unknown;
+    all(...params: unknown[]): unknown[];
+  };
+}
+
+interface OrderRow {
+  id: number | string;
+  conversation_id: string;
+  items: string;
+  status: string;
+  idempotency_key: string;
+  created_at: number | string;
+}
+
+/** Runs synchronous work as a promise: a throw becomes a rejection, as from a real database. */
+function later<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+const toOrder = (row: OrderRow): Order => ({
+  orderId: `ord_${row.id}`,
+  conversationId: row.conversation_id,
+  items: JSON.parse(row.items) as OrderItem[],
+  status: row.status === 'cancelled' ? 'cancelled' : 'confirmed',
+  idempotencyKey: row.idempotency_key,
+  createdAt: Number(row.created_at),
+});
+
+/** The row id of `ord_N`, or null for anything else (it then matches no order). */
+const rowId = (orderId: string): number | null =>
+  /^ord_[1-9]\d{0,15}$/.test(orderId) ? Number(orderId.slice(4)) : null;
+
+/** Validates an item list against the catalogue; merged per product, sorted (as the memory shop does). */
+export function checkItems(catalogue: Catalogue, items: readonly OrderItem[]): OrderItem[] {
+  if (items.length === 0) throw new Error('An order needs at least one item.');
+  const merged = new Map<string, number>();
+  for (const item of items) {
+    if (!findProduct(catalogue, item.product)) {
+      throw new Error(
+        `Unknown product '${item.product}'. Products: ${catalogue.map((e) => e.product).join(', ')}.`,
+      );
+    }
+    if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > MAX_LINE_QUANTITY) {
+      throw new Error(`Quantity of '${item.product}' must be a whole number from 1 to ${MAX_LINE_QUANTITY}.`);
+    }
+    merged.set(item.product, (merged.get(item.product) ?? 0) + item.quantity);
+  }
+  const lines = [...merged].map(([product, quantity]) => ({ product, quantity }));
+  if (lines.some((line) => line.quantity > MAX_LINE_QUANTITY))
+    throw new Error(`A product's total quantity may not exceed ${MAX_LINE_QUANTITY}.`);
+  return lines.sort((a, b) => (a.product < b.product ? -1 : a.product > b.product ? 1 : 0));
+}
+
+/** What a write does to an existing order (create has no order). Throws when it may not. */
+function planChange(
+  tool: WriteTool,
+  order: Order | null,
+  orderId: string,
+  catalogue: Catalogue,
+  items: readonly OrderItem[] | undefined,
+): Order {
+  if (!order) throw new Error(`Order '${orderId}' does not exist in this conversation.`);
+  if (tool === 'cancel_order') return { ...order, status: 'cancelled' };
+  if (order.status === 'cancelled')
+    throw new Error(`Order '${orderId}' is cancelled and can no longer be changed.`);
+  return { ...order, items: checkItems(catalogue, items ?? []) };
+}
+
+function keyedResult(tool: WriteTool, keyed: { tool: string; result: string } | undefined): Order | null {
+  if (!keyed) return null;
+  if (keyed.tool !== tool)
+    throw new Error(`Idempotency key already used by ${keyed.tool}; it cannot be reused for ${tool}.`);
+  return JSON.parse(keyed.result) as Order;
+}
+
+const SQLITE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS shop_products (product TEXT PRIMARY KEY, price_cents INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shop_orders (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT NOT NULL, items TEXT NOT NULL,
+  status TEXT NOT NULL, idempotency_key TEXT NOT NULL, created_at INTEGER NOT NULL,
+  UNIQUE (conversation_id, idempotency_key));
+CREATE INDEX IF NOT EXISTS shop_orders_conversation ON shop_orders (conversation_id, id);
+CREATE TABLE IF NOT EXISTS shop_writes (
+  conversation_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, tool TEXT NOT NULL, result TEXT NOT NULL,
+  PRIMARY KEY (conversation_id, idempotency_key));`;
+
+type CreateRequest = Parameters<AsyncShop['createOrder']>[0];
+type ChangeRequest = {
+  conversationId: string;
+  orderId: string;
+  idempotencyKey: string;
+  items?: readonly OrderItem[];
+};
+
+/**
+ * The shop in a SQLite database (better-sqlite3). Each write is one synchronous `BEGIN IMMEDIATE`
+ * transaction, so nothing else on the connection can interleave with it.
+ *
+ * @example
+ * const shop = createSqliteShop(sqliteStore.database);
+ * const tools = createAsyncShopTools(shop);
+ */
+export function createSqliteShop(
+  db: SqliteDatabase,
+  catalogue: Catalogue = defaultCatalogue,
+  options: { now?: () => number } = {},
+): AsyncShop {
+  return new SqliteShop(db, catalogue, options.now ?? Date.now);
+}
+
+class SqliteShop implements AsyncShop {
+  constructor(
+    private readonly db: SqliteDatabase,
+    readonly catalogue: Catalogue,
+    private readonly now: () => number,
+  ) {
+    db.exec(SQLITE_SCHEMA);
+    const seed = db.prepare('INSERT OR IGNORE INTO shop_products (product, price_cents) VALUES (?, ?)');
+    for (const entry of catalogue) seed.run(entry.product, entry.priceCents);
+  }
+
+  createOrder(r: CreateRequest): Promise<Order> {
+    return later(() =>
+      this.write('create_order', r.conversationId, r.idempotencyKey, () => {
+        const items = checkItems(this.catalogue, r.items);
+        const at = this.now();
+        const { lastInsertRowid } = this.db
+          .prepare(
+            'INSERT INTO shop_orders (conversation_id, items, status, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?)',
+          )
+          .run(r.conversationId, JSON.stringify(items), 'confirmed', r.idempotencyKey, at);
+        const orderId = `ord_${lastInsertRowid}`;
+        return {
+          orderId,
+          conversationId: r.conversationId,
+          items,
+          status: 'confirmed',
+          idempotencyKey: r.idempotencyKey,
+          createdAt: at,
+        };
+      }),
+    );
+  }
+
+  updateOrder(r: ChangeRequest & { items: readonly OrderItem[] }): Promise<Order> {
+    return later(() => this.change('update_order', r));
+  }
+
+  cancelOrder(r: ChangeRequest): Promise<Order> {
+    return later(() => this.change('cancel_order', r));
+  }
+
+  getOrder(conversationId: string, orderId?: string): Promise<Order | null> {
+    return later(() =>
+      orderId === undefined ? (this.list(conversationId).at(-1) ?? null) : this.find(conversationId, orderId),
+    );
+  }
+
+  listProducts(): Promise<{ product: string; priceCents: number }[]> {
+    return later(() => {
+      const rows = this.db.prepare('SELECT product, price_cents FROM shop_products ORDER BY rowid').all();
+      return (rows as { product: string; price_cents: number }[]).map((row) => ({
+        product: row.product,
+        priceCents: Number(row.price_cents),
+      }));
+    });
+  }
+
+  orders(conversationId?: string): Promise<Order[]> {
+    return later(() => this.list(conversationId));
+  }
+
+  findByKey(conversationId: string, key: string): Promise<Order | null> {
+    return later(() => {
+      const row = this.keyed(conversationId, key);
+      return row ? (JSON.parse(row.result) as Order) : null;
+    });
+  }
+
+  private keyed(conversationId: string, key: string): { tool: string; result: string } | undefined {
+    return this.db
+      .prepare('SELECT tool, result FROM shop_writes WHERE conversation_id = ? AND idempotency_key = ?')
+      .get(conversationId, key) as { tool: string; result: string } | undefined;
+  }
+
+  private find(conversationId: string, orderId: string): Order | null {
+    const row = this.db
+      .prepare('SELECT * FROM shop_orders WHERE id = ? AND conversation_id = ?')
+      .get(rowId(orderId), conversationId);
+    return row ? toOrder(row as OrderRow) : null;
+  }
+
+  private list(conversationId?: string): Order[] {
+    const rows =
+      conversationId === undefined
+        ? this.db.prepare('SELECT * FROM shop_orders ORDER BY id').all()
+        : this.db
+            .prepare('SELECT * FROM shop_orders WHERE conversation_id = ? ORDER BY id')
+            .all(conversationId);
+    return rows.map((row) => toOrder(row as OrderRow));
+  }
+
+  /** One write: the recorded result of a key that ran, or the work and the key's record, atomically. */
+  private write(tool: WriteTool, conversationId: string, key: string, work: () => Order): Order {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const keyed = this.keyed(conversationId, key);
+      const result = keyedResult(tool, keyed) ?? work();
+      if (!keyed)
+        this.db
+          .prepare('INSERT INTO shop_writes VALUES (?, ?, ?, ?)')
+          .run(conversationId, key, tool, JSON.stringify(result));
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  private change(tool: WriteTool, r: ChangeRequest): Order {
+    return this.write(tool, r.conversationId, r.idempotencyKey, () => {
+      const order = planChange(
+        tool,
+        this.find(r.conversationId, r.orderId),
+        r.orderId,
+        this.catalogue,
+        r.items,
+      );
+      this.db
+        .prepare('UPDATE shop_orders SET items = ?, status = ? WHERE id = ?')
+        .run(JSON.stringify(order.items), order.status, rowId(order.orderId));
+      return order;
+    });
+  }
+}
+
+async function migratePostgres(sql: Sql, catalogue: Catalogue): Promise<void> {
+  // Several demo instances may start at once on one database: the lock serializes the migration.
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtext('shop_orders'))`;
+    await tx`CREATE TABLE IF NOT EXISTS shop_products (product TEXT PRIMARY KEY, price_cents INTEGER NOT NULL, position INTEGER NOT NULL)`;
+    await tx`CREATE TABLE IF NOT EXISTS shop_orders (
+      id BIGSERIAL PRIMARY KEY, conversation_id TEXT NOT NULL, items TEXT NOT NULL, status TEXT NOT NULL,
+      idempotency_key TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (conversation_id, idempotency_key))`;
+    await tx`CREATE INDEX IF NOT EXISTS shop_orders_conversation ON shop_orders (conversation_id, id)`;
+    await tx`CREATE TABLE IF NOT EXISTS shop_writes (
+      conversation_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, tool TEXT NOT NULL, result TEXT,
+      PRIMARY KEY (conversation_id, idempotency_key))`;
+    for (const [i, entry] of catalogue.entries()) {
+      await tx`INSERT INTO shop_products VALUES (${entry.product}, ${entry.priceCents}, ${i}) ON CONFLICT (product) DO NOTHING`;
+    }
+  });
+}
+
+/**
+ * The shop in PostgreSQL (postgres.js). A write first claims its key in `shop_writes`
+ * (`ON CONFLICT DO NOTHING` waits for a concurrent claim of the same key to commit), then changes
+ * the order it has locked (`FOR UPDATE`), all in one transaction: several instances share one shop.
+ *
+ * @example
+ * const shop = await createPostgresShop(postgresStore.sql);
+ */
+export async function createPostgresShop(
+  sql: Sql,
+  catalogue: Catalogue = defaultCatalogue,
+  options: { now?: () => number } = {},
+): Promise<AsyncShop> {
+  await migratePostgres(sql, catalogue);
+  return new PostgresShop(sql, catalogue, options.now ?? Date.now);
+}
+
+class PostgresShop implements AsyncShop {
+  constructor(
+    private readonly sql: Sql,
+    readonly catalogue: Catalogue,
+    private readonly now: () => number,
+  ) {}
+
+  createOrder(r: CreateRequest): Promise<Order> {
+    return this.write('create_order', r.conversationId, r.idempotencyKey, async (tx) => {
+      const items = checkItems(this.catalogue, r.items);
+      const [row] = await tx<
+        OrderRow[]
+      >`INSERT INTO shop_orders (conversation_id, items, status, idempotency_key, created_at)
+        VALUES (${r.conversationId}, ${JSON.stringify(items)}, 'confirmed', ${r.idempotencyKey}, ${this.now()}) RETURNING *`;
+      return toOrder(row!);
+    });
+  }
+
+  updateOrder(r: ChangeRequest & { items: readonly OrderItem[] }): Promise<Order> {
+    return this.change('update_order', r);
+  }
+
+  cancelOrder(r: ChangeRequest): Promise<Order> {
+    return this.change('cancel_order', r);
+  }
+
+  async getOrder(conversationId: string, orderId?: string): Promise<Order | null> {
+    const [row] =
+      orderId === undefined
+        ? await this.sql<
+            OrderRow[]
+          >`SELECT * FROM shop_orders WHERE conversation_id = ${conversationId} ORDER BY id DESC LIMIT 1`
+        : await this.sql<
+            OrderRow[]
+          >`SELECT * FROM shop_orders WHERE id = ${rowId(orderId)} AND conversation_id = ${conversationId}`;
+    return row ? toOrder(row) : null;
+  }
+
+  async listProducts(): Promise<{ product: string; priceCents: number }[]> {
+    const rows = await this.sql<
+      { product: string; price_cents: number }[]
+    >`SELECT product, price_cents FROM shop_products ORDER BY position`;
+    return rows.map((row) => ({ product: row.product, priceCents: Number(row.price_cents) }));
+  }
+
+  async orders(conversationId?: string): Promise<Order[]> {
+    const rows =
+      conversationId === undefined
+        ? await this.sql<OrderRow[]>`SELECT * FROM shop_orders ORDER BY id`
+        : await this.sql<
+            OrderRow[]
+          >`SELECT * FROM shop_orders WHERE conversation_id = ${conversationId} ORDER BY id`;
+    return rows.map(toOrder);
+  }
+
+  async findByKey(conversationId: string, key: string): Promise<Order | null> {
+    const [row] = await this.sql<{ result: string | null }[]>`SELECT result FROM shop_writes
+      WHERE conversation_id = ${conversationId} AND idempotency_key = ${key}`;
+    return row?.result ? (JSON.parse(row.result) as Order) : null;
+  }
+
+  /** One write: claims the key (or returns what it recorded), does the work, records the result. */
+  private write(
+    tool: WriteTool,
+    conversationId: string,
+    key: string,
+    work: (tx: TransactionSql) => Promise<Order>,
+  ): Promise<Order> {
+    return this.sql.begin<Order>(async (tx) => {
+      const claimed = await tx`INSERT INTO shop_writes (conversation_id, idempotency_key, tool)
+        VALUES (${conversationId}, ${key}, ${tool}) ON CONFLICT DO NOTHING RETURNING 1`;
+      if (claimed.length === 0) {
+        const [keyed] = await tx<{ tool: string; result: string }[]>`SELECT tool, result FROM shop_writes
+          WHERE conversation_id = ${conversationId} AND idempotency_key = ${key}`;
+        return keyedResult(tool, keyed)!;
+      }
+      const result = await work(tx);
+      await tx`UPDATE shop_writes SET result = ${JSON.stringify(result)}
+        WHERE conversation_id = ${conversationId} AND idempotency_key = ${key}`;
+      return result;
+    });
+  }
+
+  private change(tool: WriteTool, r: ChangeRequest): Promise<Order> {
+    return this.write(tool, r.conversationId, r.idempotencyKey, async (tx) => {
+      const [row] = await tx<OrderRow[]>`SELECT * FROM shop_orders
+        WHERE id = ${rowId(r.orderId)} AND conversation_id = ${r.conversationId} FOR UPDATE`;
+      const order = planChange(tool, row ? toOrder(row) : null, r.orderId, this.catalogue, r.items);
+      await tx`UPDATE shop_orders SET items = ${JSON.stringify(order.items)}, status = ${order.status} WHERE id = ${rowId(order.orderId)}`;
+      return order;
+    });
+  }
+}
+
+/** The memory shop behind the asynchronous interface (the demo on the in-memory store). */
+export function asyncShop(shop: Shop): AsyncShop {
+  return {
+    catalogue: shop.catalogue,
+    createOrder: (r) => later(() => shop.createOrder(r)),
+    updateOrder: (r) => later(() => shop.updateOrder(r)),
+    cancelOrder: (r) => later(() => shop.cancelOrder(r)),
+    getOrder: (conversationId, orderId) => later(() => shop.getOrder(conversationId, orderId)),
+    listProducts: () => later(() => shop.listProducts()),
+    orders: (conversationId) => later(() => shop.orders(conversationId)),
+    findByKey: (conversationId, key) => later(() => shop.findByKey(conversationId, key)),
+  };
+}
+
+const writeKey = (ctx: ToolContext): string => ctx.idempotencyKey ?? ctx.toolCallId;
+
+/**
+ * The shop's five tools over an asynchronous shop: the same names, descriptions and schemas as
+ * `createShopTools`, with `run` returning a promise.
+ *
+ * @example
+ * const tools = createAsyncShopTools(createSqliteShop(database));
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
+export function createAsyncShopTools(shop: AsyncShop): ToolDefinition<any>[] {
+  const reconcile = async (key: string, ctx: KeyContext) => {
+    const order = await shop.findByKey(ctx.conversationId, key);
+    return order ? { happened: true as const, output: orderView(order) } : { happened: false as const };
+  };
+  return [
+    defineTool({
+      name: 'create_order',
+      description:
+        'Create a new order for this conversation with the given items. Only when the customer has no open order.',
+      parameters: createOrderArgs,
+      effect: 'write',
+      reconcile,
+      run: async ({ items }, ctx) =>
+        orderView(
+          await shop.createOrder({
+            conversationId: ctx.conversationId,
+            items,
+            idempotencyKey: writeKey(ctx),
+          }),
+        ),
+    }),
+    defineTool({
+      name: 'update_order',
+      description: "Replace the items of the customer's open order with the complete new item list.",
+      parameters: updateOrderArgs,
+      effect: 'write',
+      reconcile,
+      run: async ({ order_id, items }, ctx) =>
+        orderView(
+          await shop.updateOrder({
+            conversationId: ctx.conversationId,
+            orderId: order_id,
+            items,
+            idempotencyKey: writeKey(ctx),
+          }),
+        ),
+    }),
+    defineTool({
+      name: 'cancel_order',
+      description: "Cancel the customer's order.",
+      parameters: cancelOrderArgs,
+      effect: 'write',
+      reconcile,
+      run: async ({ order_id }, ctx) =>
+        orderView(
+          await shop.cancelOrder({
+            conversationId: ctx.conversationId,
+            orderId: order_id,
+            idempotencyKey: writeKey(ctx),
+          }),
+        ),
+    }),
+    defineTool({
+      name: 'get_order',
+      description: "Look up one of the customer's orders (by default the latest) and its status.",
+      parameters: getOrderArgs,
+      effect: 'read',
+      run: async ({ order_id }, ctx) => {
+        const order = await shop.getOrder(ctx.conversationId, order_id);
+        return order ? orderView(order) : { status: 'not_found' };
+      },
+    }),
+    defineTool({
+      name: 'list_products',
+      description: 'List the products the shop sells, with prices in cents.',
+      parameters: listProductsArgs,
+      effect: 'read',
+      run: async () => ({
+        products: (await shop.listProducts()).map((e) => ({ product: e.product, price_cents: e.priceCents })),
+      }),
+    }),
+  ];
+}

@@ -1,0 +1,317 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Hono } from 'hono';
+import type { ModelClient } from '../core/ports.js';
+import { createEmulator } from '../emulator/server.js';
+import { OpenAIModelClient, openAIOptionsFromEnv } from '../model/openai/index.js';
+import type { AppEnv, ServerLimits } from '../server/app.js';
+import { listen } from '../server/listen.js';
+import type { ServiceStore } from '../server/open-store.js';
+import { openServiceStore, storeSpecFromEnv } from '../server/open-store.js';
+import { createService } from '../server/service.js';
+import type { ToolDefinition } from '../tools/define-tool.js';
+import type { FlagSpec } from './args.js';
+import { UsageError, flagHelp, intFlag, parseFlags } from './args.js';
+
+type Env = Record<string, string | undefined>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
+type Tools = ToolDefinition<any>[];
+
+export const serveFlags: FlagSpec = {
+  port: { type: 'string', help: 'port to listen on, 0 picks one [env GRAFT_PORT, PORT]', default: '8787' },
+  host: { type: 'string', help: 'address to listen on [env GRAFT_HOST]', default: '127.0.0.1' },
+  store: {
+    type: 'string',
+    help: 'memory | sqlite:PATH | postgres://… [env GRAFT_STORE, GRAFT_DATABASE_URL]',
+    default: 'sqlite:./data/graft.db',
+  },
+  model: {
+    type: 'string',
+    help: 'emulator | openai [env GRAFT_MODEL] (default: openai when OPENAI_API_KEY is set, else emulator)',
+  },
+  'model-name': {
+    type: 'string',
+    help: 'model sent with every call [env OPENAI_MODEL]',
+    default: 'gpt-4.1-mini',
+  },
+  'openai-base-url': {
+    type: 'string',
+    help: 'a Responses-compatible server for --model openai [env OPENAI_BASE_URL]',
+  },
+  latency: {
+    type: 'string',
+    help: "the emulator's latency: zero | realistic [env GRAFT_EMULATOR_LATENCY]",
+    default: 'realistic',
+  },
+  mode: { type: 'string', help: 'model-call mode: chain | stateless [env GRAFT_MODE]', default: 'chain' },
+  tools: {
+    type: 'string',
+    help: 'a module exporting the tools (default export or `tools`) [env GRAFT_TOOLS]',
+  },
+  'webhook-url': {
+    type: 'string',
+    help: 'where replies are POSTed, for tenants without their own [env GRAFT_WEBHOOK_URL]',
+  },
+  'webhook-secret': {
+    type: 'string',
+    help: 'signs reply webhooks (X-Graft-Signature) [env GRAFT_WEBHOOK_SECRET]',
+  },
+  'max-body-bytes': {
+    type: 'string',
+    help: 'largest request body [env GRAFT_MAX_BODY_BYTES]',
+    default: '65536',
+  },
+  'max-message-chars': {
+    type: 'string',
+    help: 'longest message text [env GRAFT_MAX_MESSAGE_CHARS]',
+    default: '8000',
+  },
+  'rate-burst': {
+    type: 'string',
+    help: 'messages a conversation may send at once [env GRAFT_RATE_BURST]',
+    default: '20',
+  },
+  'rate-per-minute': {
+    type: 'string',
+    help: 'then messages per minute per conversation [env GRAFT_RATE_PER_MINUTE]',
+    default: '60',
+  },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const ENV_OF: Record<string, string[]> = {
+  port: ['GRAFT_PORT', 'PORT'],
+  host: ['GRAFT_HOST'],
+  model: ['GRAFT_MODEL'],
+  'model-name': ['OPENAI_MODEL'],
+  'openai-base-url': ['OPENAI_BASE_URL'],
+  latency: ['GRAFT_EMULATOR_LATENCY'],
+  mode: ['GRAFT_MODE'],
+  tools: ['GRAFT_TOOLS'],
+  'webhook-url': ['GRAFT_WEBHOOK_URL'],
+  'webhook-secret': ['GRAFT_WEBHOOK_SECRET'],
+  'max-body-bytes': ['GRAFT_MAX_BODY_BYTES'],
+  'max-message-chars': ['GRAFT_MAX_MESSAGE_CHARS'],
+  'rate-burst': ['GRAFT_RATE_BURST'],
+  'rate-per-minute': ['GRAFT_RATE_PER_MINUTE'],
+};
+
+export interface ServeConfig {
+  port: number;
+  host: string;
+  store: string;
+  model: 'emulator' | 'openai';
+  modelName: string;
+  openaiBaseUrl: string | null;
+  latency: 'zero' | 'realistic';
+  mode: 'chain' | 'stateless';
+  tools: string | null;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  limits: Partial<ServerLimits>;
+}
+
+/** Flags over environment over defaults. `argv` holds flags only; `spec` may add flags of its own. */
+export function serveConfig(
+  argv: readonly string[],
+  env: Env,
+  spec: FlagSpec = serveFlags,
+): { config: ServeConfig; values: Record<string, string | boolean | undefined> } {
+  const given = parseFlags(
+    argv,
+    Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { ...v, default: undefined }])),
+  );
+  const pick = (name: string): string | undefined => {
+    const flag = given[name];
+    if (typeof flag === 'string') return flag;
+    for (const variable of ENV_OF[name] ?? []) if (env[variable]) return env[variable];
+    return spec[name]?.default;
+  };
+  const model = pick('model') ?? (env.OPENAI_API_KEY ? 'openai' : 'emulator');
+  if (model !== 'emulator' && model !== 'openai') throw new UsageError('--model must be emulator or openai');
+  const latency = pick('latency');
+  if (latency !== 'zero' && latency !== 'realistic')
+    throw new UsageError('--latency must be zero or realistic');
+  const mode = pick('mode');
+  if (mode !== 'chain' && mode !== 'stateless') throw new UsageError('--mode must be chain or stateless');
+  const config: ServeConfig = {
+    port: intFlag('port', pick('port'), { max: 65_535 }),
+    host: pick('host')!,
+    store: typeof given.store === 'string' ? given.store : storeSpecFromEnv(env),
+    model,
+    modelName: pick('model-name')!,
+    openaiBaseUrl: pick('openai-base-url') ?? null,
+    latency,
+    mode,
+    tools: pick('tools') ?? null,
+    webhookUrl: pick('webhook-url') ?? null,
+    webhookSecret: pick('webhook-secret') ?? null,
+    limits: {
+      bodyBytes: intFlag('max-body-bytes', pick('max-body-bytes'), { min: 256 }),
+      messageChars: intFlag('max-message-chars', pick('max-message-chars'), { min: 1 }),
+      burst: intFlag('rate-burst', pick('rate-burst'), { min: 1 }),
+      perMinute: intFlag('rate-per-minute', pick('rate-per-minute')),
+    },
+  };
+  return { config, values: { ...given, help: given.help } };
+}
+
+/** The model client: the emulator (started here, on a free loopback port) or the OpenAI API. */
+async function openModel(
+  config: ServeConfig,
+  env: Env,
+): Promise<{ model: ModelClient; label: string; close: () => Promise<void> }> {
+  if (config.model === 'openai') {
+    if (!env.OPENAI_API_KEY) throw new UsageError('--model openai needs OPENAI_API_KEY');
+    const options = {
+      ...openAIOptionsFromEnv(env),
+      ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
+    };
+    return {
+      model: new OpenAIModelClient(options),
+      label: `openai ${config.modelName}${config.openaiBaseUrl ? ` at ${config.openaiBaseUrl}` : ''}`,
+      close: () => Promise.resolve(),
+    };
+  }
+  const emulator = await createEmulator({ latency: config.latency }).listen(0, '127.0.0.1');
+  return {
+    model: new OpenAIModelClient({ apiKey: 'emulator', baseURL: emulator.url }),
+    label: `emulator (shop clerk, ${config.latency} latency)`,
+    close: emulator.close,
+  };
+}
+
+/** Loads a tools module: `export default` or `export const tools`, an array or a function of the store. */
+export async function loadTools(spec: string, opened: ServiceStore): Promise<Tools> {
+  const module = (await import(pathToFileURL(resolve(spec)).href)) as { default?: unknown; tools?: unknown };
+  let tools = module.tools ?? module.default;
+  if (typeof tools === 'function') tools = await (tools as (s: ServiceStore) => unknown)(opened);
+  if (!Array.isArray(tools))
+    throw new UsageError(
+      `${spec} exports no tools (an array, or a function returning one, as default or \`tools\`)`,
+    );
+  return tools as Tools;
+}
+
+export interface StartOptions {
+  /** Tools, when not from `--tools` (the demo's shop). */
+  tools?: (opened: ServiceStore) => Promise<Tools>;
+  staticKeys?: Record<string, string>;
+  /** Adds routes after the service's (the demo's `/v1/demo/orders`). */
+  routes?: (app: Hono<AppEnv>, opened: ServiceStore) => void;
+  env?: Env;
+}
+
+export interface Running {
+  url: string;
+  opened: ServiceStore;
+  modelLabel: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store and the model, starts the service and listens. */
+export async function startServe(config: ServeConfig, options: StartOptions = {}): Promise<Running> {
+  const env = options.env ?? process.env;
+  const opened = await openServiceStore(config.store);
+  const model = await openModel(config, env).catch(async (error: unknown) => {
+    await opened.close();
+    throw error;
+  });
+  try {
+    const tools = config.tools
+      ? await loadTools(config.tools, opened)
+      : ((await options.tools?.(opened)) ?? []);
+    const service = createService({
+      store: opened.store,
+      keys: opened.keys,
+      model: model.model,
+      tools,
+      // Several instances may share PostgreSQL: re-read logs while work is in flight, and sweep
+      // for conversations whose owner died (SQLite and memory belong to one process).
+      graft: { modelName: config.modelName, mode: config.mode, ...(opened.kind === 'postgres' ? { pollMs: 250 } : {}) },
+      webhook: { url: config.webhookUrl, secret: config.webhookSecret },
+      limits: config.limits,
+      ...(options.staticKeys ? { staticKeys: options.staticKeys } : {}),
+    });
+    options.routes?.(service.app, opened);
+    await service.start();
+    const server = await listen(service.app, { port: config.port, hostname: config.host });
+    const close = async () => {
+      await server.close();
+      await service.close();
+      await model.close();
+      await opened.close();
+    };
+    return { url: server.url, opened, modelLabel: model.label, close };
+  } catch (error) {
+    await model.close();
+    await opened.close();
+    throw error;
+  }
+}
+
+/** Waits for SIGINT or SIGTERM, or for `signal` to abort. */
+export function untilStopped(signal?: AbortSignal): Promise<void> {
+  return new Promise((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
+const HELP = `Usage: graft serve [flags]
+
+Serves graft's HTTP API: POST /v1/conversations/{id}/messages, GET /v1/conversations/{id},
+GET /v1/conversations/{id}/events (SSE), GET /v1/conversations, /healthz, /metrics.
+Clients authenticate with per-tenant API keys (graft keys create --tenant T).
+Flags win over environment variables, which win over defaults. Stops on Ctrl-C or SIGTERM.
+
+${flagHelp(serveFlags)}`;
+
+export interface CommandOptions {
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  env?: Env;
+}
+
+/** Reports why the service could not start: 2 for a bad setting, 1 for anything else (a port in use). */
+export function startFailed(command: string, error: unknown): number {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`graft ${command}: could not start: ${message}`);
+  return error instanceof UsageError || error instanceof TypeError ? 2 : 1;
+}
+
+/** `graft serve`: runs the service until stopped; returns the exit code. */
+export async function serveCommand(argv: string[], options: CommandOptions = {}): Promise<number> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const env = options.env ?? process.env;
+  let config: ServeConfig;
+  try {
+    const parsed = serveConfig(argv, env);
+    if (parsed.values.help) {
+      log(HELP);
+      return 0;
+    }
+    config = parsed.config;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`graft serve: ${error.message}\n\n${HELP}`);
+    return 2;
+  }
+  let running: Running;
+  try {
+    running = await startServe(config, { env });
+  } catch (error) {
+    return startFailed('serve', error);
+  }
+  log(`graft listening on ${running.url} (store ${config.store}, model ${running.modelLabel})`);
+  await untilStopped(options.signal);
+  await running.close();
+  return 0;
+}

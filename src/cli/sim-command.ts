@@ -1,0 +1,67 @@
+import type { SimOptions, Strategy } from '../sim/run.js';
+import { STRATEGIES, runSim } from '../sim/run.js';
+import { formatTable } from '../sim/table.js';
+import type { FlagSpec } from './args.js';
+import { UsageError, flagHelp, intFlag, parseFlags } from './args.js';
+
+const flags: FlagSpec = {
+  conversations: { type: 'string', help: 'simulated conversations per strategy', default: '1000' },
+  seed: { type: 'string', help: 'seed of the workload, latencies and faults', default: '1' },
+  strategy: { type: 'string', help: `one of ${STRATEGIES.join(', ')}, or all`, default: 'all' },
+  faults: { type: 'boolean', help: 'add model 429/500s, stalls past the timeout and tool failures' },
+  policy: { type: 'string', help: "graft's policy when a write settles during a first call: restart | rebase", default: 'restart' },
+  json: { type: 'boolean', help: 'print the figures as JSON (byte-identical for the same flags)' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const HELP = `Usage: graft sim [flags]
+
+Runs the deterministic simulator: the same customers, latencies and faults for every strategy,
+graft against the strategies teams use today. Exits 1 if graft breaks a guarantee.
+
+${flagHelp(flags)}`;
+
+export async function simCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseFlags(argv, flags);
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const strategy = values.strategy as string;
+    if (strategy !== 'all' && !STRATEGIES.includes(strategy as Strategy)) throw new UsageError(`unknown strategy '${strategy}' (try: ${STRATEGIES.join(', ')}, all)`);
+    const policy = values.policy;
+    if (policy !== 'restart' && policy !== 'rebase') throw new UsageError(`--policy must be restart or rebase`);
+    const options: SimOptions = {
+      seed: intFlag('seed', values.seed, { max: 2 ** 31 - 1 }),
+      conversations: intFlag('conversations', values.conversations, { min: 1, max: 10_000_000 }),
+      strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
+      faults: values.faults === true,
+      onSettleDuringFirstCall: policy,
+      onProgress: progress(),
+    };
+    const { result, details } = await runSim(options);
+    process.stderr.write(process.stderr.isTTY ? '\r\x1b[K' : '');
+    console.log(values.json ? JSON.stringify(result, null, 2) : formatTable(result));
+    const broken = details.graft?.violations ?? [];
+    for (const v of broken.slice(0, 20)) console.error(`graft violation (seed ${options.seed}, ${v.conversationId}): guarantee ${v.guarantee}: ${v.detail}`);
+    return broken.length > 0 ? 1 : 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`graft sim: ${error.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** Progress on stderr: a live line on a terminal, a line per strategy otherwise. */
+function progress() {
+  const started = Date.now();
+  return (strategy: Strategy, done: number, total: number) => {
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Ksim: ${strategy} ${done}/${total} conversations (${seconds} s)`);
+    else if (done === total) process.stderr.write(`sim: ${strategy} done (${total} conversations, ${seconds} s)\n`);
+  };
+}

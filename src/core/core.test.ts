@@ -1,0 +1,244 @@
+import { describe, expect, it } from 'vitest';
+import type { Command } from './commands.js';
+import { coreConfig } from './config.js';
+import { knowledgeOf } from './context.js';
+import type { EventBody, GraftEvent } from './events.js';
+import { EVENT_VERSION } from './events.js';
+import type { CallId, MessageId } from './ids.js';
+import { asIdempotencyKey, parseConversationId } from './ids.js';
+import { plan } from './plan.js';
+import { buildRequest } from './request.js';
+import type { ConversationState } from './state.js';
+import { evolve, initialState } from './state.js';
+
+const usage = { inputTokens: 1, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 0 };
+
+/** Drives the pure core by hand: facts in, decisions appended as the runtime would. */
+function core(config = coreConfig({ instanceId: 'me' })) {
+  let state: ConversationState = initialState(parseConversationId('c1'));
+  let now = 0;
+  const log: GraftEvent[] = [];
+  const append = (bodies: EventBody[]) => {
+    for (const body of bodies) {
+      const event = { ...body, v: EVENT_VERSION, seq: state.seq + 1, at: now } as GraftEvent;
+      state = evolve(state, event);
+      log.push(event);
+    }
+  };
+  /** Appends decisions until the core asks only for I/O; returns that I/O. */
+  const settle = (as = config): Command[] => {
+    for (;;) {
+      const commands = plan(state, as, now);
+      const decision = commands.find((c) => c.type === 'append');
+      if (!decision) return commands;
+      append(decision.events);
+    }
+  };
+  const lastCall = () => [...state.calls.values()].at(-1)!;
+  return {
+    get state() {
+      return state;
+    },
+    log,
+    config,
+    at(ms: number) {
+      now = ms;
+      return this;
+    },
+    message(id: string, text = id) {
+      append([{ type: 'message.received', messageId: id as MessageId, text }]);
+      return settle();
+    },
+    respond(callId: CallId, output: { text?: string; calls?: { id: string; name: string; kind: 'read' | 'write' }[] }) {
+      const calls = output.calls ?? [];
+      append([
+        {
+          type: 'model.responded',
+          callId,
+          responseId: `resp_${callId}`,
+          usage,
+          output: [
+            ...(output.text ? [{ type: 'message' as const, id: 'm', role: 'assistant' as const, status: 'completed' as const, content: [{ type: 'output_text' as const, text: output.text, annotations: [] }] }] : []),
+            ...calls.map((c) => ({ type: 'function_call' as const, id: `fc_${c.id}`, call_id: c.id, name: c.name, arguments: '{}' })),
+          ],
+          calls: calls.map((c) => ({ toolCallId: c.id, name: c.name, arguments: '{}', kind: c.kind, ...(c.kind === 'write' ? { idempotencyKey: asIdempotencyKey(`${c.name}:${c.id}`) } : {}) })),
+        },
+      ]);
+      return settle();
+    },
+    settleEffect(effectId: string, output = '{"ok":true}') {
+      append([{ type: 'effect.settled', effectId: effectId as never, outcome: 'done', output }]);
+      return settle();
+    },
+    tick: () => settle(),
+    /** Plans as another instance sharing the log. */
+    tickAs: (instanceId: string) => settle(coreConfig({ ...config, instanceId })),
+    lastCall,
+  };
+}
+
+const types = (commands: Command[]) => commands.map((c) => c.type);
+
+describe('the pure core', () => {
+  it('starts a model call holding the message as soon as a message arrives', () => {
+    const c = core();
+    const io = c.message('m1');
+    expect(types(io)).toEqual(['call-model', 'wake']);
+    expect(c.lastCall().entries.map((e) => e.messageId)).toEqual(['m1']);
+    expect(c.log.map((e) => e.type)).toEqual(['message.received', 'attempt.started', 'model.requested']);
+  });
+
+  it('supersedes the live attempt and aborts its call when a message arrives mid-call', () => {
+    const c = core();
+    c.message('m1');
+    const first = c.lastCall().callId;
+    const io = c.at(300).message('m2');
+    expect(io).toContainEqual({ type: 'abort-model', callId: first });
+    expect(c.lastCall().entries.map((e) => e.messageId)).toEqual(['m1', 'm2']);
+    expect(c.lastCall().parent).toBeNull();
+  });
+
+  it('forks from the response whose write settled, answering its call (the seed case)', () => {
+    const c = core();
+    c.message('m1');
+    const a1 = c.lastCall().callId;
+    c.at(700).respond(a1, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    const effect = [...c.state.effects.keys()][0]!;
+    c.at(900).settleEffect(effect, '{"order_id":"ord_1"}');
+    c.at(1_000).message('m2');
+    const b = c.lastCall();
+    expect(b.parent).toBe(a1);
+    expect(b.entries.map((e) => e.item.type)).toEqual(['function_call_output', 'message']);
+    expect(b.entries[0]!.effect).toEqual({ effectId: effect, status: 'done' });
+  });
+
+  it('grafts a write that is still running into the next attempt from the head', () => {
+    const c = core();
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    c.at(800).message('m2');
+    const b = c.lastCall();
+    expect(b.parent).toBeNull();
+    const graft = b.entries.find((e) => e.item.type === 'function_call');
+    expect(graft?.item).toMatchObject({ type: 'function_call', name: 'create_order', call_id: expect.stringMatching(/^graft_eff_\d+_1_1$/) });
+    expect(b.entries.find((e) => e.effect)?.effect?.status).toBe('running');
+    expect(b.entries.some((e) => e.item.type === 'message' && e.item.role === 'developer')).toBe(true);
+  });
+
+  it('restarts a first call whose context was told a write is running once the write settles', () => {
+    const c = core();
+    c.message('m1');
+    const a1 = c.lastCall().callId;
+    c.at(700).respond(a1, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    c.at(800).message('m2');
+    const stale = c.lastCall().callId;
+    const io = c.at(900).settleEffect([...c.state.effects.keys()][0]!);
+    expect(io).toContainEqual({ type: 'abort-model', callId: stale });
+    expect(c.lastCall()).toMatchObject({ reason: 'restart', parent: a1 });
+  });
+
+  it('holds the writes of a response while another write runs, then rebases them', () => {
+    const c = core(coreConfig({ instanceId: 'me', onSettleDuringFirstCall: 'rebase' }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    c.at(800).message('m2');
+    const io = c.at(1_500).respond(c.lastCall().callId, { calls: [{ id: 'fc2', name: 'update_order', kind: 'write' }] });
+    expect(types(io)).not.toContain('append');
+    expect(c.state.effects.size).toBe(1);
+    c.at(5_000).settleEffect([...c.state.effects.keys()][0]!);
+    expect(c.log.some((e) => e.type === 'tool.refused' && e.refusals[0]!.reason === 'rebase')).toBe(true);
+    expect(c.lastCall().reason).toBe('rebase');
+    expect(c.state.effects.size).toBe(1);
+  });
+
+  it('waits for a running write at the reply gate up to its bound, then commits', () => {
+    const c = core(coreConfig({ instanceId: 'me', onSettleDuringFirstCall: 'rebase', limits: { replyWaitMs: 1_000 } as never }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    c.at(800).message('m2');
+    const io = c.at(1_500).respond(c.lastCall().callId, { text: 'Placing your order.' });
+    expect(io).toContainEqual({ type: 'wake', at: 2_500 });
+    expect(c.state.replies).toHaveLength(0);
+    c.at(2_500).tick();
+    expect(c.state.replies.map((r) => r.covers)).toEqual([['m1', 'm2']]);
+  });
+
+  it('records a write past the tool-time bound as unknown', () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { toolTimeoutMs: 5_000 } as never }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    c.at(5_700).tick();
+    expect([...c.state.effects.values()][0]!.status).toBe('unknown');
+  });
+
+  it('builds chain requests from the delta and stateless requests from the whole transcript', () => {
+    const chain = core();
+    chain.message('m1');
+    chain.at(700).respond(chain.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+    chain.log.length = 0;
+    const stateless = core(coreConfig({ instanceId: 'me', mode: 'stateless', reasoning: true }));
+    stateless.message('m1');
+    stateless.at(700).respond(stateless.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+    for (const c of [chain, stateless]) {
+      const call = c.lastCall();
+      c.state.calls.get(call.callId)!.toolCalls[0]!.outcome = { kind: 'read', ok: true, output: '{}' };
+      c.tick();
+    }
+    const a = buildRequest(chain.state, chain.config, chain.lastCall());
+    expect(a).toMatchObject({ previousResponseId: expect.stringMatching(/^resp_/), store: true });
+    expect(a.input.map((i) => i.type)).toEqual(['function_call_output']);
+    const b = buildRequest(stateless.state, stateless.config, stateless.lastCall());
+    expect(b).toMatchObject({ previousResponseId: null, store: false, include: ['reasoning.encrypted_content'] });
+    expect(b.input.map((i) => i.type)).toEqual(['message', 'function_call', 'function_call_output']);
+    expect(b.input[1]).not.toHaveProperty('status');
+  });
+
+  it('knows which effects a context holds, and at which status', () => {
+    const c = core();
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    c.at(800).message('m2');
+    const effect = [...c.state.effects.keys()][0]!;
+    expect(knowledgeOf(c.state, c.lastCall().callId).effects.get(effect)).toBe('running');
+  });
+
+  it('refuses an event that does not follow the last seq', () => {
+    const state = initialState(parseConversationId('c1'));
+    const event = { type: 'message.received', messageId: 'm' as MessageId, text: 'x', v: EVENT_VERSION, seq: 2, at: 0 } as GraftEvent;
+    expect(() => evolve(state, event)).toThrow(/does not follow/);
+  });
+
+  it('renews the lease on its live attempt before it runs out', () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { leaseMs: 10_000 } as never }));
+    c.message('m1');
+    const io = c.at(4_000).tick();
+    expect(types(io)).toContain('wake');
+    c.at(5_000).tick();
+    expect(c.log.at(-1)).toMatchObject({ type: 'lease.renewed', owner: 'me', until: 15_000 });
+  });
+
+  it('lets another instance claim a live attempt whose lease expired, and call the model again', () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { leaseMs: 10_000 } as never }));
+    c.message('m1');
+    const lost = c.lastCall().callId;
+    expect(types(c.at(9_999).tickAs('other'))).not.toContain('call-model');
+    const io = c.at(10_000).tickAs('other');
+    expect(c.log.some((e) => e.type === 'lease.claimed' && e.owner === 'other')).toBe(true);
+    expect(c.state.calls.get(lost)!.failure?.kind).toBe('takeover');
+    expect(c.lastCall()).toMatchObject({ owner: 'other', reason: 'retry' });
+    expect(io).toContainEqual(expect.objectContaining({ type: 'call-model', callId: c.lastCall().callId }));
+  });
+
+  it("records a lost owner's running write as unknown, and reconciles it", () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { leaseMs: 10_000 } as never }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    const io = c.at(11_000).tickAs('other');
+    const effect = [...c.state.effects.values()][0]!;
+    expect(effect).toMatchObject({ status: 'unknown', checkBy: 'other' });
+    expect(io).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId, tool: 'create_order' }));
+    // The original owner never reconciles what another instance took over.
+    expect(types(c.tick())).not.toContain('reconcile');
+  });
+});
+

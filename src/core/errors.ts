@@ -1,0 +1,35 @@
+/**
+ * Errors, classified by what the caller should do about them.
+ * - `RetryableError`: try again later (after `retryAfterMs` when the server said so).
+ * - `TerminalError`: retrying the same thing will not help; report it.
+ * - `InvariantViolation`: a bug in graft; crash loudly rather than corrupt the log.
+ */
+export class RetryableError extends Error {
+  override readonly name = 'RetryableError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export class TerminalError extends Error {
+  override readonly name = 'TerminalError';
+  constructor(
+    message: string,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export class InvariantViolation extends Error {
+  override readonly name = 'InvariantViolation';
+}
+
+/** Asserts a programmer's assumption; stays on in production. */
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new InvariantViolation(message);
+}

@@ -1,0 +1,37 @@
+/**
+ * Branded ids. The core derives its own ids from the conversation's sequence numbers (an id made
+ * at seq 12 is `att_12`), so decisions are deterministic and need no randomness; ids are unique
+ * within a conversation, and (tenant, conversation, id) is unique everywhere.
+ */
+declare const brand: unique symbol;
+export type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type ConversationId = Brand<string, 'ConversationId'>;
+export type MessageId = Brand<string, 'MessageId'>;
+export type AttemptId = Brand<string, 'AttemptId'>;
+export type CallId = Brand<string, 'CallId'>;
+export type EffectId = Brand<string, 'EffectId'>;
+export type ReplyId = Brand<string, 'ReplyId'>;
+export type IdempotencyKey = Brand<string, 'IdempotencyKey'>;
+
+const MAX_EXTERNAL_ID_LENGTH = 200;
+
+function externalId<T>(kind: string, value: unknown): T {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_EXTERNAL_ID_LENGTH) {
+    throw new TypeError(`${kind} must be a non-empty string of at most ${MAX_EXTERNAL_ID_LENGTH} characters`);
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u001f]/.test(value)) throw new TypeError(`${kind} must not contain control characters`);
+  return value as T;
+}
+
+/** Parses a conversation id chosen by the channel. */
+export const parseConversationId = (value: unknown): ConversationId => externalId('conversationId', value);
+/** Parses a channel's message id (the de-duplication key of inbound messages). */
+export const parseMessageId = (value: unknown): MessageId => externalId('messageId', value);
+
+export const attemptIdAt = (seq: number): AttemptId => `att_${seq}` as AttemptId;
+export const callIdAt = (seq: number): CallId => `call_${seq}` as CallId;
+export const effectIdAt = (seq: number, index: number): EffectId => `eff_${seq}_${index}` as EffectId;
+export const replyIdAt = (seq: number): ReplyId => `rep_${seq}` as ReplyId;
+export const asIdempotencyKey = (value: string): IdempotencyKey => value as IdempotencyKey;

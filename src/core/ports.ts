@@ -1,0 +1,138 @@
+import type { ClassifiedCall, EventBody, GraftEvent } from './events.js';
+import type { MessageId, ReplyId } from './ids.js';
+import type { KeyContext } from './tool-port.js';
+
+export type { ModelClient, ModelRequest, ModelResult } from './model-port.js';
+
+/** Another event got in first: reload from the store and decide again. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+  constructor(
+    readonly key: ConversationKey,
+    readonly expectedSeq: number,
+    readonly actualSeq: number,
+  ) {
+    super(`conversation ${key.tenantId}/${key.conversationId}: expected to append after seq ${expectedSeq}, but the log is at ${actualSeq}`);
+  }
+}
+
+/** The same inbound message (channel message id) was appended before. */
+export class DuplicateMessageError extends Error {
+  override readonly name = 'DuplicateMessageError';
+  constructor(
+    readonly key: ConversationKey,
+    readonly messageId: MessageId | string,
+  ) {
+    super(`conversation ${key.tenantId}/${key.conversationId}: message ${messageId} was already received`);
+  }
+}
+
+/** A conversation's identity in a store: conversations are tenant-scoped. */
+export interface ConversationKey {
+  tenantId: string;
+  conversationId: string;
+}
+
+/** The same idempotency key was used again for a different request. */
+export class IdempotencyConflictError extends Error {
+  override readonly name = 'IdempotencyConflictError';
+  constructor(
+    readonly key: ConversationKey,
+    readonly idempotencyKey: string,
+  ) {
+    super(`conversation ${key.tenantId}/${key.conversationId}: idempotency key ${idempotencyKey} was used for a different request`);
+  }
+}
+
+/** A row of the effect ledger: the latest effect of an idempotency key. */
+export interface LedgerEntry {
+  tenantId: string;
+  conversationId: string;
+  idempotencyKey: string;
+  /** A hash of the tool and its canonical arguments. */
+  requestHash: string;
+  effectId: string;
+  tool: string;
+  status: 'running' | 'done' | 'failed' | 'unknown';
+  output: string | null;
+}
+
+/** A row of the reply outbox. */
+export interface OutboxEntry {
+  tenantId: string;
+  conversationId: string;
+  replyId: string;
+  deliveryId: string;
+  text: string;
+  covers: string[];
+  kind: 'reply' | 'follow-up' | 'fallback';
+  committedAt: number;
+  deliveredAt: number | null;
+}
+
+export interface AppendOptions {
+  /** Whether the conversation still has work after these events (listed by `unfinished()`). */
+  unfinished?: boolean;
+}
+
+/**
+ * The log of every conversation, with its projections. `append` is the gate: it writes `events`
+ * (numbered from `expectedSeq + 1`) only if the log ends at `expectedSeq`, atomically with the
+ * projections (message de-duplication, effect ledger, reply outbox), or throws `ConflictError`;
+ * a message id already in the conversation throws `DuplicateMessageError`; an idempotency key
+ * reused for another request throws `IdempotencyConflictError`.
+ */
+export interface EventStore {
+  append(key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options?: AppendOptions): Promise<void>;
+  /** The events with seq > `afterSeq`, in order. */
+  read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]>;
+  /** Conversations ordered by (tenant, conversation id), optionally of one tenant, after a cursor. */
+  conversations(options?: { tenantId?: string; afterConversationId?: string; limit?: number }): Promise<ConversationKey[]>;
+  /** Conversations whose last append said they had work left. */
+  unfinished(): Promise<ConversationKey[]>;
+  ledger(key: ConversationKey, idempotencyKey: string): Promise<LedgerEntry | null>;
+  /** Outbox rows, oldest first; only undelivered ones unless `all`. */
+  outbox(options?: { all?: boolean; limit?: number }): Promise<OutboxEntry[]>;
+  /**
+   * Calls `listener` after any instance appends to a conversation (best effort: a missed call is
+   * made up by polling). Resolves to a function that stops watching.
+   */
+  watch?(listener: (key: ConversationKey, seq: number) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** Sends a committed reply to the customer's channel. Must tolerate the same delivery id twice. */
+export interface Deliverer {
+  deliver(delivery: Delivery): Promise<void>;
+}
+
+export interface Delivery {
+  deliveryId: string;
+  tenantId: string;
+  conversationId: string;
+  replyId: ReplyId;
+  text: string;
+  covers: MessageId[];
+  kind: 'reply' | 'follow-up' | 'fallback';
+}
+
+/** The clock, injected so that the simulator can run on virtual time. */
+export interface Clock {
+  now(): number;
+  /** Calls `fn` at time `at` (or soon after); returns a function that cancels it. */
+  setTimer(at: number, fn: () => void): () => void;
+}
+
+/** Classifies and runs tool calls (validation, idempotency keys, execution). */
+export interface ToolRunner {
+  classify(call: { toolCallId: string; name: string; arguments: string }, ctx: KeyContext): ClassifiedCall;
+  /** Runs a call already classified as valid; never rejects (a failure is `ok: false`). */
+  run(
+    call: { tool: string; arguments: string },
+    ctx: KeyContext & { attemptId: string; toolCallId: string; effectId: string | null; idempotencyKey: string | null },
+  ): Promise<{ ok: boolean; output: string }>;
+  /** Asks a write tool's `reconcile` whether the write happened; null when the tool has none. */
+  reconcile(call: { tool: string; idempotencyKey: string }, ctx: KeyContext): Promise<{ happened: true; output: string } | { happened: false } | null>;
+}
+
+export type { EventBody };

@@ -1,0 +1,463 @@
+import { invariant } from './errors.js';
+import type {
+  ClassifiedCall,
+  ContextEntry,
+  EffectStatus,
+  FailureKind,
+  GraftEvent,
+  ModelCallReason,
+  RefusalReason,
+  EventBody,
+} from './events.js';
+import { EVENT_VERSION } from './events.js';
+import type { AttemptId, CallId, ConversationId, EffectId, IdempotencyKey, MessageId, ReplyId } from './ids.js';
+import type { OutputItem, Usage } from './items.js';
+
+export interface MessageState {
+  messageId: MessageId;
+  text: string;
+  seq: number;
+  at: number;
+  coveredBy: ReplyId | null;
+}
+
+export interface AttemptState {
+  attemptId: AttemptId;
+  turn: number;
+  reason: 'message' | 'follow-up';
+  startedSeq: number;
+  status: 'live' | 'superseded' | 'committed' | 'failed';
+  calls: CallId[];
+  rebases: number;
+  /** The instance that drives it, until `leaseUntil` (then another may claim it). */
+  owner: string;
+  leaseUntil: number;
+}
+
+/** How a function call of a response was answered. */
+export type ToolCallOutcome =
+  | { kind: 'effect'; effectId: EffectId }
+  | { kind: 'refused'; reason: RefusalReason; output: string }
+  | { kind: 'read'; ok: boolean; output: string };
+
+export interface ToolCallState extends ClassifiedCall {
+  outcome: ToolCallOutcome | null;
+}
+
+export interface ModelCallState {
+  callId: CallId;
+  attemptId: AttemptId;
+  parent: CallId | null;
+  entries: ContextEntry[];
+  reason: ModelCallReason;
+  stateless: boolean;
+  owner: string;
+  requestedSeq: number;
+  requestedAt: number;
+  status: 'pending' | 'responded' | 'failed';
+  responseId: string | null;
+  output: OutputItem[];
+  usage: Usage | null;
+  toolCalls: ToolCallState[];
+  respondedSeq: number | null;
+  respondedAt: number | null;
+  failure: { kind: FailureKind; message: string; retryAfterMs: number | null; at: number } | null;
+}
+
+export interface EffectState {
+  effectId: EffectId;
+  attemptId: AttemptId;
+  callId: CallId;
+  toolCallId: string;
+  tool: string;
+  arguments: string;
+  idempotencyKey: IdempotencyKey;
+  owner: string;
+  leaseUntil: number;
+  status: EffectStatus;
+  output: string | null;
+  /** The instance that must ask the tool's `reconcile` (an owner was lost mid-run), until checked. */
+  checkBy: string | null;
+  checked: boolean;
+  startedSeq: number;
+  startedAt: number;
+  /** The seq of the last status change (start, settle, unknown). */
+  changedSeq: number;
+}
+
+export interface ReplyState {
+  replyId: ReplyId;
+  attemptId: AttemptId | null;
+  callId: CallId | null;
+  text: string;
+  covers: MessageId[];
+  kind: 'reply' | 'follow-up' | 'fallback';
+  needsHuman: boolean;
+  committedSeq: number;
+  committedAt: number;
+  deliveryId: string | null;
+  deliveredAt: number | null;
+}
+
+/**
+ * A conversation, folded from its log. One actor owns a state value; `evolve` updates it in place
+ * (the simulator folds millions of events), and nothing else may touch it.
+ */
+export interface ConversationState {
+  conversationId: ConversationId;
+  /** The seq of the last event folded in (0 for an empty log). */
+  seq: number;
+  /** The time of the last event folded in. */
+  now: number;
+  messages: MessageState[];
+  messageIndex: Map<MessageId, MessageState>;
+  attempts: Map<AttemptId, AttemptState>;
+  live: AttemptId | null;
+  calls: Map<CallId, ModelCallState>;
+  effects: Map<EffectId, EffectState>;
+  /** Effects in the order they started. */
+  effectOrder: EffectId[];
+  /** The latest effect of each idempotency key. */
+  keys: Map<IdempotencyKey, EffectId>;
+  replies: ReplyState[];
+  replyIndex: Map<ReplyId, ReplyState>;
+  /** The call whose response is the last committed reply: the conversation's chain tip. */
+  head: CallId | null;
+  /** The number of the turn being answered (1 until the first reply is committed). */
+  turn: number;
+  /** Model calls requested in the current turn, over all its attempts. */
+  modelCallsThisTurn: number;
+  lastCommitSeq: number;
+  lastFollowUpSeq: number;
+}
+
+export function initialState(conversationId: ConversationId): ConversationState {
+  return {
+    conversationId,
+    seq: 0,
+    now: 0,
+    messages: [],
+    messageIndex: new Map(),
+    attempts: new Map(),
+    live: null,
+    calls: new Map(),
+    effects: new Map(),
+    effectOrder: [],
+    keys: new Map(),
+    replies: [],
+    replyIndex: new Map(),
+    head: null,
+    turn: 1,
+    modelCallsThisTurn: 0,
+    lastCommitSeq: 0,
+    lastFollowUpSeq: 0,
+  };
+}
+
+export function getCall(state: ConversationState, callId: CallId): ModelCallState {
+  const call = state.calls.get(callId);
+  invariant(call, `unknown model call ${callId}`);
+  return call;
+}
+
+export function getEffect(state: ConversationState, effectId: EffectId): EffectState {
+  const effect = state.effects.get(effectId);
+  invariant(effect, `unknown effect ${effectId}`);
+  return effect;
+}
+
+export function getAttempt(state: ConversationState, attemptId: AttemptId): AttemptState {
+  const attempt = state.attempts.get(attemptId);
+  invariant(attempt, `unknown attempt ${attemptId}`);
+  return attempt;
+}
+
+function toolCall(state: ConversationState, callId: CallId, toolCallId: string): ToolCallState {
+  const found = getCall(state, callId).toolCalls.find((t) => t.toolCallId === toolCallId);
+  invariant(found, `unknown tool call ${toolCallId} of ${callId}`);
+  return found;
+}
+
+/** Folds one event into the state (in place) and returns it. Events must come in seq order. */
+export function evolve(state: ConversationState, event: GraftEvent): ConversationState {
+  invariant(event.v === EVENT_VERSION, `event format v${String(event.v)} is not supported`);
+  invariant(event.seq === state.seq + 1, `event seq ${event.seq} does not follow ${state.seq}`);
+  state.seq = event.seq;
+  state.now = Math.max(state.now, event.at);
+  applyEvent(state, event);
+  return state;
+}
+
+function applyEvent(state: ConversationState, event: GraftEvent): void {
+  switch (event.type) {
+    case 'message.received': {
+      invariant(!state.messageIndex.has(event.messageId), `message ${event.messageId} appended twice`);
+      const message = { messageId: event.messageId, text: event.text, seq: event.seq, at: event.at, coveredBy: null };
+      state.messages.push(message);
+      state.messageIndex.set(message.messageId, message);
+      return;
+    }
+    case 'attempt.started':
+      invariant(state.live === null, `attempt ${event.attemptId} started while ${state.live} is live`);
+      state.attempts.set(event.attemptId, {
+        attemptId: event.attemptId,
+        turn: event.turn,
+        reason: event.reason,
+        startedSeq: event.seq,
+        status: 'live',
+        calls: [],
+        rebases: 0,
+        owner: event.owner,
+        leaseUntil: event.leaseUntil,
+      });
+      state.live = event.attemptId;
+      if (event.reason === 'follow-up') state.lastFollowUpSeq = event.seq;
+      return;
+    case 'attempt.superseded':
+    case 'attempt.failed': {
+      const attempt = getAttempt(state, event.attemptId);
+      invariant(attempt.status === 'live', `ending ${attempt.status} attempt ${attempt.attemptId}`);
+      attempt.status = event.type === 'attempt.failed' ? 'failed' : 'superseded';
+      if (state.live === event.attemptId) state.live = null;
+      return;
+    }
+    case 'model.requested':
+      return applyModelRequested(state, event);
+    case 'model.responded': {
+      const call = getCall(state, event.callId);
+      invariant(call.status === 'pending', `response for ${call.status} call ${call.callId}`);
+      Object.assign(call, {
+        status: 'responded',
+        responseId: event.responseId,
+        output: event.output,
+        usage: event.usage,
+        toolCalls: event.calls.map((c) => ({ ...c, outcome: null })),
+        respondedSeq: event.seq,
+        respondedAt: event.at,
+      });
+      return;
+    }
+    case 'model.failed': {
+      const call = getCall(state, event.callId);
+      invariant(call.status === 'pending', `failure for ${call.status} call ${call.callId}`);
+      call.status = 'failed';
+      call.usage = event.usage ?? null;
+      call.failure = { kind: event.kind, message: event.message, retryAfterMs: event.retryAfterMs, at: event.at };
+      return;
+    }
+    default:
+      return applyEffectOrReplyEvent(state, event);
+  }
+}
+
+function applyModelRequested(state: ConversationState, event: Extract<GraftEvent, { type: 'model.requested' }>): void {
+  const attempt = getAttempt(state, event.attemptId);
+  invariant(!state.calls.has(event.callId), `model call ${event.callId} requested twice`);
+  invariant(event.parent === null || state.calls.get(event.parent)?.status === 'responded', `parent of ${event.callId} has no response`);
+  state.calls.set(event.callId, {
+    callId: event.callId,
+    attemptId: event.attemptId,
+    parent: event.parent,
+    entries: event.entries,
+    reason: event.reason,
+    stateless: event.stateless,
+    owner: event.owner,
+    requestedSeq: event.seq,
+    requestedAt: event.at,
+    status: 'pending',
+    responseId: null,
+    output: [],
+    usage: null,
+    toolCalls: [],
+    respondedSeq: null,
+    respondedAt: null,
+    failure: null,
+  });
+  attempt.calls.push(event.callId);
+  if (event.reason === 'rebase') attempt.rebases += 1;
+  state.modelCallsThisTurn += 1;
+}
+
+function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): void {
+  switch (event.type) {
+    case 'effect.started':
+      for (const spec of event.effects) {
+        invariant(!state.effects.has(spec.effectId), `effect ${spec.effectId} started twice`);
+        const call = toolCall(state, event.callId, spec.toolCallId);
+        invariant(call.outcome === null, `tool call ${spec.toolCallId} answered twice`);
+        call.outcome = { kind: 'effect', effectId: spec.effectId };
+        state.effects.set(spec.effectId, {
+          ...spec,
+          attemptId: event.attemptId,
+          callId: event.callId,
+          owner: event.owner,
+          leaseUntil: event.leaseUntil,
+          status: 'running',
+          output: null,
+          checkBy: null,
+          checked: false,
+          startedSeq: event.seq,
+          startedAt: event.at,
+          changedSeq: event.seq,
+        });
+        state.effectOrder.push(spec.effectId);
+        state.keys.set(spec.idempotencyKey, spec.effectId);
+      }
+      return;
+    case 'effect.settled': {
+      const effect = getEffect(state, event.effectId);
+      invariant(effect.status === 'running' || effect.status === 'unknown', `settling ${effect.status} effect ${effect.effectId}`);
+      Object.assign(effect, { status: event.outcome, output: event.output, changedSeq: event.seq });
+      return;
+    }
+    case 'effect.unknown': {
+      const effect = getEffect(state, event.effectId);
+      invariant(effect.status === 'running', `effect ${effect.effectId} is ${effect.status}, not running`);
+      Object.assign(effect, { status: 'unknown', changedSeq: event.seq, checkBy: event.reconciler });
+      return;
+    }
+    case 'effect.checked':
+      getEffect(state, event.effectId).checked = true;
+      return;
+    case 'lease.renewed':
+      for (const id of event.attempts) {
+        const attempt = getAttempt(state, id);
+        if (attempt.owner === event.owner) attempt.leaseUntil = Math.max(attempt.leaseUntil, event.until);
+      }
+      for (const id of event.effects) {
+        const effect = getEffect(state, id);
+        if (effect.owner === event.owner) effect.leaseUntil = Math.max(effect.leaseUntil, event.until);
+      }
+      return;
+    case 'lease.claimed': {
+      const attempt = getAttempt(state, event.attemptId);
+      invariant(attempt.status === 'live', `claiming ${attempt.status} attempt ${attempt.attemptId}`);
+      Object.assign(attempt, { owner: event.owner, leaseUntil: event.until });
+      // The lost owner's call in flight will never be answered here: the new owner calls again.
+      for (const callId of attempt.calls) {
+        const call = getCall(state, callId);
+        if (call.status !== 'pending') continue;
+        call.status = 'failed';
+        call.failure = { kind: 'takeover', message: `owner ${call.owner} lost its lease`, retryAfterMs: null, at: event.at };
+      }
+      return;
+    }
+    case 'tool.refused':
+      for (const refusal of event.refusals) {
+        const call = toolCall(state, event.callId, refusal.toolCallId);
+        invariant(call.outcome === null, `tool call ${refusal.toolCallId} answered twice`);
+        call.outcome = { kind: 'refused', reason: refusal.reason, output: refusal.output };
+      }
+      return;
+    case 'tool.read': {
+      const call = toolCall(state, event.callId, event.toolCallId);
+      invariant(call.outcome === null, `tool call ${event.toolCallId} answered twice`);
+      call.outcome = { kind: 'read', ok: event.ok, output: event.output };
+      return;
+    }
+    case 'reply.committed':
+      return applyReplyCommitted(state, event);
+    case 'reply.delivered': {
+      const reply = state.replyIndex.get(event.replyId);
+      invariant(reply, `delivered unknown reply ${event.replyId}`);
+      reply.deliveryId = event.deliveryId;
+      reply.deliveredAt ??= event.at;
+      return;
+    }
+    default:
+      throw new Error(`unhandled event type ${(event as { type: string }).type}`);
+  }
+}
+
+function applyReplyCommitted(state: ConversationState, event: Extract<GraftEvent, { type: 'reply.committed' }>): void {
+  const reply: ReplyState = {
+    replyId: event.replyId,
+    attemptId: event.attemptId,
+    callId: event.callId,
+    text: event.text,
+    covers: event.covers,
+    kind: event.kind,
+    needsHuman: event.needsHuman,
+    committedSeq: event.seq,
+    committedAt: event.at,
+    deliveryId: null,
+    deliveredAt: null,
+  };
+  state.replies.push(reply);
+  state.replyIndex.set(reply.replyId, reply);
+  for (const messageId of event.covers) {
+    const message = state.messageIndex.get(messageId);
+    invariant(message && message.coveredBy === null, `reply ${reply.replyId} covers ${messageId} again`);
+    message.coveredBy = reply.replyId;
+  }
+  if (event.attemptId !== null) {
+    const attempt = getAttempt(state, event.attemptId);
+    invariant(attempt.status === 'live', `committing ${attempt.status} attempt ${attempt.attemptId}`);
+    attempt.status = 'committed';
+    state.live = null;
+  }
+  if (event.callId !== null) state.head = event.callId;
+  state.turn += 1;
+  state.modelCallsThisTurn = 0;
+  state.lastCommitSeq = event.seq;
+}
+
+/** Folds a whole log. */
+export function replay(conversationId: ConversationId, events: Iterable<GraftEvent>): ConversationState {
+  let state = initialState(conversationId);
+  for (const event of events) state = evolve(state, event);
+  return state;
+}
+
+/**
+ * Whether the conversation will have work left once `events` are folded in: a live attempt, a
+ * running write, an undelivered reply or an unanswered message. Stores keep it to list the
+ * conversations to resume after a restart; it is computed without folding (the append comes first).
+ */
+export function unfinishedAfter(state: ConversationState, events: readonly EventBody[]): boolean {
+  let live = state.live;
+  let running = 0;
+  for (const effect of state.effects.values()) {
+    if (effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy !== null && !effect.checked)) running += 1;
+  }
+  let undelivered = state.replies.filter((r) => r.deliveredAt === null).length;
+  let uncovered = state.messages.filter((m) => m.coveredBy === null).length;
+  for (const event of events) {
+    switch (event.type) {
+      case 'message.received':
+        uncovered += 1;
+        break;
+      case 'attempt.started':
+        live = event.attemptId;
+        break;
+      case 'attempt.superseded':
+      case 'attempt.failed':
+        if (live === event.attemptId) live = null;
+        break;
+      case 'effect.started':
+        running += event.effects.length;
+        break;
+      case 'effect.settled':
+        if (state.effects.get(event.effectId)?.status === 'running' || state.effects.get(event.effectId)?.checkBy) running -= 1;
+        break;
+      case 'effect.unknown':
+        // A lost owner's write stays work to do until it is reconciled.
+        if (event.cause === 'timeout') running -= 1;
+        break;
+      case 'effect.checked':
+        running -= 1;
+        break;
+      case 'reply.committed':
+        if (event.attemptId !== null && live === event.attemptId) live = null;
+        undelivered += 1;
+        uncovered -= event.covers.length;
+        break;
+      case 'reply.delivered':
+        if (state.replyIndex.get(event.replyId)?.deliveredAt === null) undelivered -= 1;
+        break;
+      default:
+        break;
+    }
+  }
+  return live !== null || running > 0 || undelivered > 0 || uncovered > 0;
+}

@@ -1,0 +1,566 @@
+import type { Brain, BrainOutput, BrainRequest } from '../../core/brain.js';
+import { canonicalJson } from '../../tools/define-tool.js';
+import {
+  type Catalogue,
+  defaultCatalogue,
+  describeLine,
+  findProduct,
+  formatPrice,
+  joinWords,
+} from '../../../examples/shop/catalogue.js';
+import {
+  applyIntent,
+  canonicalLines,
+  type DesiredOrder,
+  type Intent,
+  type OrderLine,
+  parseMessage,
+  unrecognisedProducts,
+} from './language.js';
+
+/**
+ * The shop clerk: a deterministic, rational model brain for the demo shop. It reads the whole
+ * context and decides from it alone (no clock, no randomness, no memory between calls), so the
+ * same context always gets the same answer and every mistake it makes is the context's fault:
+ * it creates an order only when its context shows none done, running or of unknown outcome.
+ */
+
+const WRITE_TOOLS: ReadonlySet<string> = new Set(['create_order', 'update_order', 'cancel_order']);
+/**
+ * A call that failed this often since the customer last wrote is not tried again: the clerk
+ * apologises instead. Five tries ride out transient failures (at the simulator's 2% failure rate,
+ * one write in about 300 million gives up; with three, one in 125,000 did, and a 5,000-conversation
+ * run with faults met one) while a call that can never succeed still ends in a reply.
+ */
+const DEFAULT_MAX_FAILED_TRIES = 5;
+/** Most products a text lists, so replies stay short whatever the catalogue. */
+const MAX_LISTED = 10;
+const FALLBACK_TEXT =
+  'Sorry, something went wrong on my side. Could you tell me again what you would like to order?';
+
+export interface ShopClerkOptions {
+  /** The products the clerk knows (the demo shop's by default). */
+  catalogue?: Catalogue;
+  /** How often the same call may fail since the customer's latest message before the clerk gives up (default 3). */
+  maxFailedTries?: number;
+}
+
+/**
+ * Creates the shop clerk brain.
+ *
+ * @example
+ * const clerk = createShopClerk();
+ * clerk({ model: 'clerk', instructions: null, tools, input: [{ type: 'message', role: 'user', content: "I'd like 2 pizzas" }] });
+ * // [{ type: 'function_call', name: 'create_order', arguments: '{"items":[{"product":"pizza","quantity":2}]}' }]
+ */
+export function createShopClerk(options: ShopClerkOptions = {}): Brain {
+  const catalogue = options.catalogue ?? defaultCatalogue;
+  const maxFailedTries = Math.max(1, options.maxFailedTries ?? DEFAULT_MAX_FAILED_TRIES);
+  return (request) => {
+    try {
+      return [decide(situationOf(request, catalogue, maxFailedTries))];
+    } catch {
+      // The brain must answer anything a host sends; a bug here must not take the host down.
+      return [{ type: 'message', text: FALLBACK_TEXT }];
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the context
+
+interface UserMessage {
+  position: number;
+  text: string;
+  intent: Intent;
+}
+
+/** One function_call_output, with the call it answers. */
+interface Observation {
+  callId: string;
+  name: string;
+  argsText: string;
+  output: string;
+  position: number;
+}
+
+type MenuEntry = { product: string; priceCents: number };
+
+/** What one output says happened to its call. */
+type Outcome =
+  | { kind: 'not_executed' }
+  | { kind: 'running' }
+  | { kind: 'unknown' }
+  | { kind: 'failed'; message: string }
+  /** A write's result, or what get_order found. */
+  | { kind: 'order'; order: KnownOrder }
+  /** get_order found no order. */
+  | { kind: 'no_order' }
+  | { kind: 'menu'; menu: MenuEntry[] }
+  /** The result of a tool the clerk does not know: it tells nothing about the shop. */
+  | { kind: 'other' };
+
+/** A call as the context last described it; a graft's later pairs update the same entry. */
+interface CallRecord {
+  name: string;
+  args: Record<string, unknown> | null;
+  argsKey: string;
+  /** Where the call first showed up: its place in the shop's history. */
+  firstPosition: number;
+  /** Where its latest status showed up. */
+  lastPosition: number;
+  graft: boolean;
+  outcome: Outcome;
+}
+
+interface KnownOrder {
+  orderId: string;
+  status: string;
+  items: OrderLine[];
+}
+
+/** What the context says about the shop. */
+interface Known {
+  order: KnownOrder | null;
+  menu: MenuEntry[] | null;
+  pending: CallRecord[];
+  uncertain: CallRecord[];
+  lastGetOrderPosition: number;
+  lastListProductsPosition: number;
+}
+
+interface Situation {
+  catalogue: Catalogue;
+  maxFailedTries: number;
+  tools: ReadonlySet<string>;
+  users: UserMessage[];
+  lastAssistantPosition: number;
+  desired: DesiredOrder;
+  records: CallRecord[];
+  known: Known;
+}
+
+function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries: number): Situation {
+  const items: unknown[] = Array.isArray(request.input) ? (request.input as unknown[]) : [];
+  const users: UserMessage[] = [];
+  const calls = new Map<string, { name: string; argsText: string }>();
+  const outputs: { callId: string; output: string; position: number }[] = [];
+  let lastAssistantPosition = -1;
+  items.forEach((item, position) => {
+    if (!isRecord(item)) return;
+    if (item.type === 'message' && item.role === 'user') {
+      const text = contentText(item.content);
+      users.push({ position, text, intent: parseMessage(text, catalogue) });
+    } else if (item.type === 'message' && item.role === 'assistant') {
+      lastAssistantPosition = position;
+    } else if (
+      item.type === 'function_call' &&
+      typeof item.call_id === 'string' &&
+      typeof item.name === 'string'
+    ) {
+      calls.set(item.call_id, {
+        name: item.name,
+        argsText: typeof item.arguments === 'string' ? item.arguments : '',
+      });
+    } else if (item.type === 'function_call_output' && typeof item.call_id === 'string') {
+      const output = typeof item.output === 'string' ? item.output : safeJson(item.output);
+      outputs.push({ callId: item.call_id, output, position });
+    }
+  });
+  // A call without its output is still in flight somewhere: it tells nothing yet.
+  const observations: Observation[] = outputs.flatMap((o) => {
+    const call = calls.get(o.callId);
+    return call ? [{ ...o, ...call }] : [];
+  });
+  const records = buildRecords(observations);
+  const desired = users.reduce<DesiredOrder>((state, user) => applyIntent(state, user.intent), null);
+  return {
+    catalogue,
+    maxFailedTries,
+    tools: toolNames(request.tools),
+    users,
+    lastAssistantPosition,
+    desired,
+    records,
+    known: knownShop(records),
+  };
+}
+
+/**
+ * One record per call, in context order. A graft's later pair (`graft_<effectId>_<n>`) updates
+ * its effect's record, so later news wins; the first graft of an effect this branch asked for
+ * itself (answered "running" under the model's call id) is matched by name and arguments.
+ */
+function buildRecords(observations: readonly Observation[]): CallRecord[] {
+  const records: CallRecord[] = [];
+  const byKey = new Map<string, CallRecord>();
+  for (const observation of observations) {
+    const outcome = classifyOutput(observation.name, observation.output);
+    const graft = /^graft_(.+)_(\d+)$/.exec(observation.callId);
+    const key = graft ? `effect:${graft[1] ?? ''}` : `call:${observation.callId}`;
+    const argsKey = argsKeyOf(observation.argsText);
+    const twin =
+      graft && outcome.kind !== 'not_executed'
+        ? records.find(
+            (r) => isUnsettled(r) && !r.graft && r.name === observation.name && r.argsKey === argsKey,
+          )
+        : undefined;
+    const existing = byKey.get(key) ?? twin;
+    if (existing) {
+      existing.outcome = outcome;
+      existing.lastPosition = observation.position;
+      byKey.set(key, existing);
+      continue;
+    }
+    const record: CallRecord = {
+      name: observation.name,
+      args: parseArgs(observation.argsText),
+      argsKey,
+      firstPosition: observation.position,
+      lastPosition: observation.position,
+      graft: graft !== null,
+      outcome,
+    };
+    records.push(record);
+    byKey.set(key, record);
+  }
+  return records;
+}
+
+function isUnsettled(record: CallRecord): boolean {
+  return record.outcome.kind === 'running' || record.outcome.kind === 'unknown';
+}
+
+/**
+ * What an output says happened, read by the call's name. An output that cannot be read is an
+ * unknown outcome for a write (it may have happened) and a failure for a read (it told nothing).
+ */
+function classifyOutput(name: string, output: string): Outcome {
+  const write = WRITE_TOOLS.has(name);
+  const value = parseJson(output);
+  const notice = isRecord(value) ? noticeOf(value, write) : null;
+  if (notice) return notice;
+  const unreadable: Outcome = write ? { kind: 'unknown' } : { kind: 'failed', message: 'unreadable result' };
+  if (write || name === 'get_order') {
+    const order = orderOf(value);
+    if (order) return { kind: 'order', order };
+    const notFound = name === 'get_order' && isRecord(value) && value.status === 'not_found';
+    return notFound ? { kind: 'no_order' } : unreadable;
+  }
+  if (name === 'list_products') {
+    const menu = menuOf(value);
+    return menu ? { kind: 'menu', menu } : unreadable;
+  }
+  return { kind: 'other' };
+}
+
+/** The outputs graft writes itself (an error, or a write not run, running or of unknown outcome). */
+function noticeOf(value: Record<string, unknown>, write: boolean): Outcome | null {
+  if (value.error !== undefined && value.error !== null) {
+    return { kind: 'failed', message: errorText(value.error) };
+  }
+  if (value.status === 'not_executed') return { kind: 'not_executed' };
+  // Only writes are effects; a read reported running or unknown simply told nothing.
+  if (value.status === 'running') {
+    return write ? { kind: 'running' } : { kind: 'failed', message: 'still running' };
+  }
+  if (value.status === 'unknown') {
+    return write ? { kind: 'unknown' } : { kind: 'failed', message: 'unknown outcome' };
+  }
+  return null;
+}
+
+/** The shop as the context describes it: settled results applied in the order the calls were made. */
+function knownShop(records: readonly CallRecord[]): Known {
+  const known: Known = {
+    order: null,
+    menu: null,
+    pending: [],
+    uncertain: [],
+    lastGetOrderPosition: -1,
+    lastListProductsPosition: -1,
+  };
+  const timeline = [...records].sort((a, b) => a.firstPosition - b.firstPosition);
+  for (const record of timeline) {
+    const outcome = record.outcome;
+    if (outcome.kind === 'running') known.pending.push(record);
+    if (outcome.kind === 'unknown') known.uncertain.push(record);
+    if (outcome.kind === 'order') known.order = outcome.order;
+    if (outcome.kind === 'no_order') known.order = null;
+    if (outcome.kind === 'menu') {
+      known.menu = outcome.menu;
+      known.lastListProductsPosition = Math.max(known.lastListProductsPosition, record.lastPosition);
+    }
+    if (record.name === 'get_order' && (outcome.kind === 'order' || outcome.kind === 'no_order')) {
+      known.lastGetOrderPosition = Math.max(known.lastGetOrderPosition, record.lastPosition);
+    }
+  }
+  // A get_order result after an uncertain write shows what the shop holds, whatever that write did.
+  known.uncertain = known.uncertain.filter((record) => record.lastPosition > known.lastGetOrderPosition);
+  return known;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deciding
+
+/**
+ * The clerk's decision, the first rule that applies: check a write of unknown outcome; wait for a
+ * running write; create, update or cancel so the shop matches what the customer wants; look up
+ * the order for a status question; fetch the menu for a menu question; otherwise reply.
+ */
+function decide(s: Situation): BrainOutput {
+  const { known, desired } = s;
+  if (known.uncertain.length > 0) {
+    return callOr(s, 'get_order', checkArgs(known.uncertain), () => say(s, uncertainText()));
+  }
+  if (known.pending.length > 0) return say(s, pendingText(s));
+  const write = neededWrite(desired, known.order);
+  if (write) return callOr(s, write.name, write.args, () => say(s, unavailableText(write.name)));
+  const lastStatus = lastPositionOf(s.users, 'status');
+  if (known.order && lastStatus > known.lastGetOrderPosition) {
+    return callOr(s, 'get_order', { order_id: known.order.orderId }, () => say(s, replyText(s)));
+  }
+  if (lastPositionOf(s.users, 'menu') > known.lastListProductsPosition) {
+    return callOr(s, 'list_products', {}, () => say(s, replyText(s)));
+  }
+  return say(s, replyText(s));
+}
+
+/** The write that brings the shop to what the customer wants, if one is needed. */
+function neededWrite(
+  desired: DesiredOrder,
+  order: KnownOrder | null,
+): { name: string; args: Record<string, unknown> } | null {
+  const active = order !== null && order.status !== 'cancelled' ? order : null;
+  if (desired && !desired.cancelled && desired.items.length > 0) {
+    if (!active) return { name: 'create_order', args: { items: desired.items } };
+    if (!sameLines(canonicalLines(active.items), desired.items)) {
+      return { name: 'update_order', args: { order_id: active.orderId, items: desired.items } };
+    }
+    return null;
+  }
+  if (desired?.cancelled && active) return { name: 'cancel_order', args: { order_id: active.orderId } };
+  return null;
+}
+
+/** Which order to look at: the latest one when a create may have happened, else the one the write named. */
+function checkArgs(uncertain: readonly CallRecord[]): Record<string, unknown> {
+  const last = uncertain[uncertain.length - 1];
+  if (!last || last.name === 'create_order' || uncertain.some((r) => r.name === 'create_order')) return {};
+  const orderId = last.args?.order_id;
+  return typeof orderId === 'string' ? { order_id: orderId } : {};
+}
+
+/** Calls the tool if the request offers it and it has not kept failing; otherwise answers in text. */
+function callOr(
+  s: Situation,
+  name: string,
+  args: Record<string, unknown>,
+  otherwise: () => BrainOutput,
+): BrainOutput {
+  if (!s.tools.has(name)) return otherwise();
+  const argsKey = canonicalJson(args);
+  const lastUser = s.users[s.users.length - 1]?.position ?? -1;
+  const failures = s.records.filter(
+    (r) =>
+      r.name === name && r.argsKey === argsKey && r.outcome.kind === 'failed' && r.lastPosition > lastUser,
+  );
+  const lastFailure = failures[failures.length - 1];
+  if (lastFailure && failures.length >= s.maxFailedTries) {
+    return say(s, failedText(name, lastFailure.outcome.kind === 'failed' ? lastFailure.outcome.message : ''));
+  }
+  return { type: 'function_call', name, arguments: JSON.stringify(args) };
+}
+
+function lastPositionOf(users: readonly UserMessage[], kind: Intent['kind']): number {
+  return users.reduce((last, user) => (user.intent.kind === kind ? user.position : last), -1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing replies (each 10–40 words)
+
+function say(s: Situation, body: string): BrainOutput {
+  const unknown = s.users
+    .filter((user) => user.position > s.lastAssistantPosition)
+    .flatMap((user) => unrecognisedProducts(user.text, s.catalogue));
+  const named = [...new Set(unknown)].slice(0, 2);
+  const prefix = named.length > 0 ? `Sorry, we don't have ${named.join(' or ')}. ` : '';
+  return { type: 'message', text: prefix + body };
+}
+
+/** The answer when nothing needs doing: it follows the customer's latest message. */
+function replyText(s: Situation): string {
+  const order = s.known.order;
+  const latest = s.users[s.users.length - 1]?.intent.kind ?? 'chat';
+  const items = order ? itemsText(s.catalogue, order.items) : '';
+  if (latest === 'status') {
+    return order
+      ? `Your order ${order.orderId} is ${order.status}: ${items}. Anything else I can help you with?`
+      : "I couldn't find an order for you yet. Just tell me what you'd like, for example two pizzas and a cola.";
+  }
+  if (latest === 'menu') return `Here is our menu: ${menuText(s)}. What would you like to order?`;
+  if (order?.status === 'cancelled' && latest !== 'chat') {
+    return `Your order ${order.orderId} has been cancelled. Is there anything else I can help you with today?`;
+  }
+  if (order && latest !== 'chat') {
+    return `Your order ${order.orderId} is confirmed: ${items}. Anything else I can get you?`;
+  }
+  if (latest === 'cancel') {
+    return 'There is no open order to cancel. Is there anything else I can help you with today?';
+  }
+  if (order && order.status !== 'cancelled') {
+    return `Happy to help! Your order ${order.orderId} for ${items} is confirmed. Is there anything else you need?`;
+  }
+  const names = s.catalogue.slice(0, MAX_LISTED).map((entry) => entry.singular);
+  return `Happy to help! We have ${joinWords(names)}. What would you like to order today?`;
+}
+
+function pendingText(s: Situation): string {
+  const doing = s.known.pending.slice(0, 2).map((record) => {
+    const orderId = typeof record.args?.order_id === 'string' ? record.args.order_id : 'your order';
+    const items = linesOf(record.args?.items);
+    const list = items.length > 0 ? itemsText(s.catalogue, items) : 'your items';
+    if (record.name === 'create_order') return `placing an order for ${list}`;
+    if (record.name === 'update_order') return `updating ${orderId} to ${list}`;
+    return `cancelling ${orderId}`;
+  });
+  return `Your order is being processed: I'm ${joinWords(doing)} right now. I'll confirm here as soon as it's done.`;
+}
+
+function uncertainText(): string {
+  return "I'm still confirming whether your last order change went through. I'll let you know as soon as I know more.";
+}
+
+const TOOL_PURPOSES: Record<string, string> = {
+  create_order: 'place your order',
+  update_order: 'update your order',
+  cancel_order: 'cancel your order',
+  get_order: 'check your order',
+  list_products: 'load our menu',
+};
+
+function unavailableText(name: string): string {
+  const purpose = TOOL_PURPOSES[name] ?? 'do that';
+  return `Sorry, I can't ${purpose} right now because our order system is unavailable. Please try again in a little while.`;
+}
+
+function failedText(name: string, message: string): string {
+  const purpose = TOOL_PURPOSES[name] ?? 'do that';
+  const words = message.split(/\s+/).filter((word) => word.length > 0);
+  const reason = words.length > 0 ? ` (${words.slice(0, 10).join(' ')}${words.length > 10 ? '…' : ''})` : '';
+  return `Sorry, I couldn't ${purpose} just now${reason}. Please try again in a moment.`;
+}
+
+function itemsText(catalogue: Catalogue, items: readonly OrderLine[]): string {
+  const lines = canonicalLines(items);
+  if (lines.length === 0) return 'no items';
+  return joinWords(lines.slice(0, MAX_LISTED).map((line) => describeLine(catalogue, line)));
+}
+
+function menuText(s: Situation): string {
+  const menu =
+    s.known.menu ?? s.catalogue.map((entry) => ({ product: entry.product, priceCents: entry.priceCents }));
+  const entries = menu
+    .slice(0, MAX_LISTED)
+    .map(
+      (entry) =>
+        `${findProduct(s.catalogue, entry.product)?.singular ?? entry.product} ${formatPrice(entry.priceCents)}`,
+    );
+  return entries.length > 0 ? entries.join(', ') : 'nothing right now, sorry';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading untrusted values
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+const ARGS_KEY_CACHE_LIMIT = 10_000;
+const argsKeys = new Map<string, string>();
+
+/** Arguments in canonical form (key order does not matter), remembered: contexts repeat them. */
+function argsKeyOf(text: string): string {
+  let key = argsKeys.get(text);
+  if (key === undefined) {
+    const args = parseArgs(text);
+    key = args ? canonicalJson(args) : text;
+    if (argsKeys.size >= ARGS_KEY_CACHE_LIMIT) argsKeys.clear();
+    argsKeys.set(text, key);
+  }
+  return key;
+}
+
+function parseArgs(text: string): Record<string, unknown> | null {
+  const value = parseJson(text);
+  return isRecord(value) ? value : null;
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : '')).join('');
+}
+
+function errorText(error: unknown): string {
+  if (typeof error === 'string') return error;
+  if (isRecord(error) && typeof error.message === 'string') return error.message;
+  return safeJson(error);
+}
+
+function linesOf(value: unknown): OrderLine[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((line) =>
+    isRecord(line) &&
+    typeof line.product === 'string' &&
+    typeof line.quantity === 'number' &&
+    Number.isFinite(line.quantity)
+      ? [{ product: line.product, quantity: line.quantity }]
+      : [],
+  );
+}
+
+function orderOf(value: unknown): KnownOrder | null {
+  if (!isRecord(value) || typeof value.order_id !== 'string' || typeof value.status !== 'string') return null;
+  if (!Array.isArray(value.items)) return null;
+  return { orderId: value.order_id, status: value.status, items: linesOf(value.items) };
+}
+
+function menuOf(value: unknown): MenuEntry[] | null {
+  if (!isRecord(value) || !Array.isArray(value.products)) return null;
+  return value.products.flatMap((entry) =>
+    isRecord(entry) && typeof entry.product === 'string' && typeof entry.price_cents === 'number'
+      ? [{ product: entry.product, priceCents: entry.price_cents }]
+      : [],
+  );
+}
+
+function toolNames(tools: unknown): ReadonlySet<string> {
+  if (!Array.isArray(tools)) return new Set();
+  return new Set(
+    tools.flatMap((tool) => (isRecord(tool) && typeof tool.name === 'string' ? [tool.name] : [])),
+  );
+}
+
+function sameLines(a: readonly OrderLine[], b: readonly OrderLine[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((line, i) => line.product === b[i]?.product && line.quantity === b[i]?.quantity)
+  );
+}

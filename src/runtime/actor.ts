@@ -1,0 +1,431 @@
+import type { Command, CommandOf } from '../core/commands.js';
+import type { CoreConfig } from '../core/config.js';
+import { InvariantViolation, RetryableError, TerminalError, invariant } from '../core/errors.js';
+import type { ClassifiedCall, EventBody, FailureKind, GraftEvent } from '../core/events.js';
+import { EVENT_VERSION } from '../core/events.js';
+import type { ConversationId, MessageId } from '../core/ids.js';
+import type { OutputItem, Usage } from '../core/items.js';
+import { ChainBrokenError, ModelCallAborted } from '../core/model-port.js';
+import { plan } from '../core/plan.js';
+import type { Clock, ConversationKey, Deliverer, EventStore, ModelClient, ToolRunner } from '../core/ports.js';
+import { ConflictError, DuplicateMessageError } from '../core/ports.js';
+import type { ConversationState } from '../core/state.js';
+import { evolve, initialState, unfinishedAfter } from '../core/state.js';
+import { notices } from '../core/context.js';
+import { deliveryIdOf } from '../store/projection.js';
+import { sanitizeOutput } from './output.js';
+
+export interface RuntimeDeps {
+  tenantId: string;
+  store: EventStore;
+  model: ModelClient;
+  tools: ToolRunner;
+  deliverer: Deliverer;
+  clock: Clock;
+  config: CoreConfig;
+  /** A model call running longer than this is aborted and retried. */
+  modelTimeoutMs: number;
+  /** Called after every event is appended and folded in (metrics, server-sent events, tests). */
+  onEvent?: (conversationId: string, event: GraftEvent, state: ConversationState) => void;
+  /** Called when background work fails in a way graft cannot handle (a bug, or a store outage). */
+  onError?: (error: unknown) => void;
+  /** Called at the named points where a crash is most interesting (the crash tests kill the process there). */
+  onCrashPoint?: (point: CrashPoint) => void;
+  /**
+   * Re-read the log this often while other instances may be changing it (work in flight, or work
+   * owned by another instance). Off (null) when one process owns the store.
+   */
+  pollMs: number | null;
+}
+
+/** Where the crash tests kill a process. */
+export type CrashPoint = 'before-append' | 'model-call' | 'effect-started' | 'tool-ran' | 'reply-committed';
+
+const MAX_DECISIONS_PER_DRIVE = 1_000;
+const NEVER_ABORTED = new AbortController().signal;
+const MAX_CONFLICT_RETRIES = 100;
+const DELIVERY_RETRY_BASE_MS = 500;
+const DELIVERY_RETRY_MAX_MS = 60_000;
+
+/**
+ * One conversation's actor: the imperative shell around `plan`. It serializes everything that
+ * touches the state, appends decisions at the expected seq (a conflict: reload, decide again),
+ * runs the I/O the core asks for once each, and feeds the results back as events.
+ */
+export class ConversationActor {
+  private state: ConversationState;
+  private loaded = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private readonly running = new Map<string, AbortController | null>();
+  private timer: { at: number; cancel: () => void } | null = null;
+  private poll: (() => void) | null = null;
+  private readonly key: ConversationKey;
+
+  constructor(
+    readonly conversationId: ConversationId,
+    private readonly deps: RuntimeDeps,
+  ) {
+    this.state = initialState(conversationId);
+    this.key = { tenantId: deps.tenantId, conversationId };
+  }
+
+  /** The conversation as folded so far (read-only for callers). */
+  get snapshot(): ConversationState {
+    return this.state;
+  }
+
+  /** True when nothing is queued and no I/O is in flight. */
+  get idle(): boolean {
+    return this.queued === 0 && this.running.size === 0;
+  }
+
+  /** Appends an inbound message (once per message id), then drives the conversation on. */
+  receive(messageId: MessageId, text: string, metadata?: Record<string, unknown>): Promise<'accepted' | 'duplicate'> {
+    return this.enqueue(async () => {
+      await this.load();
+      if (this.state.messageIndex.has(messageId)) return 'duplicate';
+      const body: EventBody = { type: 'message.received', messageId, text, ...(metadata ? { metadata } : {}) };
+      try {
+        await this.appendFact(body);
+      } catch (error) {
+        if (!(error instanceof DuplicateMessageError)) throw error;
+        await this.reload();
+        return 'duplicate';
+      }
+      await this.drive();
+      return 'accepted';
+    });
+  }
+
+  /** Loads the log and resumes whatever it holds (recovery after a restart). */
+  wake(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.load();
+      await this.drive();
+    });
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    this.queued += 1;
+    const result = this.queue.then(work).finally(() => {
+      this.queued -= 1;
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Runs `work` in the queue; its failures go to `onError` (background work has no caller). */
+  private background(work: () => Promise<void>): void {
+    this.enqueue(work).catch((error: unknown) => this.fail(error));
+  }
+
+  private fail(error: unknown): void {
+    if (this.deps.onError) this.deps.onError(error);
+    else queueMicrotask(() => {
+      throw error;
+    });
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    await this.reload();
+    this.loaded = true;
+  }
+
+  private async reload(): Promise<void> {
+    const events = await this.deps.store.read(this.key, this.state.seq);
+    for (const event of events) this.fold(event);
+  }
+
+  private fold(event: GraftEvent): void {
+    this.state = evolve(this.state, event);
+    this.deps.onEvent?.(this.conversationId, event, this.state);
+  }
+
+  private stamp(bodies: readonly EventBody[]): GraftEvent[] {
+    const at = this.deps.clock.now();
+    return bodies.map((body, i) => ({ ...body, v: EVENT_VERSION, seq: this.state.seq + i + 1, at }));
+  }
+
+  /**
+   * Appends a fact from the outside world, after whatever got in first — unless the state has
+   * moved past it meanwhile (another instance took the call over, or recorded the effect).
+   */
+  private async appendFact(body: EventBody): Promise<void> {
+    for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries += 1) {
+      if (!stillNews(this.state, body)) return;
+      const events = this.stamp([body]);
+      this.deps.onCrashPoint?.('before-append');
+      try {
+        await this.deps.store.append(this.key, this.state.seq, events, { unfinished: unfinishedAfter(this.state, [body]) });
+        events.forEach((e) => this.fold(e));
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        await this.reload();
+      }
+    }
+    throw new InvariantViolation(`conversation ${this.conversationId}: ${MAX_CONFLICT_RETRIES} append conflicts in a row`);
+  }
+
+  /** Decides and appends until the core asks only for I/O, then starts that I/O. */
+  private async drive(): Promise<void> {
+    for (let step = 0; step < MAX_DECISIONS_PER_DRIVE; step += 1) {
+      const commands = plan(this.state, this.deps.config, this.deps.clock.now());
+      const append = commands.find((c): c is CommandOf<'append'> => c.type === 'append');
+      if (!append) {
+        commands.forEach((c) => this.execute(c));
+        if (!commands.some((c) => c.type === 'wake')) this.clearWake();
+        this.schedulePoll();
+        return;
+      }
+      const events = this.stamp(append.events);
+      this.deps.onCrashPoint?.('before-append');
+      try {
+        await this.deps.store.append(this.key, this.state.seq, events, { unfinished: unfinishedAfter(this.state, append.events) });
+        events.forEach((e) => this.fold(e));
+      } catch (error) {
+        // The gate: another event got in first, so this decision is void. Decide again on the new state.
+        if (!(error instanceof ConflictError)) throw error;
+        await this.reload();
+      }
+    }
+    throw new InvariantViolation(`conversation ${this.conversationId}: decisions did not settle`);
+  }
+
+  private execute(command: Command): void {
+    switch (command.type) {
+      case 'call-model':
+        return this.once(`call:${command.callId}`, true, (signal) => this.callModel(command, signal));
+      case 'abort-model':
+        this.running.get(`call:${command.callId}`)?.abort();
+        return;
+      case 'run-write':
+        return this.once(`write:${command.effectId}`, false, () => this.runWrite(command));
+      case 'run-read':
+        return this.once(`read:${command.origin.callId}/${command.origin.toolCallId}`, false, () => this.runRead(command));
+      case 'deliver':
+        return this.once(`deliver:${command.replyId}`, false, () => this.deliver(command));
+      case 'reconcile':
+        return this.once(`reconcile:${command.effectId}`, false, () => this.reconcile(command));
+      case 'wake':
+        return this.setWake(command.at);
+      case 'append':
+        throw new InvariantViolation('append is not I/O');
+    }
+  }
+
+  /** Starts I/O under `key` unless it already runs; tools are never aborted, model calls may be. */
+  private once(key: string, abortable: boolean, work: (signal: AbortSignal) => Promise<void>): void {
+    if (this.running.has(key)) return;
+    const controller = abortable ? new AbortController() : null;
+    this.running.set(key, controller);
+    work(controller?.signal ?? NEVER_ABORTED)
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => this.running.delete(key));
+  }
+
+  /**
+   * With several instances on one store, another may append at any time (a message that
+   * supersedes our attempt, a claim on it): re-read the log while anything is in flight or
+   * owned elsewhere. Notifications (`watch`) make this faster; correctness needs only the poll.
+   */
+  private schedulePoll(): void {
+    const pollMs = this.deps.pollMs;
+    if (pollMs === null || this.poll !== null) return;
+    const me = this.deps.config.instanceId;
+    const busy =
+      this.running.size > 0 ||
+      this.state.live !== null ||
+      [...this.state.effects.values()].some((e) => e.status === 'running' || (e.status === 'unknown' && e.checkBy === me && !e.checked)) ||
+      this.state.replies.some((r) => r.deliveredAt === null);
+    if (!busy) return;
+    this.poll = this.deps.clock.setTimer(this.deps.clock.now() + pollMs, () => {
+      this.poll = null;
+      this.background(async () => {
+        await this.reload();
+        await this.drive();
+      });
+    });
+  }
+
+  /** Stops timers (the instance is shutting down); I/O in flight finishes on its own. */
+  stop(): void {
+    this.clearWake();
+    this.poll?.();
+    this.poll = null;
+  }
+
+  private clearWake(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  private setWake(at: number): void {
+    if (this.timer?.at === at) return;
+    this.clearWake();
+    const cancel = this.deps.clock.setTimer(at, () => {
+      this.timer = null;
+      this.background(() => this.drive());
+    });
+    this.timer = { at, cancel };
+  }
+
+  private async callModel(command: CommandOf<'call-model'>, signal: AbortSignal): Promise<void> {
+    const { clock, modelTimeoutMs } = this.deps;
+    let timedOut = false;
+    const controller = this.running.get(`call:${command.callId}`);
+    const cancelTimeout = clock.setTimer(clock.now() + modelTimeoutMs, () => {
+      timedOut = true;
+      controller?.abort();
+    });
+    let fact: EventBody;
+    try {
+      const pending = this.deps.model.create(command.request, { signal });
+      this.deps.onCrashPoint?.('model-call');
+      const result = await pending;
+      const output = sanitizeOutput(result.output);
+      fact = {
+        type: 'model.responded',
+        callId: command.callId,
+        responseId: result.responseId,
+        output,
+        usage: result.usage,
+        calls: this.classify(command.callId, output),
+      };
+    } catch (error) {
+      fact = { type: 'model.failed', callId: command.callId, ...classifyFailure(error, timedOut) };
+    } finally {
+      cancelTimeout();
+    }
+    // Awaited, so the call counts as running until its outcome is in the state (else a drive
+    // in between would see it pending and not running, and call the model a second time).
+    await this.enqueue(async () => {
+      await this.appendFact(fact);
+      await this.drive();
+    });
+  }
+
+  private classify(callId: string, output: OutputItem[]): ClassifiedCall[] {
+    const call = this.state.calls.get(callId as never);
+    invariant(call, `response for unknown call ${callId}`);
+    const attempt = this.state.attempts.get(call.attemptId)!;
+    const messageIds = this.state.messages.filter((m) => m.seq < attempt.startedSeq && m.coveredBy === null).map((m) => m.messageId);
+    const ctx = { tenantId: this.deps.tenantId, conversationId: this.conversationId, turn: attempt.turn, messageIds };
+    return output.flatMap((item) =>
+      item.type === 'function_call'
+        ? [this.deps.tools.classify({ toolCallId: item.call_id, name: item.name, arguments: item.arguments }, ctx)]
+        : [],
+    );
+  }
+
+  private async runWrite(command: CommandOf<'run-write'>): Promise<void> {
+    this.deps.onCrashPoint?.('effect-started');
+    const result = await this.deps.tools.run(
+      { tool: command.tool, arguments: command.arguments },
+      this.toolContext(command.origin, command.effectId, command.idempotencyKey),
+    );
+    this.deps.onCrashPoint?.('tool-ran');
+    const fact: EventBody = { type: 'effect.settled', effectId: command.effectId, outcome: result.ok ? 'done' : 'failed', output: result.output };
+    await this.enqueue(async () => {
+      await this.appendFact(fact);
+      await this.drive();
+    });
+  }
+
+  private async runRead(command: CommandOf<'run-read'>): Promise<void> {
+    const result = await this.deps.tools.run({ tool: command.tool, arguments: command.arguments }, this.toolContext(command.origin, null, null));
+    const { callId, toolCallId } = command.origin;
+    await this.enqueue(async () => {
+      const call = this.state.calls.get(callId);
+      if (call?.toolCalls.find((t) => t.toolCallId === toolCallId)?.outcome !== null) return;
+      await this.appendFact({ type: 'tool.read', callId, toolCallId, ok: result.ok, output: result.output });
+      await this.drive();
+    });
+  }
+
+  private toolContext(origin: CommandOf<'run-read'>['origin'], effectId: string | null, idempotencyKey: string | null) {
+    return {
+      tenantId: this.deps.tenantId,
+      conversationId: this.conversationId,
+      turn: origin.turn,
+      messageIds: origin.messageIds,
+      attemptId: origin.attemptId,
+      toolCallId: origin.toolCallId,
+      effectId,
+      idempotencyKey,
+    };
+  }
+
+  /** A write whose owner was lost: the tool's `reconcile` says whether it happened. */
+  private async reconcile(command: CommandOf<'reconcile'>): Promise<void> {
+    const ctx = { tenantId: this.deps.tenantId, conversationId: this.conversationId, turn: command.origin.turn, messageIds: command.origin.messageIds };
+    let fact: EventBody;
+    try {
+      const found = await this.deps.tools.reconcile({ tool: command.tool, idempotencyKey: command.idempotencyKey }, ctx);
+      if (found === null) fact = { type: 'effect.checked', effectId: command.effectId, note: `${command.tool} has no reconcile: the outcome stays unknown` };
+      else if (found.happened) fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'done', output: found.output };
+      else fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'failed', output: notices.notHappened };
+    } catch (error) {
+      fact = { type: 'effect.checked', effectId: command.effectId, note: `reconcile failed: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    await this.enqueue(async () => {
+      await this.appendFact(fact);
+      await this.drive();
+    });
+  }
+
+  private async deliver(command: CommandOf<'deliver'>): Promise<void> {
+    this.deps.onCrashPoint?.('reply-committed');
+    const deliveryId = deliveryIdOf(this.key, command.replyId);
+    const delivery = { deliveryId, tenantId: this.key.tenantId, conversationId: this.conversationId, replyId: command.replyId, text: command.text, covers: command.covers, kind: command.kind };
+    for (let failures = 0; ; failures += 1) {
+      try {
+        await this.deps.deliverer.deliver(delivery);
+        break;
+      } catch (error) {
+        this.deps.onError?.(error);
+        const delayMs = Math.min(DELIVERY_RETRY_MAX_MS, DELIVERY_RETRY_BASE_MS * 2 ** Math.min(failures, 20));
+        await new Promise<void>((resolve) => this.deps.clock.setTimer(this.deps.clock.now() + delayMs, resolve));
+      }
+    }
+    await this.enqueue(async () => {
+      await this.appendFact({ type: 'reply.delivered', replyId: command.replyId, deliveryId });
+      await this.drive();
+    });
+  }
+}
+
+function classifyFailure(error: unknown, timedOut: boolean): { kind: FailureKind; message: string; retryAfterMs: number | null; usage?: Usage } {
+  const message = error instanceof Error ? error.message : String(error);
+  if (timedOut) return { kind: 'timeout', message: 'model call timed out', retryAfterMs: null };
+  if (error instanceof ModelCallAborted) return { kind: 'aborted', message, retryAfterMs: null, ...(error.usage ? { usage: error.usage } : {}) };
+  if (error instanceof ChainBrokenError) return { kind: 'chain-broken', message, retryAfterMs: null };
+  if (error instanceof RetryableError) return { kind: 'retryable', message, retryAfterMs: error.retryAfterMs };
+  if (error instanceof TerminalError) return { kind: 'terminal', message, retryAfterMs: null };
+  if (error instanceof Error && error.name === 'AbortError') return { kind: 'aborted', message, retryAfterMs: null };
+  // An error nobody classified (a network failure, a bug in a client): worth a bounded retry.
+  return { kind: 'retryable', message, retryAfterMs: null };
+}
+
+/** Whether a fact still tells the state something (it may have moved on while the I/O ran). */
+function stillNews(state: ConversationState, body: EventBody): boolean {
+  switch (body.type) {
+    case 'model.responded':
+    case 'model.failed':
+      return state.calls.get(body.callId)?.status === 'pending';
+    case 'effect.settled': {
+      const effect = state.effects.get(body.effectId);
+      return effect !== undefined && (effect.status === 'running' || effect.status === 'unknown');
+    }
+    case 'effect.checked': {
+      const effect = state.effects.get(body.effectId);
+      return effect?.status === 'unknown' && !effect.checked;
+    }
+    case 'tool.read':
+      return state.calls.get(body.callId)?.toolCalls.find((t) => t.toolCallId === body.toolCallId)?.outcome === null;
+    default:
+      return true;
+  }
+}

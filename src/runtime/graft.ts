@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import type { CoreConfig, Limits } from '../core/config.js';
+import { coreConfig } from '../core/config.js';
+import type { GraftEvent } from '../core/events.js';
+import type { ConversationId } from '../core/ids.js';
+import { parseConversationId, parseMessageId } from '../core/ids.js';
+import type { Clock, Deliverer, Delivery, EventStore, ModelClient } from '../core/ports.js';
+import type { ConversationState } from '../core/state.js';
+import type { ToolDefinition } from '../tools/define-tool.js';
+import { toolSpec } from '../tools/define-tool.js';
+import type { CrashPoint } from './actor.js';
+import { ConversationActor } from './actor.js';
+import { systemClock } from './clock.js';
+import { createToolRunner } from './tool-runner.js';
+
+export interface GraftOptions {
+  store: EventStore;
+  model: ModelClient;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
+  tools: readonly ToolDefinition<any>[];
+  /** Sends a committed reply to the customer. Receives each delivery id at least once. */
+  deliver: (delivery: Delivery) => Promise<void> | void;
+  /** The model name sent with every call. */
+  modelName?: string;
+  instructions?: string;
+  mode?: 'chain' | 'stateless';
+  reasoning?: boolean;
+  limits?: Partial<Limits>;
+  onSettleDuringFirstCall?: CoreConfig['onSettleDuringFirstCall'];
+  fallbackText?: string;
+  /** A model call running longer than this is aborted and retried (default 60 s). */
+  modelTimeoutMs?: number;
+  tenantId?: string;
+  clock?: Clock;
+  /** This process's id (default: random). Two processes must never share one. */
+  instanceId?: string;
+  /**
+   * Several instances share the store: re-read a conversation's log this often while work is in
+   * flight, and listen to the store's notifications. Leave unset for one process per store.
+   */
+  pollMs?: number;
+  /** Called at the points where the crash tests kill the process. */
+  onCrashPoint?: (point: CrashPoint) => void;
+  onEvent?: (conversationId: string, event: GraftEvent, state: ConversationState) => void;
+  onError?: (error: unknown) => void;
+}
+
+export interface InboundMessage {
+  conversationId: string;
+  /** The channel's id of the message: the same id twice is processed once. */
+  messageId: string;
+  text: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface Graft {
+  /** Appends a customer message durably and starts answering it; resolves once it is appended. */
+  receive(message: InboundMessage): Promise<{ status: 'accepted' | 'duplicate' }>;
+  /** The conversation as graft knows it (loaded from the store if needed). */
+  conversation(conversationId: string): Promise<ConversationState>;
+  /** Resumes every conversation in the store (run at start). */
+  recover(): Promise<void>;
+  /** Resolves when no conversation has queued work or I/O in flight. */
+  idle(): Promise<void>;
+  /** Stops listening and polling; work in flight finishes on its own. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a graft instance.
+ *
+ * @example
+ * const graft = createGraft({ store: new MemoryStore(), model, tools, deliver: (r) => console.log(r.text) });
+ * await graft.receive({ conversationId: 'c1', messageId: 'm1', text: "I'd like 2 pizzas" });
+ */
+export function createGraft(options: GraftOptions): Graft {
+  const limits = { ...options.limits };
+  const config = coreConfig({
+    instanceId: options.instanceId ?? `inst_${randomUUID()}`,
+    tools: options.tools.map((t) => toolSpec(t as ToolDefinition)),
+    limits: limits as Limits,
+    ...(options.modelName ? { model: options.modelName } : {}),
+    ...(options.instructions ? { instructions: options.instructions } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+    ...(options.reasoning !== undefined ? { reasoning: options.reasoning } : {}),
+    ...(options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {}),
+    ...(options.fallbackText ? { fallbackText: options.fallbackText } : {}),
+  });
+  const deliverer: Deliverer = { deliver: async (d) => options.deliver(d) };
+  const deps = {
+    tenantId: options.tenantId ?? 'default',
+    store: options.store,
+    model: options.model,
+    tools: createToolRunner(options.tools as ToolDefinition[]),
+    deliverer,
+    clock: options.clock ?? systemClock,
+    config,
+    modelTimeoutMs: options.modelTimeoutMs ?? 60_000,
+    pollMs: options.pollMs ?? null,
+    ...(options.onCrashPoint ? { onCrashPoint: options.onCrashPoint } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+  };
+  const actors = new Map<ConversationId, ConversationActor>();
+  const actor = (id: ConversationId): ConversationActor => {
+    let found = actors.get(id);
+    if (!found) actors.set(id, (found = new ConversationActor(id, deps)));
+    return found;
+  };
+  // Another instance appended: the actor that holds the conversation reads on (and may abort).
+  const unwatch =
+    options.pollMs !== undefined && options.store.watch
+      ? options.store.watch((key, seq) => {
+          const found = key.tenantId === deps.tenantId ? actors.get(key.conversationId as ConversationId) : undefined;
+          if (found && found.snapshot.seq < seq) void found.wake().catch((error: unknown) => deps.onError?.(error));
+        })
+      : Promise.resolve(() => Promise.resolve());
+
+  // With several instances, a conversation only another (now dead) instance held must still be
+  // resumed when its leases expire: sweep the store's unfinished conversations now and then.
+  let sweep: (() => void) | null = null;
+  const recover = async () => {
+    const keys = await options.store.unfinished();
+    const mine = keys.filter((k) => k.tenantId === deps.tenantId);
+    await Promise.all(mine.map((k) => actor(parseConversationId(k.conversationId)).wake()));
+  };
+  const scheduleSweep = () => {
+    if (options.pollMs === undefined) return;
+    const everyMs = Math.max(options.pollMs * 5, config.limits.leaseMs / 2);
+    sweep = deps.clock.setTimer(deps.clock.now() + everyMs, () => {
+      recover()
+        .catch((error: unknown) => deps.onError?.(error))
+        .finally(scheduleSweep);
+    });
+  };
+  scheduleSweep();
+
+  return {
+    async receive(message) {
+      const conversationId = parseConversationId(message.conversationId);
+      const messageId = parseMessageId(message.messageId);
+      if (typeof message.text !== 'string' || message.text.trim() === '') throw new TypeError('text must be a non-empty string');
+      if (message.text.length > config.limits.messageChars) {
+        throw new RangeError(`text is longer than ${config.limits.messageChars} characters`);
+      }
+      const status = await actor(conversationId).receive(messageId, message.text, message.metadata);
+      return { status };
+    },
+    async conversation(conversationId) {
+      const found = actor(parseConversationId(conversationId));
+      await found.wake();
+      return found.snapshot;
+    },
+    recover,
+    async close() {
+      sweep?.();
+      sweep = null;
+      options.pollMs = undefined;
+      for (const a of actors.values()) a.stop();
+      await (await unwatch)();
+    },
+    async idle() {
+      for (;;) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if ([...actors.values()].every((a) => a.idle)) return;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import type { ClassifiedCall } from '../core/events.js';
+import { asIdempotencyKey } from '../core/ids.js';
+import type { ToolRunner } from '../core/ports.js';
+import type { KeyContext, ToolDefinition } from '../tools/define-tool.js';
+import { canonicalJson, defaultIdempotencyKey } from '../tools/define-tool.js';
+
+const MAX_ARGUMENT_CHARS = 64_000;
+
+/**
+ * Runs the tools of a graft instance. Model output is untrusted input: arguments are parsed and
+ * validated before anything runs, and a bad call becomes an error for the model, never a crash.
+ */
+export function createToolRunner(tools: readonly ToolDefinition<never>[] | readonly ToolDefinition[]): ToolRunner {
+  const byName = new Map<string, ToolDefinition>((tools as ToolDefinition[]).map((t) => [t.name, t]));
+  if (byName.size !== tools.length) throw new TypeError('Two tools have the same name.');
+
+  function parse(tool: ToolDefinition, text: string): { ok: true; args: unknown } | { ok: false; error: string } {
+    if (text.length > MAX_ARGUMENT_CHARS) return { ok: false, error: `arguments longer than ${MAX_ARGUMENT_CHARS} characters` };
+    let json: unknown;
+    try {
+      json = JSON.parse(text === '' ? '{}' : text);
+    } catch {
+      return { ok: false, error: `arguments are not valid JSON for tool ${tool.name}` };
+    }
+    const parsed = tool.parameters.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      return { ok: false, error: `invalid arguments for ${tool.name}: ${issues}` };
+    }
+    return { ok: true, args: parsed.data };
+  }
+
+  return {
+    classify(call, ctx: KeyContext): ClassifiedCall {
+      const base = { toolCallId: call.toolCallId, name: call.name, arguments: call.arguments };
+      const tool = byName.get(call.name);
+      if (!tool) return { ...base, kind: 'invalid', error: `unknown tool: ${call.name}` };
+      const parsed = parse(tool, call.arguments);
+      if (!parsed.ok) return { ...base, kind: 'invalid', error: parsed.error };
+      if (tool.effect === 'read') return { ...base, kind: 'read' };
+      let key: string;
+      try {
+        key = tool.idempotencyKey ? tool.idempotencyKey(parsed.args, ctx) : defaultIdempotencyKey(tool.name, parsed.args, ctx);
+      } catch (error) {
+        return { ...base, kind: 'invalid', error: `could not derive an idempotency key: ${String(error)}` };
+      }
+      return { ...base, kind: 'write', idempotencyKey: asIdempotencyKey(key) };
+    },
+
+    async reconcile(call, ctx) {
+      const tool = byName.get(call.tool);
+      if (!tool?.reconcile) return null;
+      const found = await tool.reconcile(call.idempotencyKey, ctx);
+      return found.happened ? { happened: true, output: JSON.stringify(found.output ?? null) } : { happened: false };
+    },
+
+    async run(call, ctx) {
+      const tool = byName.get(call.tool);
+      if (!tool) return { ok: false, output: canonicalJson({ error: `unknown tool: ${call.tool}` }) };
+      const parsed = parse(tool, call.arguments);
+      if (!parsed.ok) return { ok: false, output: canonicalJson({ error: parsed.error }) };
+      try {
+        const value: unknown = await tool.run(parsed.args, ctx);
+        return { ok: true, output: JSON.stringify(value ?? null) };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        return { ok: false, output: JSON.stringify({ error: message }) };
+      }
+    },
+  };
+}

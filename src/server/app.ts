@@ -1,0 +1,260 @@
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { parseConversationId } from '../core/ids.js';
+import type { EventStore } from '../core/ports.js';
+import type { Graft } from '../runtime/graft.js';
+import type { Authenticator } from './auth.js';
+import { bearerToken } from './auth.js';
+import { parseJsonObject, readBody } from './body.js';
+import { ApiError, errorBody, fromLibraryError } from './errors.js';
+import type { EventHub, HubListener } from './event-hub.js';
+import type { Metrics } from './metrics.js';
+import { RateLimiter } from './rate-limit.js';
+import { SIGNATURE_HEADER, verifySignature } from './signature.js';
+import { eventStream } from './sse.js';
+import { conversationSummary, conversationView } from './view.js';
+
+/** The service's request limits. */
+export interface ServerLimits {
+  /** Largest accepted request body (413 `payload_too_large`). */
+  bodyBytes: number;
+  /** Longest accepted message text, in characters (413 `message_too_long`). */
+  messageChars: number;
+  /** Messages a conversation may send at once (429 `rate_limited` past it) … */
+  burst: number;
+  /** … and then per minute. */
+  perMinute: number;
+  /** Largest page of `GET /v1/conversations`. */
+  pageSize: number;
+}
+
+export const defaultServerLimits: ServerLimits = {
+  bodyBytes: 64 * 1024,
+  messageChars: 8_000,
+  burst: 20,
+  perMinute: 60,
+  pageSize: 100,
+};
+
+export interface AppDeps {
+  store: EventStore;
+  auth: Authenticator;
+  /** The graft instance of a tenant. */
+  graftFor: (tenantId: string) => Graft;
+  hub: EventHub;
+  metrics: Metrics;
+  limits?: Partial<ServerLimits>;
+  /** Seconds between SSE heartbeat comments. */
+  sseHeartbeatMs?: number;
+  now?: () => number;
+  /** Failures that are the service's own (answered 500/503). */
+  onError?: (error: unknown) => void;
+}
+
+/** The Hono environment of the service's routes: `c.get('tenantId')` after authentication. */
+export interface AppEnv {
+  Variables: { tenantId: string };
+}
+
+/**
+ * The HTTP service over graft, as a Hono app (serve it with `@hono/node-server`, or call
+ * `app.request()` in tests). Routes parse, call the library, and format.
+ *
+ * @example
+ * const app = createApp({ store, auth, graftFor: (t) => tenants.get(t), hub, metrics });
+ * const res = await app.request('/v1/conversations/c1/messages', { method: 'POST', headers, body });
+ */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const limits = { ...defaultServerLimits, ...deps.limits };
+  const rates = new RateLimiter({ burst: limits.burst, perMinute: limits.perMinute }, deps.now);
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    await next();
+    deps.metrics.inc('graft_http_requests_total', 'HTTP requests answered.', {
+      method: c.req.method,
+      status: String(c.res.status),
+    });
+  });
+  app.get('/healthz', async (c) => {
+    try {
+      await deps.store.conversations({ limit: 1 });
+      return c.json({ status: 'ok' });
+    } catch (error) {
+      deps.onError?.(error);
+      return c.json(errorBody(new ApiError(503, 'unavailable', 'the store does not answer')), 503);
+    }
+  });
+  app.get('/metrics', (c) =>
+    c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  );
+  app.use('/v1/*', async (c, next) => {
+    const key = bearerToken(c.req.header('authorization'));
+    const tenantId = key === null ? null : await deps.auth.tenantOf(key);
+    if (tenantId === null) {
+      const message =
+        key === null ? 'send an API key as `Authorization: Bearer <key>`' : 'the API key is not valid';
+      throw new ApiError(401, 'unauthorized', message, { 'www-authenticate': 'Bearer' });
+    }
+    c.set('tenantId', tenantId);
+    await next();
+  });
+  app.post('/v1/conversations/:conversationId/messages', (c) => postMessage(c, deps, limits, rates));
+  app.get('/v1/conversations/:conversationId/events', (c) => getEvents(c, deps));
+  app.get('/v1/conversations/:conversationId', async (c) => {
+    const tenantId = c.get('tenantId');
+    const conversationId = c.req.param('conversationId');
+    const view = conversationView(
+      tenantId,
+      conversationId,
+      await deps.store.read({ tenantId, conversationId }, 0),
+    );
+    if (!view) throw notFound(conversationId);
+    return c.json(view);
+  });
+  app.get('/v1/conversations', (c) => listConversations(c, deps, limits));
+  app.notFound((c) =>
+    c.json(errorBody(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404),
+  );
+  app.onError((error, c) => {
+    const known = fromLibraryError(error);
+    if (known) return c.json(errorBody(known), known.status, known.headers);
+    deps.onError?.(error);
+    const failure = new ApiError(500, 'internal', 'the service failed to answer; the request may be retried');
+    return c.json(errorBody(failure), 500);
+  });
+  return app;
+}
+
+const notFound = (conversationId: string) =>
+  new ApiError(404, 'not_found', `no conversation '${conversationId}'`);
+
+async function postMessage(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  limits: ServerLimits,
+  rates: RateLimiter,
+): Promise<Response> {
+  const tenantId = c.get('tenantId');
+  const conversationId = parseConversationId(c.req.param('conversationId'));
+  const raw = await readBody(c.req.raw, limits.bodyBytes);
+  const settings = await deps.auth.tenantSettings(tenantId);
+  if (
+    settings?.inboundSecret &&
+    !verifySignature(settings.inboundSecret, raw, c.req.header(SIGNATURE_HEADER))
+  ) {
+    throw new ApiError(
+      401,
+      'invalid_signature',
+      `${SIGNATURE_HEADER} is missing or is not the HMAC-SHA256 of the body`,
+    );
+  }
+  const { id, text, metadata } = parseJsonObject(raw);
+  if (
+    metadata !== undefined &&
+    (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+  ) {
+    throw new ApiError(400, 'invalid_request', 'metadata must be a JSON object');
+  }
+  if (typeof id !== 'string')
+    throw new ApiError(
+      400,
+      'invalid_message_id',
+      'id (the channel message id) is required and must be a string',
+    );
+  if (typeof text !== 'string')
+    throw new ApiError(400, 'invalid_text', 'text is required and must be a string');
+  if (text.length > limits.messageChars)
+    throw new ApiError(413, 'message_too_long', `text is longer than ${limits.messageChars} characters`);
+  const waitMs = rates.take(`${tenantId}\u0000${conversationId}`);
+  if (waitMs > 0) {
+    throw new ApiError(
+      429,
+      'rate_limited',
+      `too many messages in conversation '${conversationId}'; retry in ${Math.ceil(waitMs / 1000)} s`,
+      {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      },
+    );
+  }
+  const graft = deps.graftFor(tenantId);
+  const { status } = await graft.receive({
+    conversationId,
+    messageId: id,
+    text,
+    ...(metadata ? { metadata: metadata as Record<string, unknown> } : {}),
+  });
+  if (status === 'duplicate') {
+    const earlier = (await graft.conversation(conversationId)).messageIndex.get(id as never);
+    if (earlier && earlier.text !== text) {
+      throw new ApiError(
+        409,
+        'message_id_conflict',
+        `message '${id}' was already received with a different text`,
+      );
+    }
+  }
+  return c.json({ conversationId, messageId: id, status }, status === 'accepted' ? 202 : 200);
+}
+
+function nonNegativeInt(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d{1,15}$/.test(value) || Number(value) > max)
+    throw new ApiError(400, 'invalid_query', `${name} must be an integer from 0 to ${max}`);
+  return Number(value);
+}
+
+async function getEvents(c: Context<AppEnv>, deps: AppDeps): Promise<Response> {
+  const tenantId = c.get('tenantId');
+  const conversationId = c.req.param('conversationId')!;
+  const afterSeq = nonNegativeInt(
+    'after (or Last-Event-ID)',
+    c.req.query('after') ?? c.req.header('last-event-id'),
+    0,
+  );
+  const key = { tenantId, conversationId };
+  if ((await deps.store.read(key, 0)).length === 0) throw notFound(conversationId);
+  if (deps.hub.full)
+    throw new ApiError(429, 'rate_limited', 'too many open event streams; retry later', {
+      'retry-after': '5',
+    });
+  const subscribe = (listener: HubListener) =>
+    deps.hub.subscribe(tenantId, conversationId, listener) ?? (() => undefined);
+  return eventStream(
+    c,
+    { store: deps.store, key, afterSeq, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 },
+    subscribe,
+  );
+}
+
+async function listConversations(c: Context<AppEnv>, deps: AppDeps, limits: ServerLimits): Promise<Response> {
+  const tenantId = c.get('tenantId');
+  const limit = Math.max(
+    1,
+    nonNegativeInt('limit', c.req.query('limit'), Math.min(50, limits.pageSize), limits.pageSize),
+  );
+  const cursor = c.req.query('cursor');
+  let after: string | undefined;
+  if (cursor !== undefined) {
+    after = Buffer.from(cursor, 'base64url').toString('utf8');
+    if (after === '' || Buffer.from(after, 'utf8').toString('base64url') !== cursor)
+      throw new ApiError(400, 'invalid_query', 'cursor is not one this API gave');
+  }
+  const keys = await deps.store.conversations({
+    tenantId,
+    limit,
+    ...(after !== undefined ? { afterConversationId: after } : {}),
+  });
+  const conversations = await Promise.all(
+    keys.map(async (k) => conversationSummary(k.conversationId, await deps.store.read(k, 0))),
+  );
+  const last = keys.at(-1);
+  const nextCursor =
+    keys.length === limit && last ? Buffer.from(last.conversationId, 'utf8').toString('base64url') : null;
+  return c.json({ conversations, nextCursor });
+}

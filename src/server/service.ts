@@ -1,0 +1,137 @@
+import type { Hono } from 'hono';
+import type { EventStore, ModelClient } from '../core/ports.js';
+import type { ToolDefinition } from '../tools/define-tool.js';
+import type { AppEnv, ServerLimits } from './app.js';
+import { createApp, defaultServerLimits } from './app.js';
+import { Authenticator } from './auth.js';
+import { EventHub } from './event-hub.js';
+import type { KeyStore } from './keys/key-store.js';
+import { Metrics } from './metrics.js';
+import type { SharedGraftOptions } from './tenants.js';
+import { TenantGrafts } from './tenants.js';
+import type { WebhookTarget } from './webhook.js';
+import { createWebhookDeliverer } from './webhook.js';
+
+export interface ServiceOptions {
+  store: EventStore;
+  keys: KeyStore;
+  model: ModelClient;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
+  tools: readonly ToolDefinition<any>[];
+  /** Options for every tenant's graft instance (model name, mode, limits, clock…). */
+  graft?: SharedGraftOptions;
+  /** The reply webhook of tenants that have none of their own. */
+  webhook?: { url?: string | null; secret?: string | null; timeoutMs?: number };
+  limits?: Partial<ServerLimits>;
+  /** Keys accepted besides the key store's, as key text → tenant (the demo's `demo`). */
+  staticKeys?: Record<string, string>;
+  /** How long an authenticated key and a tenant's settings are cached (default 10 s). */
+  authCacheMs?: number;
+  sseHeartbeatMs?: number;
+  fetch?: typeof fetch;
+  /** Where background failures are reported (default: one line on stderr). */
+  onError?: (error: unknown) => void;
+}
+
+export interface Service {
+  app: Hono<AppEnv>;
+  tenants: TenantGrafts;
+  hub: EventHub;
+  metrics: Metrics;
+  auth: Authenticator;
+  /** Watches the store for other instances' appends and resumes unfinished conversations. */
+  start(): Promise<void>;
+  /** Resolves when no tenant has work in flight. */
+  idle(): Promise<void>;
+  /** Stops watching the store (the store itself is the caller's to close). */
+  close(): Promise<void>;
+}
+
+/** A tenant's own webhook (with its own secret), else the service's default. */
+async function webhookTarget(
+  auth: Authenticator,
+  tenantId: string,
+  defaults: ServiceOptions['webhook'],
+): Promise<WebhookTarget | null> {
+  const own = await auth.tenantSettings(tenantId);
+  if (own?.webhookUrl) return { url: own.webhookUrl, secret: own.webhookSecret };
+  return defaults?.url ? { url: defaults.url, secret: defaults.secret ?? null } : null;
+}
+
+const reportError = (error: unknown) =>
+  console.error(`graft: ${error instanceof Error ? error.message : String(error)}`);
+
+/**
+ * The whole service: graft per tenant, reply webhooks, SSE fan-out, metrics and the HTTP app.
+ *
+ * @example
+ * const service = createService({ store, keys, model, tools, webhook: { url: 'http://127.0.0.1:9000/replies' } });
+ * await service.start();
+ * const { url } = await listen(service.app, { port: 8787 });
+ */
+export function createService(options: ServiceOptions): Service {
+  const limits = { ...defaultServerLimits, ...options.limits };
+  const onError = options.onError ?? reportError;
+  const hub = new EventHub();
+  const metrics = new Metrics();
+  const auth = new Authenticator(options.keys, options.staticKeys, options.authCacheMs);
+  metrics.gauge('graft_sse_subscribers', 'Open server-sent event streams.', () => hub.subscribers);
+  const webhook = createWebhookDeliverer({
+    target: (tenantId) => webhookTarget(auth, tenantId, options.webhook),
+    ...(options.webhook?.timeoutMs ? { timeoutMs: options.webhook.timeoutMs } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const tenants = new TenantGrafts({
+    store: options.store,
+    model: options.model,
+    tools: options.tools,
+    graft: { ...options.graft, limits: { ...options.graft?.limits, messageChars: limits.messageChars } },
+    deliver: async (delivery) => {
+      hub.publish(delivery.tenantId, delivery.conversationId, { kind: 'reply', delivery });
+      try {
+        await webhook(delivery);
+      } catch (error) {
+        metrics.inc('graft_webhook_failures_total', 'Reply webhook POSTs that failed (they are retried).', {
+          tenant: delivery.tenantId,
+        });
+        throw error;
+      }
+    },
+    onEvent: (tenantId, conversationId, event, state) => {
+      metrics.observe(tenantId, event, state);
+      hub.publish(tenantId, conversationId, { kind: 'event', event });
+    },
+    onError,
+  });
+  const app = createApp({
+    store: options.store,
+    auth,
+    graftFor: (tenantId) => tenants.get(tenantId),
+    hub,
+    metrics,
+    limits,
+    onError,
+    ...(options.sseHeartbeatMs ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
+  });
+  let unwatch: (() => Promise<void>) | null = null;
+  return {
+    app,
+    tenants,
+    hub,
+    metrics,
+    auth,
+    async start() {
+      if (options.store.watch && !unwatch) {
+        unwatch = await options.store.watch((key, seq) =>
+          hub.publish(key.tenantId, key.conversationId, { kind: 'poke', seq }),
+        );
+      }
+      await tenants.recover();
+    },
+    idle: () => tenants.idle(),
+    async close() {
+      await unwatch?.();
+      unwatch = null;
+    },
+  };
+}

@@ -1,0 +1,289 @@
+import type { GraftEvent } from '../core/events.js';
+import { parseConversationId } from '../core/ids.js';
+import type { ConversationState, EffectState, ModelCallState, ToolCallState } from '../core/state.js';
+import { replay } from '../core/state.js';
+
+/**
+ * The conversation view of `GET /v1/conversations/{id}` (and of `graft inspect`): the folded state
+ * in plain JSON, with what the state drops (who superseded an attempt, message metadata) read from
+ * the log. Times are ISO 8601 strings.
+ */
+export interface ConversationView {
+  id: string;
+  tenantId: string;
+  /** The seq of the last event: the view is the log up to it. */
+  seq: number;
+  /** The turn being answered (one past the number of committed replies). */
+  turn: number;
+  /** The model call whose response is the last committed reply. */
+  head: { callId: string; responseId: string | null } | null;
+  messages: MessageView[];
+  replies: ReplyView[];
+  effects: EffectView[];
+  attempts: AttemptView[];
+}
+
+export interface MessageView {
+  id: string;
+  text: string;
+  receivedAt: string;
+  seq: number;
+  metadata?: Record<string, unknown>;
+  /** The reply that answers it, once committed. */
+  coveredBy: string | null;
+}
+
+export interface ReplyView {
+  id: string;
+  turn: number;
+  text: string;
+  /** The message ids it answers. */
+  covers: string[];
+  kind: 'reply' | 'follow-up' | 'fallback';
+  status: 'committed' | 'delivered';
+  committedAt: string;
+  deliveredAt: string | null;
+  deliveryId: string | null;
+  needsHuman: boolean;
+  attemptId: string | null;
+}
+
+export interface EffectView {
+  id: string;
+  tool: string;
+  /** The arguments, parsed (or the raw text when they are not JSON). */
+  arguments: unknown;
+  status: 'running' | 'done' | 'failed' | 'unknown';
+  idempotencyKey: string;
+  attemptId: string;
+  callId: string;
+  /** The tool's output, parsed; null until it settles. */
+  result: unknown;
+  startedAt: string;
+}
+
+export interface AttemptView {
+  id: string;
+  turn: number;
+  reason: 'message' | 'follow-up';
+  status: 'live' | 'superseded' | 'committed' | 'failed';
+  startedAt: string;
+  /** The response the attempt forked from (its first call's parent), or null: from the empty context. */
+  basedOn: { callId: string; responseId: string | null } | null;
+  /** The message that superseded it. */
+  supersededBy: string | null;
+  rebases: number;
+  modelCalls: ModelCallView[];
+}
+
+export interface ModelCallView {
+  id: string;
+  parent: string | null;
+  reason: string;
+  stateless: boolean;
+  status: 'pending' | 'responded' | 'failed';
+  responseId: string | null;
+  usage: {
+    inputTokens: number;
+    cachedInputTokens: number;
+    outputTokens: number;
+    reasoningTokens: number;
+  } | null;
+  failure: { kind: string; message: string } | null;
+  requestedAt: string;
+  respondedAt: string | null;
+  /** The customer messages this call added to its context. */
+  messages: string[];
+  /** Effects of other branches put into this call's context, with the status it was told. */
+  grafts: { effectId: string; status: string }[];
+  toolCalls: ToolCallView[];
+}
+
+export interface ToolCallView {
+  id: string;
+  name: string;
+  arguments: unknown;
+  kind: 'read' | 'write' | 'invalid';
+  /** `effect` (see `effectId`), `read`, `refused`, or null while unanswered. */
+  outcome: 'effect' | 'read' | 'refused' | null;
+  effectId: string | null;
+  /** Why a call was refused, or a read's output. */
+  detail: string | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function parsed(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** Builds the view of a conversation from its whole log (null when the log is empty). */
+export function conversationView(
+  tenantId: string,
+  conversationId: string,
+  events: readonly GraftEvent[],
+): ConversationView | null {
+  if (events.length === 0) return null;
+  const state = replay(parseConversationId(conversationId), events);
+  const supersededBy = new Map<string, string>();
+  const metadata = new Map<string, Record<string, unknown>>();
+  for (const event of events) {
+    if (event.type === 'attempt.superseded') supersededBy.set(event.attemptId, event.byMessageId);
+    if (event.type === 'message.received' && event.metadata) metadata.set(event.messageId, event.metadata);
+  }
+  const head =
+    state.head === null
+      ? null
+      : { callId: state.head, responseId: state.calls.get(state.head)?.responseId ?? null };
+  return {
+    id: conversationId,
+    tenantId,
+    seq: state.seq,
+    turn: state.turn,
+    head,
+    messages: state.messages.map((m) => ({
+      id: m.messageId,
+      text: m.text,
+      receivedAt: iso(m.at),
+      seq: m.seq,
+      ...(metadata.has(m.messageId) ? { metadata: metadata.get(m.messageId)! } : {}),
+      coveredBy: m.coveredBy,
+    })),
+    replies: state.replies.map((r, i) => ({
+      id: r.replyId,
+      turn: i + 1,
+      text: r.text,
+      covers: [...r.covers],
+      kind: r.kind,
+      status: r.deliveredAt === null ? 'committed' : 'delivered',
+      committedAt: iso(r.committedAt),
+      deliveredAt: r.deliveredAt === null ? null : iso(r.deliveredAt),
+      deliveryId: r.deliveryId,
+      needsHuman: r.needsHuman,
+      attemptId: r.attemptId,
+    })),
+    effects: state.effectOrder.map((id) => effectView(state.effects.get(id)!)),
+    attempts: [...state.attempts.values()].map((a) => ({
+      id: a.attemptId,
+      turn: a.turn,
+      reason: a.reason,
+      status: a.status,
+      startedAt: iso(events[a.startedSeq - 1]?.at ?? 0),
+      basedOn: basedOn(state, a.calls[0]),
+      supersededBy: supersededBy.get(a.attemptId) ?? null,
+      rebases: a.rebases,
+      modelCalls: a.calls.map((id) => modelCallView(state.calls.get(id)!)),
+    })),
+  };
+}
+
+function basedOn(state: ConversationState, firstCall: string | undefined): AttemptView['basedOn'] {
+  const parent = firstCall === undefined ? null : (state.calls.get(firstCall as never)?.parent ?? null);
+  return parent === null ? null : { callId: parent, responseId: state.calls.get(parent)?.responseId ?? null };
+}
+
+function effectView(effect: EffectState): EffectView {
+  return {
+    id: effect.effectId,
+    tool: effect.tool,
+    arguments: parsed(effect.arguments),
+    status: effect.status,
+    idempotencyKey: effect.idempotencyKey,
+    attemptId: effect.attemptId,
+    callId: effect.callId,
+    result: parsed(effect.output),
+    startedAt: iso(effect.startedAt),
+  };
+}
+
+function modelCallView(call: ModelCallState): ModelCallView {
+  const grafts: ModelCallView['grafts'] = [];
+  const messages: string[] = [];
+  for (const entry of call.entries) {
+    if (entry.messageId !== undefined) messages.push(entry.messageId);
+    const item = entry.item;
+    if (entry.effect && item.type === 'function_call_output' && item.call_id.startsWith('graft_')) {
+      grafts.push({ effectId: entry.effect.effectId, status: entry.effect.status });
+    }
+  }
+  return {
+    id: call.callId,
+    parent: call.parent,
+    reason: call.reason,
+    stateless: call.stateless,
+    status: call.status,
+    responseId: call.responseId,
+    usage: call.usage ? { ...call.usage } : null,
+    failure: call.failure ? { kind: call.failure.kind, message: call.failure.message } : null,
+    requestedAt: iso(call.requestedAt),
+    respondedAt: call.respondedAt === null ? null : iso(call.respondedAt),
+    messages,
+    grafts,
+    toolCalls: call.toolCalls.map(toolCallView),
+  };
+}
+
+function toolCallView(call: ToolCallState): ToolCallView {
+  const outcome = call.outcome;
+  return {
+    id: call.toolCallId,
+    name: call.name,
+    arguments: parsed(call.arguments),
+    kind: call.kind,
+    outcome: outcome?.kind ?? null,
+    effectId: outcome?.kind === 'effect' ? outcome.effectId : null,
+    detail:
+      outcome === null
+        ? null
+        : outcome.kind === 'refused'
+          ? `${outcome.reason}: ${outcome.output}`
+          : outcome.kind === 'read'
+            ? outcome.output
+            : null,
+  };
+}
+
+/** A line of `GET /v1/conversations`. */
+export interface ConversationSummary {
+  id: string;
+  messages: number;
+  replies: number;
+  /** True when a message waits for a reply or a reply for delivery. */
+  open: boolean;
+  needsHuman: boolean;
+  lastActivityAt: string | null;
+}
+
+export function conversationSummary(
+  conversationId: string,
+  events: readonly GraftEvent[],
+): ConversationSummary {
+  let messages = 0;
+  let replies = 0;
+  const delivered = new Set<string>();
+  let covered = 0;
+  let needsHuman = false;
+  for (const event of events) {
+    if (event.type === 'message.received') messages += 1;
+    if (event.type === 'reply.delivered') delivered.add(event.replyId);
+    if (event.type === 'reply.committed') {
+      replies += 1;
+      covered += event.covers.length;
+      needsHuman ||= event.needsHuman;
+    }
+  }
+  const last = events.at(-1);
+  return {
+    id: conversationId,
+    messages,
+    replies,
+    open: covered < messages || delivered.size < replies,
+    needsHuman,
+    lastActivityAt: last ? iso(last.at) : null,
+  };
+}

@@ -1,0 +1,90 @@
+import type { Delivery } from '../core/ports.js';
+import { SIGNATURE_HEADER, sign } from './signature.js';
+
+/** Where a tenant's replies go. */
+export interface WebhookTarget {
+  url: string;
+  /** Signs each body (`X-Graft-Signature: sha256=…`); unsigned without one. */
+  secret: string | null;
+}
+
+/** The JSON body of a reply webhook. */
+export interface ReplyWebhookBody {
+  deliveryId: string;
+  tenantId: string;
+  conversationId: string;
+  replyId: string;
+  text: string;
+  covers: string[];
+  kind: Delivery['kind'];
+}
+
+export class WebhookError extends Error {
+  override readonly name = 'WebhookError';
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface WebhookDelivererOptions {
+  /** The tenant's target, or null to skip the webhook (replies then go to SSE only). */
+  target: (tenantId: string) => Promise<WebhookTarget | null>;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * POSTs a committed reply to the tenant's webhook and resolves on a 2xx; anything else throws, and
+ * graft's runtime retries with backoff until it succeeds. A receiver may see the same
+ * `deliveryId` more than once (a crash between the POST and its record): it de-duplicates by it.
+ *
+ * @example
+ * const deliver = createWebhookDeliverer({ target: async () => ({ url: 'http://127.0.0.1:9000/replies', secret: 's3cret' }) });
+ */
+export function createWebhookDeliverer(
+  options: WebhookDelivererOptions,
+): (delivery: Delivery) => Promise<void> {
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return async (delivery) => {
+    const target = await options.target(delivery.tenantId);
+    if (!target) return;
+    const payload: ReplyWebhookBody = {
+      deliveryId: delivery.deliveryId,
+      tenantId: delivery.tenantId,
+      conversationId: delivery.conversationId,
+      replyId: delivery.replyId,
+      text: delivery.text,
+      covers: [...delivery.covers],
+      kind: delivery.kind,
+    };
+    const body = JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'graft-webhook',
+      'x-graft-delivery-id': delivery.deliveryId,
+    };
+    if (target.secret) headers[SIGNATURE_HEADER.toLowerCase()] = sign(target.secret, body);
+    let response: Response;
+    try {
+      response = await doFetch(target.url, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new WebhookError(
+        `reply webhook ${target.url} failed: ${error instanceof Error ? error.message : String(error)}`,
+        null,
+      );
+    }
+    // The body is not needed, but reading it lets the connection be reused.
+    await response.arrayBuffer().catch(() => undefined);
+    if (!response.ok)
+      throw new WebhookError(`reply webhook ${target.url} answered ${response.status}`, response.status);
+  };
+}

@@ -1,0 +1,213 @@
+import { coreConfig } from '../core/config.js';
+import type { GraftEvent } from '../core/events.js';
+import type { ReplyId } from '../core/ids.js';
+import { createShopClerk } from '../model/shop-clerk/index.js';
+import { createGraft } from '../runtime/graft.js';
+import { createToolRunner } from '../runtime/tool-runner.js';
+import { MemoryStore } from '../store/memory/memory-store.js';
+import { toolSpec } from '../tools/define-tool.js';
+import type { BaselineStrategy } from './baseline.js';
+import { BaselineBot } from './baseline.js';
+import type { Violation } from './invariants.js';
+import { checkConversation } from './invariants.js';
+import type { ConversationFigures, StrategyReport } from './metrics.js';
+import { addFigures, emptyFigures, measure, report } from './metrics.js';
+import type { ConversationRecord } from './recorder.js';
+import { Recorder } from './recorder.js';
+import { KeyedRandom } from './rng.js';
+import type { LatencyModel } from './sim-model.js';
+import { SimModel, defaultFaults, defaultLatency, noFaults } from './sim-model.js';
+import { createSimTools } from './sim-tools.js';
+import { VirtualClock } from './virtual-clock.js';
+import type { CustomerScript, WorkloadOptions } from './workload.js';
+import { customerScript, defaultWorkload } from './workload.js';
+import { hashString } from './rng.js';
+
+export const STRATEGIES = ['graft', 'naive', 'naive-abort', 'debounce', 'enqueue', 'interrupt', 'rollback'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export interface SimOptions {
+  seed: number;
+  conversations: number;
+  strategies: readonly Strategy[];
+  faults: boolean;
+  workload?: WorkloadOptions;
+  latency?: LatencyModel;
+  /** graft's policy when a running write settles during an attempt's first call. */
+  onSettleDuringFirstCall?: 'restart' | 'rebase';
+  /** Conversations simulated together on one virtual timeline (a memory bound, not a result knob). */
+  chunk?: number;
+  onProgress?: (strategy: Strategy, done: number, total: number) => void;
+}
+
+export interface StrategyResult {
+  report: StrategyReport;
+  violations: Violation[];
+  /** A hash of everything observed: the same seed gives the same hash. */
+  historyHash: string;
+}
+
+export interface SimResult {
+  seed: number;
+  conversations: number;
+  strategies: Record<string, StrategyReport>;
+}
+
+const MODEL_TIMEOUT_MS = 10_000;
+const INSTRUCTIONS = 'You are the shop clerk of a small takeaway. Take orders, change them, cancel them and answer questions about them.';
+
+/** Runs the simulation for every strategy asked for. */
+export async function runSim(options: SimOptions): Promise<{ result: SimResult; details: Record<string, StrategyResult> }> {
+  const details: Record<string, StrategyResult> = {};
+  for (const strategy of options.strategies) details[strategy] = await runStrategy(strategy, options);
+  const strategies: Record<string, StrategyReport> = {};
+  for (const [name, detail] of Object.entries(details)) strategies[name] = detail.report;
+  return { result: { seed: options.seed, conversations: options.conversations, strategies }, details };
+}
+
+/** What a range of conversations contributes, before percentiles are taken. */
+export interface RangeResult {
+  total: ConversationFigures;
+  violations: Violation[];
+  /** One hash per conversation, in order. */
+  hashes: string[];
+}
+
+/** Runs one strategy over the whole workload. */
+export async function runStrategy(strategy: Strategy, options: SimOptions): Promise<StrategyResult> {
+  const part = await runRange(strategy, options, [0, options.conversations], (n) => options.onProgress?.(strategy, n, options.conversations));
+  const historyHash = hashString(part.hashes.join(',')).toString(16).padStart(8, '0');
+  return { report: report(part.total), violations: part.violations, historyHash };
+}
+
+/** Runs conversations `from` ≤ c < `to` of one strategy here, a chunk at a time. */
+export async function runRange(
+  strategy: Strategy,
+  options: SimOptions,
+  [from, to]: [number, number],
+  onProgress: (done: number) => void = () => undefined,
+): Promise<RangeResult> {
+  const rng = new KeyedRandom(options.seed);
+  const result: RangeResult = { total: emptyFigures(), violations: [], hashes: [] };
+  const chunk = options.chunk ?? 250;
+  for (let first = from; first < to; first += chunk) {
+    const scripts: CustomerScript[] = [];
+    for (let c = first; c < Math.min(to, first + chunk); c += 1) scripts.push(customerScript(rng, c, options.workload ?? defaultWorkload));
+    for (const { figures, record, violations } of await runChunk(strategy, scripts, rng, options)) {
+      addFigures(result.total, figures);
+      result.violations.push(...violations);
+      result.hashes.push(hashString(fingerprint(record)).toString(16));
+    }
+    onProgress(Math.min(to, first + chunk) - from);
+  }
+  return result;
+}
+
+export async function runChunk(strategy: Strategy, scripts: CustomerScript[], rng: KeyedRandom, options: SimOptions) {
+  const clock = new VirtualClock(0);
+  const recorder = new Recorder();
+  const env = { clock, rng, recorder, latency: options.latency ?? defaultLatency, faults: options.faults ? defaultFaults : noFaults };
+  const simTools = createSimTools(env);
+  const brain = createShopClerk();
+  for (const script of scripts) {
+    const record = recorder.conversation(script.conversationId);
+    const model = new SimModel(brain, env, record);
+    const live = strategy === 'graft' ? graftConversation(script, env, simTools.tools, model, record, options) : baselineConversation(strategy, script, env, simTools.tools, model, record);
+    for (const message of script.messages) {
+      clock.setTimer(message.atMs, () => {
+        record.messages.push({ id: message.id, text: message.text, at: clock.now(), op: recorder.nextOp(), contended: live.isLive() });
+        live.receive(message.id, message.text);
+      });
+    }
+  }
+  await clock.run();
+  return scripts.map((script) => {
+    const record = recorder.conversation(script.conversationId);
+    const shop = simTools.shop(script.conversationId);
+    const figures: ConversationFigures = measure(record, shop, script.desired);
+    return { script, record, shop, figures, violations: checkConversation(record, figures) };
+  });
+}
+
+interface Driver {
+  isLive(): boolean;
+  receive(messageId: string, text: string): void;
+}
+
+function graftConversation(
+  script: CustomerScript,
+  env: { clock: VirtualClock; recorder: Recorder },
+  tools: ReturnType<typeof createSimTools>['tools'],
+  model: SimModel,
+  record: ConversationRecord,
+  options: SimOptions,
+): Driver {
+  let live = false;
+  const replies = new Map<ReplyId, ConversationRecord['replies'][number]>();
+  const graft = createGraft({
+    store: new MemoryStore({ copy: false }),
+    model,
+    tools,
+    clock: env.clock,
+    instanceId: 'sim',
+    instructions: INSTRUCTIONS,
+    modelTimeoutMs: MODEL_TIMEOUT_MS,
+    ...(options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {}),
+    onEvent: (_id: string, event: GraftEvent, state) => {
+      live = state.live !== null;
+      if (event.type !== 'reply.committed') return;
+      const reply = { text: event.text, covers: [...event.covers], kind: event.kind, committedAt: event.at, committedOp: env.recorder.nextOp(), deliveredAt: null as number | null };
+      replies.set(event.replyId, reply);
+      record.replies.push(reply);
+    },
+    deliver: (delivery) => {
+      const reply = replies.get(delivery.replyId);
+      if (reply && reply.deliveredAt === null) reply.deliveredAt = env.clock.now();
+    },
+    onError: (error) => {
+      throw error;
+    },
+  });
+  return {
+    isLive: () => live,
+    receive: (messageId, text) => {
+      void graft.receive({ conversationId: script.conversationId, messageId, text });
+    },
+  };
+}
+
+function baselineConversation(
+  strategy: BaselineStrategy,
+  script: CustomerScript,
+  env: { clock: VirtualClock; recorder: Recorder },
+  tools: ReturnType<typeof createSimTools>['tools'],
+  model: SimModel,
+  record: ConversationRecord,
+): Driver {
+  const config = coreConfig({ instanceId: 'sim' });
+  const bot = new BaselineBot(strategy, {
+    conversationId: script.conversationId,
+    clock: env.clock,
+    model,
+    tools: createToolRunner(tools),
+    toolSpecs: tools.map((t) => toolSpec(t)),
+    instructions: INSTRUCTIONS,
+    modelName: config.model,
+    modelTimeoutMs: MODEL_TIMEOUT_MS,
+    deliver: (reply) => {
+      const now = env.clock.now();
+      record.replies.push({ ...reply, committedAt: now, committedOp: env.recorder.nextOp(), deliveredAt: now });
+    },
+  });
+  return { isLive: () => bot.live, receive: (id, text) => bot.receive({ id, text }) };
+}
+
+/** The observable history of a conversation, as text to hash. */
+function fingerprint(record: ConversationRecord): string {
+  return JSON.stringify({
+    m: record.messages.map((m) => [m.id, m.at, m.contended]),
+    c: record.calls.map((c) => [c.at, c.inputTokens, c.outputTokens, c.aborted, [...c.held].sort()]),
+    e: record.effects.map((e) => [e.toolCallId, e.tool, e.startAt, e.ok]),
+    r: record.replies.map((r) => [r.text, r.covers, r.kind, r.committedAt, r.deliveredAt]),
+  });
+}

@@ -1,0 +1,126 @@
+import { RetryableError } from '../core/errors.js';
+import type { InputItem } from '../core/items.js';
+import { messageText } from '../core/items.js';
+import type { ModelClient, ModelRequest, ModelResult } from '../core/model-port.js';
+import { ModelCallAborted } from '../core/model-port.js';
+import type { Brain } from '../core/brain.js';
+import { BrainModel } from '../model/brain-model.js';
+import type { ConversationRecord, Recorder } from './recorder.js';
+import type { KeyedRandom } from './rng.js';
+import type { VirtualClock } from './virtual-clock.js';
+
+export interface LatencyModel {
+  firstTokenMedianMs: number;
+  firstTokenSigma: number;
+  perOutputTokenMs: number;
+  toolMedianMs: number;
+  toolSigma: number;
+}
+
+export const defaultLatency: LatencyModel = {
+  firstTokenMedianMs: 700,
+  firstTokenSigma: 0.5,
+  perOutputTokenMs: 20,
+  toolMedianMs: 200,
+  toolSigma: 0.7,
+};
+
+export interface Faults {
+  rate429: number;
+  rate500: number;
+  stallRate: number;
+  toolFailureRate: number;
+}
+
+export const noFaults: Faults = { rate429: 0, rate500: 0, stallRate: 0, toolFailureRate: 0 };
+export const defaultFaults: Faults = { rate429: 0.05, rate500: 0.02, stallRate: 0.01, toolFailureRate: 0.02 };
+
+/** The key of the customer's latest message at a moment: draws are keyed by it. */
+export function latestMessageKey(record: ConversationRecord): string {
+  return record.messages.at(-1)?.id ?? 'none';
+}
+
+/**
+ * The simulated model of one conversation: the shop clerk behind `BrainModel`, with keyed
+ * latency and faults on virtual time, recording what every call's context held.
+ */
+export class SimModel implements ModelClient {
+  private readonly inner: BrainModel;
+  private readonly callsSince = new Map<string, number>();
+
+  constructor(
+    brain: Brain,
+    private readonly env: { clock: VirtualClock; rng: KeyedRandom; recorder: Recorder; latency: LatencyModel; faults: Faults },
+    private readonly record: ConversationRecord,
+  ) {
+    this.inner = new BrainModel(brain);
+  }
+
+  async create(request: ModelRequest, { signal }: { signal: AbortSignal }): Promise<ModelResult> {
+    const { clock, rng, latency, faults, recorder } = this.env;
+    const messageKey = latestMessageKey(this.record);
+    const n = (this.callsSince.get(messageKey) ?? 0) + 1;
+    this.callsSince.set(messageKey, n);
+    const key = [this.record.conversationId, messageKey, n];
+    const fault = rng.uniform(...key, 'fault');
+    const context = this.inner.context(request);
+    const call = {
+      at: clock.now(),
+      op: recorder.nextOp(),
+      held: heldEffects(context, recorder, this.record.conversationId),
+      userTexts: context.flatMap((i) => (i.type === 'message' && i.role === 'user' ? [messageText(i)] : [])),
+      inputTokens: 0,
+      outputTokens: 0,
+      aborted: false,
+    };
+    this.record.calls.push(call);
+    // Rejected calls are not billed: the request never reached the model.
+    if (fault < faults.rate429) return this.failAfter(signal, 80, new RetryableError('429 rate limited', 1_000, 'rate_limit_exceeded'));
+    if (fault < faults.rate429 + faults.rate500) return this.failAfter(signal, 300, new RetryableError('500 server error', null, 'server_error'));
+    const index = this.record.calls.length - 1;
+    const result = this.inner.respond(request, context);
+    call.inputTokens = result.usage.inputTokens;
+    const stall = fault < faults.rate429 + faults.rate500 + faults.stallRate;
+    const firstTokenMs = latency.firstTokenMedianMs * Math.exp(latency.firstTokenSigma * rng.normal(...key, 'ttft'));
+    const totalMs = stall ? Number.POSITIVE_INFINITY : firstTokenMs + latency.perOutputTokenMs * result.usage.outputTokens;
+    const started = clock.now();
+    await new Promise<void>((resolve, reject) => {
+      const cancel = Number.isFinite(totalMs) ? clock.setTimer(started + totalMs, resolve) : () => undefined;
+      signal.addEventListener(
+        'abort',
+        () => {
+          cancel();
+          const elapsed = clock.now() - started;
+          const generated = stall ? 0 : Math.max(0, Math.min(result.usage.outputTokens, Math.floor((elapsed - firstTokenMs) / latency.perOutputTokenMs)));
+          call.outputTokens = generated;
+          call.aborted = true;
+          reject(new ModelCallAborted({ ...result.usage, outputTokens: generated }));
+        },
+        { once: true },
+      );
+    });
+    call.outputTokens = result.usage.outputTokens;
+    for (const item of result.output) if (item.type === 'function_call') recorder.requestedBy.set(`${this.record.conversationId}/${item.call_id}`, index);
+    return result;
+  }
+
+  private async failAfter(signal: AbortSignal, ms: number, error: Error): Promise<never> {
+    const clock = this.env.clock;
+    await new Promise<void>((resolve, reject) => {
+      const cancel = clock.setTimer(clock.now() + ms, resolve);
+      signal.addEventListener('abort', () => (cancel(), reject(new ModelCallAborted())), { once: true });
+    });
+    throw error;
+  }
+}
+
+/** The tool call ids of the effects whose output is in a context (grafts name their effect). */
+function heldEffects(context: readonly InputItem[], recorder: Recorder, conversationId: string): Set<string> {
+  const held = new Set<string>();
+  for (const item of context) {
+    if (item.type !== 'function_call_output') continue;
+    const graft = /^graft_(.+)_\d+$/.exec(item.call_id);
+    held.add(graft ? recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id : item.call_id);
+  }
+  return held;
+}

@@ -1,0 +1,310 @@
+import postgres from 'postgres';
+import { invariant, RetryableError } from '../../core/errors.js';
+import type { GraftEvent } from '../../core/events.js';
+import type { AppendOptions, ConversationKey, EventStore, LedgerEntry, OutboxEntry } from '../../core/ports.js';
+import { ConflictError, DuplicateMessageError, IdempotencyConflictError } from '../../core/ports.js';
+import { projectionOps, type ProjectionOp } from '../projection.js';
+import {
+  createSchema, MIGRATION_LOCK, migrationVersions, NOTIFY_CHANNEL, POSTGRES_MIGRATIONS, postgresStatements, quoteSchema, recordMigration,
+  type PostgresMigration, type PostgresStatements,
+} from './migrations.js';
+import { type LedgerRow, type OutboxRow, toKey, toLedgerEntry, toOutboxEntry } from '../rows.js';
+
+/** The postgres.js handle (`sql` tagged template) the store runs on. */
+export type Sql = postgres.Sql;
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`. */
+  url: string;
+  /** The schema that holds graft's tables (created if missing). Default `graft`. */
+  schema?: string;
+  /**
+   * Announce appends with `pg_notify` and let `watch` LISTEN for them (default true). Turning it
+   * off leaves other instances to notice changes by polling: correctness never depends on it.
+   */
+  notify?: boolean;
+  /** Shown in `pg_stat_activity` (say, the instance id). Default `graft`. */
+  applicationName?: string;
+  /** Connections in the pool. Default 10. */
+  max?: number;
+  /** Give up connecting after this long. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** `statement_timeout`: no statement runs longer. Default 30 s. */
+  statementTimeoutMs?: number;
+  /** `lock_timeout`: no statement waits longer for a lock. Default 10 s. */
+  lockTimeoutMs?: number;
+  /** `idle_in_transaction_session_timeout`: a stuck client cannot hold locks forever. Default 60 s. */
+  idleInTransactionTimeoutMs?: number;
+  /** The schema steps to apply; tests pass a prefix to check upgrades. Default: all of them. */
+  migrations?: readonly PostgresMigration[];
+}
+
+type KeyRow = { tenant: string; conversation: string };
+
+/** pg_notify refuses payloads of 8000 bytes or more; an append never fails for a wake-up. */
+const MAX_NOTIFY_PAYLOAD_BYTES = 7_900;
+
+/** Thrown inside the append transaction when the fence matched no row; mapped outside it. */
+class StaleSeq extends Error {}
+
+/**
+ * The event store for several instances: PostgreSQL through postgres.js.
+ *
+ * An append is one transaction: it advances the conversation's `last_seq` only if it equals the
+ * expected seq (the row lock serialises concurrent appenders; the unique `(tenant, conversation,
+ * seq)` of the events is the fence behind it), inserts the events and their projections, and
+ * announces the new seq with `pg_notify` (sent on commit). Its statements are pipelined, so an
+ * append costs about one round trip plus the commit.
+ *
+ * @example
+ * const store = await PostgresStore.open({ url: 'postgres://postgres@127.0.0.1:5432/app' });
+ * const stop = await store.watch((key, seq) => wake(key, seq)); // other instances' appends
+ * await store.sql`CREATE TABLE IF NOT EXISTS shop_orders (…)`; // the app's own tables
+ */
+export class PostgresStore implements EventStore {
+  /** Which adapter this is (see `openStore`). */
+  readonly kind = 'postgres' as const;
+  /** The schema graft's tables are in. */
+  readonly schema: string;
+  /** Whether appends are announced with NOTIFY. */
+  readonly notify: boolean;
+  private readonly q: PostgresStatements;
+  private closed = false;
+
+  private constructor(
+    /** The postgres.js handle, so that an application can keep its own tables in the same database. */
+    readonly sql: Sql,
+    schema: string,
+    notify: boolean,
+  ) {
+    this.schema = schema;
+    this.notify = notify;
+    this.q = postgresStatements(quoteSchema(schema));
+  }
+
+  /** Connects, brings the schema up to date (safe when several instances start at once), and returns the store. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const schema = options.schema ?? 'graft';
+    quoteSchema(schema);
+    const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+    const sql = postgres(options.url, {
+      max: options.max ?? 10,
+      connect_timeout: seconds(options.connectTimeoutMs ?? 10_000),
+      onnotice: () => {}, // "schema already exists, skipping" and the like are not news.
+      connection: {
+        application_name: options.applicationName ?? 'graft',
+        statement_timeout: options.statementTimeoutMs ?? 30_000,
+        lock_timeout: options.lockTimeoutMs ?? 10_000,
+        idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+      },
+    });
+    try {
+      await migratePostgres(sql, schema, options.migrations ?? POSTGRES_MIGRATIONS);
+    } catch (error) {
+      await sql.end({ timeout: 1 });
+      throw error;
+    }
+    return new PostgresStore(sql, schema, options.notify ?? true);
+  }
+
+  /**
+   * Runs a prepared statement. postgres.js sends a query when it is first awaited; `execute()`
+   * sends it now, so that the statements of an append go out in the order they were made.
+   */
+  private run<T extends readonly object[]>(sql: Sql | postgres.TransactionSql, query: string, params: unknown[]): Promise<T> {
+    return sql.unsafe(query, params as postgres.ParameterOrJSON<never>[], { prepare: true }).execute() as unknown as Promise<T>;
+  }
+
+  async append(key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options: AppendOptions = {}): Promise<void> {
+    events.forEach((event, i) => invariant(event.seq === expectedSeq + i + 1, `event seq ${event.seq} is not ${expectedSeq + i + 1}`));
+    try {
+      await this.sql.begin((tx) => this.appendInTx(tx, key, expectedSeq, events, options));
+    } catch (error) {
+      if (error instanceof StaleSeq) throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
+      if (isUniqueViolation(error, 'events_fence')) throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
+      throw classify(error);
+    }
+  }
+
+  /**
+   * Sends every statement of the append at once (postgres.js pipelines them on the transaction's
+   * connection); the first failure aborts the transaction and is what the caller sees.
+   */
+  private async appendInTx(tx: postgres.TransactionSql, key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options: AppendOptions): Promise<void> {
+    const { tenantId, conversationId } = key;
+    const lastSeq = expectedSeq + events.length;
+    const unfinished = options.unfinished ?? null;
+    const updatedAt = events.at(-1)?.at ?? null;
+    const fence = expectedSeq === 0 && events.length > 0
+      ? this.run<{ last_seq: number }[]>(tx, this.q.startConversation, [tenantId, conversationId, lastSeq, unfinished, updatedAt])
+      : this.run<{ last_seq: number }[]>(tx, this.q.advanceConversation, [tenantId, conversationId, lastSeq, unfinished, updatedAt, expectedSeq]);
+    const writes: Promise<unknown>[] = events.map((event) =>
+      this.run(tx, this.q.insertEvent, [tenantId, conversationId, event.seq, event.type, event.at, JSON.stringify(event)]));
+    for (const op of projectionOps(key, events)) writes.push(this.project(tx, key, op));
+    if (this.notify && events.length > 0) {
+      const payload = JSON.stringify({ schema: this.schema, tenant: tenantId, conversation: conversationId, seq: lastSeq });
+      if (Buffer.byteLength(payload) < MAX_NOTIFY_PAYLOAD_BYTES) writes.push(this.run(tx, this.q.notify, [payload]));
+    }
+    try {
+      await Promise.all([fence, ...writes]);
+    } catch (error) {
+      // A stale seq explains any later failure (say, a message id that the winner appended).
+      if ((await fence.catch(() => null))?.length === 0 && events.length > 0) throw new StaleSeq();
+      throw error;
+    }
+    if ((await fence).length === 0) {
+      // An append of no events to a conversation with no log writes nothing, as in memory.
+      if (events.length === 0 && expectedSeq === 0 && (await this.run<object[]>(tx, this.q.lastSeq, [tenantId, conversationId])).length === 0) return;
+      throw new StaleSeq();
+    }
+  }
+
+  /** One projection row; errors that belong to the caller become the port's typed errors. */
+  private async project(tx: postgres.TransactionSql, key: ConversationKey, op: ProjectionOp): Promise<void> {
+    const k = [key.tenantId, key.conversationId];
+    switch (op.op) {
+      case 'message':
+        try {
+          await this.run(tx, this.q.insertMessage, [...k, op.messageId]);
+        } catch (error) {
+          throw isUniqueViolation(error, 'messages_unique') ? new DuplicateMessageError(key, op.messageId) : error;
+        }
+        return;
+      case 'ledger-start': {
+        const rows = await this.run<object[]>(tx, this.q.ledgerStart, [...k, op.idempotencyKey, op.requestHash, op.effectId, op.tool]);
+        if (rows.length === 0) throw new IdempotencyConflictError(key, op.idempotencyKey);
+        return;
+      }
+      case 'ledger-status':
+        await this.run(tx, this.q.ledgerStatus, [...k, op.effectId, op.status, op.output === null ? null : JSON.stringify(op.output)]);
+        return;
+      case 'outbox-add':
+        await this.run(tx, this.q.outboxAdd, [...k, op.replyId, op.deliveryId, JSON.stringify(op.text), JSON.stringify(op.covers), op.kind, op.committedAt]);
+        return;
+      case 'outbox-delivered':
+        await this.run(tx, this.q.outboxDelivered, [...k, op.replyId, op.deliveredAt]);
+        return;
+    }
+  }
+
+  private async lastSeq(key: ConversationKey): Promise<number> {
+    const [row] = await this.query<{ last_seq: number }[]>(this.q.lastSeq, [key.tenantId, key.conversationId]);
+    return row?.last_seq ?? 0;
+  }
+
+  async read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]> {
+    const rows = await this.query<{ seq: number; type: string; body: string }[]>(this.q.readEvents, [key.tenantId, key.conversationId, afterSeq]);
+    return rows.map((row, i) => {
+      const event = JSON.parse(row.body) as GraftEvent;
+      // Pair assertions: what was checked before writing is checked again after reading.
+      invariant(row.seq === afterSeq + i + 1, `the log has seq ${row.seq} where ${afterSeq + i + 1} was expected (a gap)`);
+      invariant(event.seq === row.seq && event.type === row.type, `event row ${row.seq} does not match its body`);
+      return event;
+    });
+  }
+
+  async conversations(options: { tenantId?: string; afterConversationId?: string; limit?: number } = {}): Promise<ConversationKey[]> {
+    const rows = await this.query<KeyRow[]>(this.q.conversations, [options.tenantId ?? null, options.afterConversationId ?? null, options.limit ?? null]);
+    return rows.map(toKey);
+  }
+
+  async unfinished(): Promise<ConversationKey[]> {
+    return (await this.query<KeyRow[]>(this.q.unfinished, [])).map(toKey);
+  }
+
+  async ledger(key: ConversationKey, idempotencyKey: string): Promise<LedgerEntry | null> {
+    const [row] = await this.query<LedgerRow[]>(this.q.ledgerGet, [key.tenantId, key.conversationId, idempotencyKey]);
+    return row ? toLedgerEntry(row) : null;
+  }
+
+  async outbox(options: { all?: boolean; limit?: number } = {}): Promise<OutboxEntry[]> {
+    const rows = await this.query<OutboxRow[]>(options.all === true ? this.q.outboxAll : this.q.outboxUndelivered, [options.limit ?? null]);
+    return rows.map(toOutboxEntry);
+  }
+
+  private async query<T extends readonly object[]>(query: string, params: unknown[]): Promise<T> {
+    try {
+      return await this.run<T>(this.sql, query, params);
+    } catch (error) {
+      throw classify(error);
+    }
+  }
+
+  /**
+   * LISTENs for appends to this schema by any instance (on a connection of its own, which
+   * postgres.js re-subscribes after a reconnect; notifications sent while it was away are lost,
+   * which polling makes up for). With `notify: false` nothing is announced, so nothing is heard.
+   */
+  async watch(listener: (key: ConversationKey, seq: number) => void): Promise<() => Promise<void>> {
+    const subscription = await this.sql.listen(NOTIFY_CHANNEL, (payload) => {
+      const note = parseNotification(payload);
+      if (note && note.schema === this.schema) listener({ tenantId: note.tenant, conversationId: note.conversation }, note.seq);
+    });
+    return () => subscription.unlisten();
+  }
+
+  /** Closes the pool and the LISTEN connection (idempotent). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Brings `schema` up to date: creates it if missing and applies every newer migration, in one
+ * transaction under an advisory lock, so instances that start together migrate once; refuses a
+ * schema written by a newer graft. Returns the versions it applied.
+ */
+export async function migratePostgres(sql: Sql, schema: string, migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS): Promise<number[]> {
+  migrations.forEach((m, i) => invariant(m.version === i + 1, `PostgreSQL migration ${i} has version ${m.version}, expected ${i + 1}`));
+  const s = quoteSchema(schema);
+  return sql.begin(async (tx) => {
+    await tx.unsafe(MIGRATION_LOCK, [`graft.migrate.${schema}`]);
+    await tx.unsafe(createSchema(s));
+    const applied = (await tx.unsafe<{ version: number }[]>(migrationVersions(s))).map((r) => r.version);
+    const newest = applied.at(-1) ?? 0;
+    if (newest > migrations.length) {
+      throw new Error(`PostgreSQL schema ${schema} is at version ${newest}, newer than this graft knows (${migrations.length}): upgrade graft`);
+    }
+    const done: number[] = [];
+    for (const migration of migrations.slice(newest)) {
+      await tx.unsafe(migration.sql(s));
+      await tx.unsafe(recordMigration(s), [migration.version, migration.name]);
+      done.push(migration.version);
+    }
+    return done;
+  });
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  return error instanceof postgres.PostgresError && error.code === '23505' && error.constraint_name === constraint;
+}
+
+/** SQLSTATEs and client codes after which the same call may succeed later. */
+const RETRYABLE = new Set(['40001', '40P01', '55P03', '57014', '57P01', '08000', '08003', '08006', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
+
+/**
+ * Marks transient failures (lock or statement timeout, deadlock, lost connection) retryable. After
+ * a lost connection an append may or may not have committed: the caller re-reads the log.
+ */
+function classify(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && RETRYABLE.has(code)) {
+    return Object.assign(new RetryableError(`PostgreSQL: ${(error as Error).message}`, null, code), { cause: error });
+  }
+  return error;
+}
+
+function parseNotification(payload: string): { schema: string; tenant: string; conversation: string; seq: number } | null {
+  try {
+    const note = JSON.parse(payload) as Record<string, unknown>;
+    const ok = typeof note.schema === 'string' && typeof note.tenant === 'string' && typeof note.conversation === 'string' && typeof note.seq === 'number';
+    return ok ? (note as { schema: string; tenant: string; conversation: string; seq: number }) : null;
+  } catch {
+    return null; // Someone else's notification on the same channel: not ours to read.
+  }
+}
+
+
+

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { FunctionToolSpec } from '../core/items.js';
+import type { KeyContext } from '../core/tool-port.js';
+
+export type { KeyContext };
+
+/** What a running tool is told about the call. */
+export interface ToolContext extends KeyContext {
+  attemptId: string;
+  /** The call id the model gave this call. */
+  toolCallId: string;
+  /** The ledger's id for this effect (write tools only). */
+  effectId: string | null;
+  /** The scoped idempotency key (write tools only); store it with the write to make it at-most-once. */
+  idempotencyKey: string | null;
+}
+
+/** What `reconcile` found out about a write whose outcome is unknown. */
+export type Reconciliation = { happened: true; output: unknown } | { happened: false };
+
+export interface ToolDefinition<Args = unknown> {
+  name: string;
+  description: string;
+  parameters: z.ZodType<Args>;
+  /**
+   * `write` tools change the world and are gated, recorded and grafted; `read` tools are only
+   * recorded. A tool that claims `read` but writes breaks graft's guarantees.
+   */
+  effect: 'read' | 'write';
+  /** Derives the write's idempotency key; defaults to the tool name, the turn and the arguments. */
+  idempotencyKey?(args: Args, ctx: KeyContext): string;
+  /** Tells whether a write whose outcome is unknown (a crash mid-run) happened. */
+  reconcile?(key: string, ctx: KeyContext): Promise<Reconciliation>;
+  /** Runs the tool. The value returned is sent to the model as JSON; a throw settles it as failed. */
+  run(args: Args, ctx: ToolContext): unknown;
+  /** How long the tool may run before its outcome is recorded as unknown. */
+  timeoutMs?: number;
+}
+
+/**
+ * Declares a tool.
+ *
+ * @example
+ * const getOrder = defineTool({
+ *   name: 'get_order',
+ *   description: 'Look up an order',
+ *   parameters: z.object({ order_id: z.string() }),
+ *   effect: 'read',
+ *   run: ({ order_id }) => shop.getOrder(order_id),
+ * });
+ */
+export function defineTool<Args>(definition: ToolDefinition<Args>): ToolDefinition<Args> {
+  if (!/^[a-zA-Z0-9_-]{1,64}$/.test(definition.name)) {
+    throw new TypeError(`Tool name '${definition.name}' must match ^[a-zA-Z0-9_-]{1,64}$ (an API rule).`);
+  }
+  return definition;
+}
+
+/** JSON text with object keys sorted, so equal values always give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const withJson = value as { toJSON?: () => unknown };
+  if (typeof withJson.toJSON === 'function') return canonicalJson(withJson.toJSON());
+  if (Array.isArray(value)) return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v))).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    const v = record[key];
+    if (v === undefined || typeof v === 'function') continue;
+    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** The default idempotency key: the tool, the turn and the arguments. */
+export function defaultIdempotencyKey(name: string, args: unknown, ctx: KeyContext): string {
+  return `${name}:t${ctx.turn}:${canonicalJson(args)}`;
+}
+
+const specs = new WeakMap<object, FunctionToolSpec>();
+
+/** The function tool declaration sent to the model (computed once per tool). */
+export function toolSpec(tool: ToolDefinition<never> | ToolDefinition): FunctionToolSpec {
+  const cached = specs.get(tool);
+  if (cached) return cached;
+  const parameters = z.toJSONSchema(tool.parameters as z.ZodType, { target: 'draft-7' }) as Record<string, unknown>;
+  delete parameters.$schema;
+  const spec: FunctionToolSpec = { type: 'function', name: tool.name, description: tool.description, parameters, strict: false };
+  specs.set(tool, spec);
+  return spec;
+}

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { coreConfig } from '../src/core/config.js';
+import type { GraftEvent } from '../src/core/events.js';
+import { EVENT_VERSION } from '../src/core/events.js';
+import { parseConversationId } from '../src/core/ids.js';
+import { plan } from '../src/core/plan.js';
+import { buildRequest } from '../src/core/request.js';
+import { replay } from '../src/core/state.js';
+
+/**
+ * A log that format v1 wrote (the seed's burst: an order, a second message while create_order
+ * ran, and a status question in a later turn). Today's code must read it: the log is durable.
+ */
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/event-log-v1.json', import.meta.url), 'utf8')) as GraftEvent[];
+
+describe('the v1 event log format', () => {
+  it('replays a log written by v1 into the same conversation', () => {
+    expect(fixture.every((e) => e.v === 1)).toBe(true);
+    expect(EVENT_VERSION).toBe(1);
+    const state = replay(parseConversationId('c1'), fixture);
+    expect(state.seq).toBe(fixture.length);
+    expect(state.replies.map((r) => r.covers)).toEqual([['m1', 'm2'], ['m3']]);
+    expect(state.replies.every((r) => r.deliveredAt !== null)).toBe(true);
+    expect([...state.effects.values()].map((e) => [e.tool, e.status])).toEqual([
+      ['create_order', 'done'],
+      ['update_order', 'done'],
+    ]);
+  });
+
+  it('decides nothing more on a finished v1 log, and rebuilds its requests', () => {
+    const state = replay(parseConversationId('c1'), fixture);
+    const config = coreConfig({ instanceId: 'later' });
+    expect(plan(state, config, state.now + 60_000)).toEqual([]);
+    for (const call of state.calls.values()) expect(buildRequest(state, config, call).input.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,100 @@
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { KeyStore } from '../../src/server/keys/key-store.js';
+import { hashKey, MemoryKeyStore } from '../../src/server/keys/key-store.js';
+import { PostgresKeyStore } from '../../src/server/keys/postgres-key-store.js';
+import { SqliteKeyStore } from '../../src/server/keys/sqlite-key-store.js';
+import { sign, verifySignature } from '../../src/server/signature.js';
+import { postgresAvailable, postgresSchema } from './postgres.js';
+
+function keyStoreContract(
+  name: string,
+  open: () => Promise<{ keys: KeyStore; stored: () => Promise<string> }>,
+) {
+  describe(`the ${name} key store`, () => {
+    it('authenticates a created key for its tenant, and stores only its hash', async () => {
+      const { keys, stored } = await open();
+      const { key, record } = await keys.create('acme', { label: 'ci', now: 1_000 });
+      expect(key).toMatch(/^gk_[A-Za-z0-9_-]{43}$/);
+      expect(record).toMatchObject({ tenantId: 'acme', label: 'ci', createdAt: 1_000, revokedAt: null });
+      expect(await keys.authenticate(key)).toBe('acme');
+      expect(await keys.authenticate(`${key}x`)).toBeNull();
+      const dump = await stored();
+      expect(dump).not.toContain(key);
+      expect(dump).toContain(hashKey(key));
+    });
+
+    it('lists keys per tenant and revokes one by its id', async () => {
+      const { keys } = await open();
+      const a = await keys.create('acme', { now: 1 });
+      const b = await keys.create('globex', { now: 2 });
+      expect((await keys.list()).map((r) => r.tenantId)).toEqual(['acme', 'globex']);
+      expect((await keys.list('globex')).map((r) => r.keyId)).toEqual([b.record.keyId]);
+      expect(await keys.revoke(a.record.keyId, 5)).toBe(true);
+      expect(await keys.revoke(a.record.keyId, 6)).toBe(false);
+      expect(await keys.authenticate(a.key)).toBeNull();
+      expect(await keys.authenticate(b.key)).toBe('globex');
+      expect((await keys.list('acme'))[0]!.revokedAt).toBe(5);
+    });
+
+    it('keeps tenant settings, and refuses a bad tenant id', async () => {
+      const { keys } = await open();
+      expect(await keys.tenant('acme')).toBeNull();
+      const settings = {
+        tenantId: 'acme',
+        webhookUrl: 'http://127.0.0.1:9/hook',
+        webhookSecret: 's1',
+        inboundSecret: null,
+      };
+      await keys.setTenant(settings);
+      expect(await keys.tenant('acme')).toEqual(settings);
+      await keys.setTenant({ ...settings, inboundSecret: 's2' });
+      expect((await keys.tenant('acme'))?.inboundSecret).toBe('s2');
+      await expect(keys.create('bad tenant')).rejects.toThrow(TypeError);
+    });
+  });
+}
+
+keyStoreContract('memory', () => {
+  const keys = new MemoryKeyStore();
+  const hashes = (keys as unknown as { keys: Map<string, unknown> }).keys;
+  return Promise.resolve({
+    keys,
+    stored: async () => JSON.stringify(await keys.list()) + JSON.stringify([...hashes.keys()]),
+  });
+});
+
+keyStoreContract('SQLite', () => {
+  const db = new Database(':memory:');
+  const stored = () => Promise.resolve(JSON.stringify(db.prepare('SELECT * FROM graft_api_keys').all()));
+  return Promise.resolve({ keys: new SqliteKeyStore(db), stored });
+});
+
+const hasPostgres = await postgresAvailable();
+describe.runIf(hasPostgres)('on PostgreSQL', () => {
+  const schemas: Awaited<ReturnType<typeof postgresSchema>>[] = [];
+  afterAll(async () => {
+    for (const s of schemas) await s.drop();
+  });
+  keyStoreContract('PostgreSQL', async () => {
+    const schema = await postgresSchema();
+    schemas.push(schema);
+    const keys = await PostgresKeyStore.open(schema.sql);
+    return { keys, stored: async () => JSON.stringify(await schema.sql`SELECT * FROM graft_api_keys`) };
+  });
+});
+
+describe('signatures', () => {
+  it('verifies sha256=<hex HMAC> of the raw body and nothing else', () => {
+    const body = Buffer.from('{"id":"m1","text":"hi"}');
+    const header = sign('secret', body);
+    expect(header).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(verifySignature('secret', body, header)).toBe(true);
+    expect(verifySignature('secret', body, header.toUpperCase().replace('SHA256', 'sha256'))).toBe(true);
+    expect(verifySignature('other', body, header)).toBe(false);
+    expect(verifySignature('secret', Buffer.from('{"id":"m1","text":"hi "}'), header)).toBe(false);
+    expect(verifySignature('secret', body, header.slice(0, -2))).toBe(false);
+    expect(verifySignature('secret', body, undefined)).toBe(false);
+    expect(verifySignature('secret', body, 'sha1=abc')).toBe(false);
+  });
+});
