@@ -40,6 +40,7 @@ function core(config = coreConfig({ instanceId: 'me' })) {
       return state;
     },
     log,
+    append,
     config,
     at(ms: number) {
       now = ms;
@@ -240,5 +241,35 @@ describe('the pure core', () => {
     // The original owner never reconciles what another instance took over.
     expect(types(c.tick())).not.toContain('reconcile');
   });
-});
 
+  it("runs the reads of a lost owner's answered call once it claims the attempt", () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { leaseMs: 10_000 } as never }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+    const io = c.at(11_000).tickAs('other');
+    expect(c.log.some((e) => e.type === 'lease.claimed' && e.owner === 'other')).toBe(true);
+    expect(io).toContainEqual(expect.objectContaining({ type: 'run-read', tool: 'get_order' }));
+    // The lost owner no longer drives the attempt, so it does not run them again.
+    expect(types(c.tick())).not.toContain('run-read');
+  });
+
+  it('hands the check of a lost write to another instance when its reconciler is lost too', () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { leaseMs: 10_000 } as never }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
+    c.at(11_000).tickAs('other');
+    const effect = [...c.state.effects.values()][0]!;
+    expect(effect).toMatchObject({ status: 'unknown', checkBy: 'other', leaseUntil: 21_000 });
+    // The reconciler renews its lease while it checks; nobody else may check meanwhile.
+    c.at(16_000).tickAs('other');
+    expect(effect.leaseUntil).toBe(26_000);
+    expect(types(c.at(25_999).tickAs('third'))).not.toContain('reconcile');
+    // It died before its check was recorded: the next instance takes the check over.
+    const io = c.at(26_000).tickAs('third');
+    expect(effect).toMatchObject({ status: 'unknown', checkBy: 'third', owner: 'third' });
+    expect(io).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId }));
+    c.append([{ type: 'effect.checked', effectId: effect.effectId, note: 'no reconcile' }]);
+    expect(types(c.at(60_000).tickAs('fourth'))).not.toContain('reconcile');
+    expect(c.log.filter((e) => e.type === 'effect.unknown')).toHaveLength(2);
+  });
+});

@@ -84,12 +84,14 @@ export type EventBody =
   | { type: 'effect.settled'; effectId: EffectId; outcome: 'done' | 'failed'; output: string }
   /**
    * The outcome of a write is unknown: it ran past the tool-time bound (it still runs, and will
-   * settle), or its owner's lease expired (a crash): then `reconciler` asks the tool's `reconcile`.
+   * settle), or its owner's lease expired (a crash): then `reconciler` asks the tool's `reconcile`,
+   * holding a lease on that until `until` (another instance takes the check over once it expires;
+   * logs written before `until` existed have none, and any instance may check at once).
    */
-  | { type: 'effect.unknown'; effectId: EffectId; reason: string; cause: 'timeout' | 'owner-lost'; reconciler: string | null }
+  | { type: 'effect.unknown'; effectId: EffectId; reason: string; cause: 'timeout' | 'owner-lost'; reconciler: string | null; until?: number }
   /** The tool has no `reconcile`: the outcome stays unknown (and is grafted as such). */
   | { type: 'effect.checked'; effectId: EffectId; note: string }
-  /** The owner extends its leases on its live attempt and running writes. */
+  /** The owner extends its leases on its live attempt, its running writes and the writes it must check. */
   | { type: 'lease.renewed'; owner: string; until: number; attempts: AttemptId[]; effects: EffectId[] }
   /** Another instance takes over a live attempt whose owner's lease expired. */
   | { type: 'lease.claimed'; attemptId: AttemptId; owner: string; until: number }

@@ -15,7 +15,7 @@ import {
   notices,
 } from './context.js';
 import type { AttemptState, ConversationState, ModelCallState } from './state.js';
-import { getAttempt, getCall, getEffect } from './state.js';
+import { getAttempt, getCall, getEffect, leased } from './state.js';
 import { buildRequest, callOrigin } from './request.js';
 
 /**
@@ -75,14 +75,15 @@ function keepLeases(state: ConversationState, config: CoreConfig, now: number, b
     batch.push({ type: 'lease.claimed', attemptId: live.attemptId, owner: me, until });
   }
   for (const effect of state.effects.values()) {
-    if (effect.status === 'running' && effect.owner !== me && now >= effect.leaseUntil) {
-      batch.push({ type: 'effect.unknown', effectId: effect.effectId, reason: `owner ${effect.owner} lost its lease`, cause: 'owner-lost', reconciler: me });
+    if (leased(effect) && effect.owner !== me && now >= effect.leaseUntil) {
+      const reason = effect.status === 'running' ? `owner ${effect.owner} lost its lease` : `reconciler ${effect.owner} lost its lease`;
+      batch.push({ type: 'effect.unknown', effectId: effect.effectId, reason, cause: 'owner-lost', reconciler: me, until });
     }
   }
   if (batch.events.length > 0) return true;
   const renewAt = (leaseUntil: number) => leaseUntil - config.limits.leaseMs / 2;
   const attempts = live && live.owner === me && now >= renewAt(live.leaseUntil) ? [live.attemptId] : [];
-  const effects = [...state.effects.values()].filter((e) => e.status === 'running' && e.owner === me && now >= renewAt(e.leaseUntil)).map((e) => e.effectId);
+  const effects = [...state.effects.values()].filter((e) => leased(e) && e.owner === me && now >= renewAt(e.leaseUntil)).map((e) => e.effectId);
   if (attempts.length === 0 && effects.length === 0) return false;
   batch.push({ type: 'lease.renewed', owner: me, until, attempts, effects });
   return true;
@@ -434,8 +435,10 @@ function io(state: ConversationState, config: CoreConfig): Command[] {
     if (!current) commands.push({ type: 'abort-model', callId: call.callId });
     else if (call.owner === config.instanceId) commands.push({ type: 'call-model', callId: call.callId, request: buildRequest(state, config, call) });
   }
+  // The reads of the current call are run by whoever owns the attempt now: a claim moves the
+  // attempt, not the call, and a read may run twice (its answer is appended once).
   const current = live ? getCall(state, live.calls.at(-1)!) : null;
-  if (live && current?.status === 'responded' && current.owner === config.instanceId) {
+  if (live && current?.status === 'responded' && live.owner === config.instanceId) {
     for (const t of current.toolCalls) {
       if (t.outcome !== null || t.kind !== 'read') continue;
       commands.push({ type: 'run-read', tool: t.name, arguments: t.arguments, origin: callOrigin(state, live, current.callId, t.toolCallId) });
@@ -473,8 +476,8 @@ function wake(state: ConversationState, config: CoreConfig): Command[] {
     owner === config.instanceId ? leaseUntil - config.limits.leaseMs / 2 : leaseUntil;
   for (const effectId of state.effectOrder) {
     const effect = getEffect(state, effectId);
-    if (effect.status !== 'running') continue;
-    times.push(effect.startedAt + config.limits.toolTimeoutMs, leaseCheck(effect.owner, effect.leaseUntil));
+    if (effect.status === 'running') times.push(effect.startedAt + config.limits.toolTimeoutMs);
+    if (leased(effect)) times.push(leaseCheck(effect.owner, effect.leaseUntil));
   }
   const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
   if (live) times.push(leaseCheck(live.owner, live.leaseUntil));

@@ -312,8 +312,14 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
     }
     case 'effect.unknown': {
       const effect = getEffect(state, event.effectId);
-      invariant(effect.status === 'running', `effect ${effect.effectId} is ${effect.status}, not running`);
-      Object.assign(effect, { status: 'unknown', changedSeq: event.seq, checkBy: event.reconciler });
+      // A write whose reconciler was lost in turn is handed to another reconciler.
+      invariant(
+        effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy !== null && !effect.checked),
+        `effect ${effect.effectId} is ${effect.status}, not running or waiting for a check`,
+      );
+      if (effect.status === 'running') Object.assign(effect, { status: 'unknown', changedSeq: event.seq });
+      effect.checkBy = event.reconciler;
+      if (event.reconciler !== null) Object.assign(effect, { owner: event.reconciler, leaseUntil: event.until ?? effect.leaseUntil });
       return;
     }
     case 'effect.checked':
@@ -409,6 +415,11 @@ export function replay(conversationId: ConversationId, events: Iterable<GraftEve
   return state;
 }
 
+/** A write whose owner holds a lease on it: it runs, or its owner must check how it ended. */
+export function leased(effect: EffectState): boolean {
+  return effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy !== null && !effect.checked);
+}
+
 /**
  * Whether the conversation will have work left once `events` are folded in: a live attempt, a
  * running write, an undelivered reply or an unanswered message. Stores keep it to list the
@@ -417,9 +428,7 @@ export function replay(conversationId: ConversationId, events: Iterable<GraftEve
 export function unfinishedAfter(state: ConversationState, events: readonly EventBody[]): boolean {
   let live = state.live;
   let running = 0;
-  for (const effect of state.effects.values()) {
-    if (effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy !== null && !effect.checked)) running += 1;
-  }
+  for (const effect of state.effects.values()) if (leased(effect)) running += 1;
   let undelivered = state.replies.filter((r) => r.deliveredAt === null).length;
   let uncovered = state.messages.filter((m) => m.coveredBy === null).length;
   for (const event of events) {
@@ -437,16 +446,20 @@ export function unfinishedAfter(state: ConversationState, events: readonly Event
       case 'effect.started':
         running += event.effects.length;
         break;
-      case 'effect.settled':
-        if (state.effects.get(event.effectId)?.status === 'running' || state.effects.get(event.effectId)?.checkBy) running -= 1;
+      case 'effect.settled': {
+        const effect = state.effects.get(event.effectId);
+        if (effect && leased(effect)) running -= 1;
         break;
+      }
       case 'effect.unknown':
         // A lost owner's write stays work to do until it is reconciled.
         if (event.cause === 'timeout') running -= 1;
         break;
-      case 'effect.checked':
-        running -= 1;
+      case 'effect.checked': {
+        const effect = state.effects.get(event.effectId);
+        if (effect && leased(effect)) running -= 1;
         break;
+      }
       case 'reply.committed':
         if (event.attemptId !== null && live === event.attemptId) live = null;
         undelivered += 1;

@@ -10,7 +10,7 @@ import { plan } from '../core/plan.js';
 import type { Clock, ConversationKey, Deliverer, EventStore, ModelClient, ToolRunner } from '../core/ports.js';
 import { ConflictError, DuplicateMessageError } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
-import { evolve, initialState, unfinishedAfter } from '../core/state.js';
+import { evolve, initialState, leased, unfinishedAfter } from '../core/state.js';
 import { notices } from '../core/context.js';
 import { deliveryIdOf } from '../store/projection.js';
 import { sanitizeOutput } from './output.js';
@@ -39,7 +39,7 @@ export interface RuntimeDeps {
 }
 
 /** Where the crash tests kill a process. */
-export type CrashPoint = 'before-append' | 'model-call' | 'effect-started' | 'tool-ran' | 'reply-committed';
+export type CrashPoint = 'before-append' | 'model-call' | 'effect-started' | 'tool-ran' | 'reply-committed' | 'reconciling';
 
 const MAX_DECISIONS_PER_DRIVE = 1_000;
 const NEVER_ABORTED = new AbortController().signal;
@@ -234,11 +234,10 @@ export class ConversationActor {
   private schedulePoll(): void {
     const pollMs = this.deps.pollMs;
     if (pollMs === null || this.poll !== null) return;
-    const me = this.deps.config.instanceId;
     const busy =
       this.running.size > 0 ||
       this.state.live !== null ||
-      [...this.state.effects.values()].some((e) => e.status === 'running' || (e.status === 'unknown' && e.checkBy === me && !e.checked)) ||
+      [...this.state.effects.values()].some(leased) ||
       this.state.replies.some((r) => r.deliveredAt === null);
     if (!busy) return;
     this.poll = this.deps.clock.setTimer(this.deps.clock.now() + pollMs, () => {
@@ -361,6 +360,7 @@ export class ConversationActor {
   /** A write whose owner was lost: the tool's `reconcile` says whether it happened. */
   private async reconcile(command: CommandOf<'reconcile'>): Promise<void> {
     const ctx = { tenantId: this.deps.tenantId, conversationId: this.conversationId, turn: command.origin.turn, messageIds: command.origin.messageIds };
+    this.deps.onCrashPoint?.('reconciling');
     let fact: EventBody;
     try {
       const found = await this.deps.tools.reconcile({ tool: command.tool, idempotencyKey: command.idempotencyKey }, ctx);

@@ -11,12 +11,16 @@ import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPostgresShop, createAsyncShopTools, createSqliteShop } from '../../examples/shop/sql-shop.js';
+import { coreConfig } from '../../src/core/config.js';
+import type { ConversationId } from '../../src/core/ids.js';
+import { plan } from '../../src/core/plan.js';
+import { replay } from '../../src/core/state.js';
 import { BrainModel } from '../../src/model/brain-model.js';
 import { createShopClerk } from '../../src/model/shop-clerk/index.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { createGraft } from '../../src/runtime/graft.js';
 import { openStore } from '../../src/store/index.js';
-import { defineTool } from '../../src/tools/define-tool.js';
+import { defineTool, toolSpec } from '../../src/tools/define-tool.js';
 import { testTables } from './tables.js';
 
 const env = process.env;
@@ -46,13 +50,15 @@ const tools = createAsyncShopTools(shop).map((t) =>
   }),
 );
 
+const leaseMs = Number(env.LEASE_MS ?? 1_000);
+const graftConfig = coreConfig({ instanceId, tools: tools.map((t) => toolSpec(t)), limits: { leaseMs } as never });
 const graft = createGraft({
   store,
   model: new BrainModel(createShopClerk(), { clock: systemClock, latencyMs: () => jitter(40, 250), idPrefix: `${instanceId.slice(5)}_` }),
   tools,
   tenantId: 't',
   instanceId,
-  limits: { leaseMs: Number(env.LEASE_MS ?? 1_000) },
+  limits: { leaseMs },
   ...(env.POLL_MS ? { pollMs: Number(env.POLL_MS) } : {}),
   deliver: (d) => tables.delivered(d.conversationId, d.replyId, d.deliveryId, d.text, instanceId),
   onError: (error) => say(`error ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
@@ -71,6 +77,27 @@ async function settled(timeoutMs: number): Promise<boolean> {
     if ((await store.unfinished()).length === 0) return true;
   }
   return false;
+}
+
+/** What each unfinished conversation still waits for, and what the core would do now. */
+async function diagnose(): Promise<string[]> {
+  const lines: string[] = [];
+  for (const key of await store.unfinished()) {
+    const state = replay(key.conversationId as ConversationId, await store.read(key, 0));
+    const now = Date.now();
+    const attempts = [...state.attempts.values()].filter((a) => a.status === 'live').map((a) => `${a.attemptId} owner ${a.owner} lease ${a.leaseUntil - now}ms`);
+    const effects = [...state.effects.values()]
+      .filter((e) => e.status === 'running' || e.status === 'unknown')
+      .map((e) => `${e.effectId} ${e.tool} ${e.status} owner ${e.owner} lease ${e.leaseUntil - now}ms checkBy ${e.checkBy} checked ${e.checked}`);
+    const replies = state.replies.filter((r) => r.deliveredAt === null).map((r) => r.replyId);
+    const uncovered = state.messages.filter((m) => m.coveredBy === null).map((m) => m.messageId);
+    const pending = [...state.calls.values()].filter((c) => c.status === 'pending').map((c) => `${c.callId} owner ${c.owner}`);
+    const commands = plan(state, graftConfig, now).map((c) => c.type === 'append' ? `append ${c.events.map((e) => e.type).join(',')}` : c.type);
+    lines.push(
+      `diagnose ${key.conversationId} seq ${state.seq} me ${instanceId}: live [${attempts.join('; ')}] calls [${pending.join('; ')}] effects [${effects.join('; ')}] undelivered [${replies.join(',')}] uncovered [${uncovered.join(',')}] plan [${commands.join('; ')}]`,
+    );
+  }
+  return lines;
 }
 
 if (env.MODE === 'serve') {
@@ -93,6 +120,7 @@ if (env.MODE === 'serve') {
     say(`${status} ${m.messageId}`);
   }
   const ok = await settled(30_000);
+  if (!ok) for (const line of await diagnose()) say(line);
   say(ok ? 'settled' : 'stuck');
   await graft.close();
   await store.close();
