@@ -7,7 +7,7 @@ export { MemoryStore } from './store/memory/memory-store.js';
 export type { Clock, Deliverer, Delivery, EventStore, ModelClient, ModelRequest, ModelResult } from './core/ports.js';
 export { ConflictError, DuplicateMessageError } from './core/ports.js';
 export { ChainBrokenError, ModelCallAborted } from './core/model-port.js';
-export { InvariantViolation, RetryableError, TerminalError } from './core/errors.js';
+export { InvalidInputError, InvariantViolation, RetryableError, TerminalError } from './core/errors.js';
 export type { GraftEvent, EventBody } from './core/events.js';
 export type { ConversationState } from './core/state.js';
 export { defaultLimits } from './core/config.js';

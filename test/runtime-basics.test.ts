@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.js';
+import { createMemoryShop } from '../examples/shop/shop.js';
+import { createShopTools } from '../examples/shop/tools.js';
+import { createShopClerk } from '../src/model/shop-clerk/index.js';
 import { harness, slowTool } from './harness.js';
 
 describe('the runtime on a scripted model', () => {
@@ -31,5 +34,24 @@ describe('the runtime on a scripted model', () => {
     const output = brain.calls[1]!.input.find((i) => i.type === 'function_call_output');
     expect(output).toMatchObject({ output: expect.stringContaining('"run":1') });
     expect(h.clock.now()).toBe(700 + 200 + 700);
+  });
+
+  it('drops conversations at rest beyond maxLoaded, and reads them again when they are needed', async () => {
+    const shop = createMemoryShop();
+    const h = harness({ brain: createShopClerk(), tools: () => createShopTools(shop), graft: { maxLoaded: 2 } });
+    for (const [i, c] of ['c1', 'c2', 'c3', 'c4'].entries()) h.sendAt(i * 10_000, 'm1', "I'd like 2 pizzas", c);
+    await h.clock.run();
+    expect(h.graft.loaded).toBe(2);
+    // c1 was dropped: its next message is answered from its log, so the clerk changes its order.
+    h.sendAt(h.clock.now() + 1_000, 'm2', 'add a cola', 'c1');
+    await h.clock.run();
+    expect(h.errors).toEqual([]);
+    expect(h.graft.loaded).toBe(2);
+    expect(shop.orders('c1')).toHaveLength(1);
+    expect(shop.orders('c1')[0]!.items).toEqual([
+      { product: 'cola', quantity: 1 },
+      { product: 'pizza', quantity: 2 },
+    ]);
+    expect(h.delivered.filter((d) => d.conversationId === 'c1').map((d) => d.covers)).toEqual([['m1'], ['m2']]);
   });
 });

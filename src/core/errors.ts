@@ -25,6 +25,22 @@ export class TerminalError extends Error {
   }
 }
 
+/**
+ * Bad input from the caller (`receive`'s conversation id, message id or text): `field` names it,
+ * `reason` says whether it is malformed or too long. A `TypeError`, so callers that catch those
+ * keep working.
+ */
+export class InvalidInputError extends TypeError {
+  override readonly name = 'InvalidInputError';
+  constructor(
+    readonly field: 'conversationId' | 'messageId' | 'text',
+    message: string,
+    readonly reason: 'invalid' | 'too-long' = 'invalid',
+  ) {
+    super(message);
+  }
+}
+
 export class InvariantViolation extends Error {
   override readonly name = 'InvariantViolation';
 }

@@ -3,6 +3,8 @@
  * at seq 12 is `att_12`), so decisions are deterministic and need no randomness; ids are unique
  * within a conversation, and (tenant, conversation, id) is unique everywhere.
  */
+import { InvalidInputError } from './errors.js';
+
 declare const brand: unique symbol;
 export type Brand<T, B extends string> = T & { readonly [brand]: B };
 
@@ -16,12 +18,12 @@ export type IdempotencyKey = Brand<string, 'IdempotencyKey'>;
 
 const MAX_EXTERNAL_ID_LENGTH = 200;
 
-function externalId<T>(kind: string, value: unknown): T {
+function externalId<T>(kind: 'conversationId' | 'messageId', value: unknown): T {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_EXTERNAL_ID_LENGTH) {
-    throw new TypeError(`${kind} must be a non-empty string of at most ${MAX_EXTERNAL_ID_LENGTH} characters`);
+    throw new InvalidInputError(kind, `${kind} must be a non-empty string of at most ${MAX_EXTERNAL_ID_LENGTH} characters`);
   }
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\u0000-\u001f]/.test(value)) throw new TypeError(`${kind} must not contain control characters`);
+  if (/[\u0000-\u001f]/.test(value)) throw new InvalidInputError(kind, `${kind} must not contain control characters`);
   return value as T;
 }
 

@@ -80,6 +80,11 @@ export class ConversationActor {
     return this.queued === 0 && this.running.size === 0;
   }
 
+  /** True when the actor can be dropped and loaded again later: idle, no timer, no work left. */
+  get atRest(): boolean {
+    return this.idle && this.timer === null && this.poll === null && !unfinishedAfter(this.state, []);
+  }
+
   /** Appends an inbound message (once per message id), then drives the conversation on. */
   receive(messageId: MessageId, text: string, metadata?: Record<string, unknown>): Promise<'accepted' | 'duplicate'> {
     return this.enqueue(async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CoreConfig, Limits } from '../core/config.js';
 import { coreConfig } from '../core/config.js';
+import { InvalidInputError } from '../core/errors.js';
 import type { GraftEvent } from '../core/events.js';
 import type { ConversationId } from '../core/ids.js';
 import { parseConversationId, parseMessageId } from '../core/ids.js';
@@ -39,6 +40,12 @@ export interface GraftOptions {
    * flight, and listen to the store's notifications. Leave unset for one process per store.
    */
   pollMs?: number;
+  /**
+   * Conversations kept in memory at most (default 10,000). Beyond it, the least recently used
+   * conversations that are at rest (no work, no timer) are dropped, and read from the store again
+   * when they are next needed.
+   */
+  maxLoaded?: number;
   /** Called at the points where the crash tests kill the process. */
   onCrashPoint?: (point: CrashPoint) => void;
   onEvent?: (conversationId: string, event: GraftEvent, state: ConversationState) => void;
@@ -64,6 +71,8 @@ export interface Graft {
   idle(): Promise<void>;
   /** Stops listening and polling; work in flight finishes on its own. */
   close(): Promise<void>;
+  /** The number of conversations held in memory now. */
+  readonly loaded: number;
 }
 
 /**
@@ -101,11 +110,22 @@ export function createGraft(options: GraftOptions): Graft {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   };
+  // In least recently used order: a Map iterates in insertion order, and each use re-inserts.
   const actors = new Map<ConversationId, ConversationActor>();
+  const maxLoaded = Math.max(1, options.maxLoaded ?? 10_000);
   const actor = (id: ConversationId): ConversationActor => {
     let found = actors.get(id);
-    if (!found) actors.set(id, (found = new ConversationActor(id, deps)));
+    if (found) actors.delete(id);
+    else found = new ConversationActor(id, deps);
+    actors.set(id, found);
+    if (actors.size > maxLoaded) evict();
     return found;
+  };
+  const evict = () => {
+    for (const [id, a] of actors) {
+      if (actors.size <= maxLoaded) return;
+      if (a.atRest) actors.delete(id);
+    }
   };
   // Another instance appended: the actor that holds the conversation reads on (and may abort).
   const unwatch =
@@ -139,9 +159,9 @@ export function createGraft(options: GraftOptions): Graft {
     async receive(message) {
       const conversationId = parseConversationId(message.conversationId);
       const messageId = parseMessageId(message.messageId);
-      if (typeof message.text !== 'string' || message.text.trim() === '') throw new TypeError('text must be a non-empty string');
+      if (typeof message.text !== 'string' || message.text.trim() === '') throw new InvalidInputError('text', 'text must be a non-empty string');
       if (message.text.length > config.limits.messageChars) {
-        throw new RangeError(`text is longer than ${config.limits.messageChars} characters`);
+        throw new InvalidInputError('text', `text is longer than ${config.limits.messageChars} characters`, 'too-long');
       }
       const status = await actor(conversationId).receive(messageId, message.text, message.metadata);
       return { status };
@@ -152,6 +172,9 @@ export function createGraft(options: GraftOptions): Graft {
       return found.snapshot;
     },
     recover,
+    get loaded() {
+      return actors.size;
+    },
     async close() {
       sweep?.();
       sweep = null;

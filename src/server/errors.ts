@@ -5,6 +5,8 @@
  * (429). A 5xx means the service failed, never that the request was bad.
  */
 
+import { InvalidInputError } from '../core/errors.js';
+
 export type ErrorCode =
   | 'invalid_json'
   | 'invalid_request'
@@ -47,17 +49,13 @@ export function errorBody(error: ApiError): ErrorBody {
 }
 
 /**
- * Maps what the library throws for bad input to a 400. `receive` throws `TypeError` or
- * `RangeError` naming the field; anything else is the service's own failure.
+ * Maps what the library throws for bad input (`InvalidInputError`, naming the field) to a 400
+ * or a 413; anything else is the service's own failure.
  */
 export function fromLibraryError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
-  if (!(error instanceof TypeError) && !(error instanceof RangeError)) return null;
-  const message = error.message;
-  if (message.startsWith('conversationId')) return new ApiError(400, 'invalid_conversation_id', message);
-  if (message.startsWith('messageId')) return new ApiError(400, 'invalid_message_id', message);
-  if (error instanceof RangeError && message.startsWith('text'))
-    return new ApiError(413, 'message_too_long', message);
-  if (message.startsWith('text')) return new ApiError(400, 'invalid_text', message);
-  return null;
+  if (!(error instanceof InvalidInputError)) return null;
+  if (error.reason === 'too-long') return new ApiError(413, 'message_too_long', error.message);
+  const codes = { conversationId: 'invalid_conversation_id', messageId: 'invalid_message_id', text: 'invalid_text' } as const;
+  return new ApiError(400, codes[error.field], error.message);
 }
