@@ -53,8 +53,9 @@ describe('crash safety (SIGKILL, SQLite)', () => {
         kills += 1;
         const at = crash.lines.find((l) => l.startsWith('crash '))?.slice(6) ?? 'random time';
         hits.set(at, (hits.get(at) ?? 0) + 1);
-        // Every other lost write: the recovery dies too, while it asks the shop how the write ended.
-        const lostWrite = (point === 'effect-started' || point === 'tool-ran') && Math.floor(cycle / POINTS.length) % 2 === 1;
+        // Every other lost write (a first one, so there is one to check): the recovery dies too,
+        // while it asks the shop how the write ended, and a third process must finish the check.
+        const lostWrite = (point === 'effect-started' || point === 'tool-ran') && Math.floor(cycle / POINTS.length) % 2 === 0;
         let recovery = await runChild({ STORE: storeSpec, SCRIPT: payload, ...(lostWrite ? { CRASH_POINT: 'reconciling' } : {}) });
         if (recovery.signal === 'SIGKILL') {
           hits.set('reconciling', (hits.get('reconciling') ?? 0) + 1);
