@@ -21,8 +21,12 @@ export const ITEM_OVERHEAD_TOKENS = 4;
  * estimateTokens('I would like two pizzas'); // 6
  */
 export function estimateTokens(text: string): number {
-  if (text.length === 0) return 0;
-  return Math.max(1, Math.ceil(text.length / 4));
+  return tokensOfLength(text.length);
+}
+
+function tokensOfLength(length: number): number {
+  if (length === 0) return 0;
+  return Math.max(1, Math.ceil(length / 4));
 }
 
 /**
@@ -37,9 +41,30 @@ export function contextTokens(request: {
   input: readonly InputItem[];
   tools: readonly FunctionToolSpec[];
 }): number {
-  let total = estimateTokens(request.instructions ?? '');
-  if (request.tools.length > 0) total += toolsTokens(request.tools);
-  for (const item of request.input) total += itemTokens(item);
+  return requestTokens(request) + itemsTokens(request.input);
+}
+
+/**
+ * The estimated tokens a call pays whatever its context: the instructions and the tool declarations.
+ *
+ * @example
+ * requestTokens({ instructions: 'Be brief.', tools: [] }); // 3
+ */
+export function requestTokens(request: { instructions: string | null; tools: readonly FunctionToolSpec[] }): number {
+  const total = estimateTokens(request.instructions ?? '');
+  return request.tools.length > 0 ? total + toolsTokens(request.tools) : total;
+}
+
+/**
+ * The estimated tokens of context items, overhead included. A context's tokens are the sum over
+ * its items, so a chain can add its new items' tokens to its prefix's.
+ *
+ * @example
+ * itemsTokens([{ type: 'message', role: 'user', content: 'hi' }]); // 5
+ */
+export function itemsTokens(items: readonly InputItem[]): number {
+  let total = 0;
+  for (const item of items) total += itemTokens(item);
   return total;
 }
 
@@ -60,10 +85,34 @@ export function outputTokens(output: readonly BrainOutput[] | readonly OutputIte
 const toolsCache = new WeakMap<readonly FunctionToolSpec[], number>();
 const itemCache = new WeakMap<InputItem, number>();
 
+// Every call of a run declares the same tool list: remember the last one in front of the WeakMap.
+let lastTools: readonly FunctionToolSpec[] | null = null;
+let lastToolsTokens = 0;
+
 function toolsTokens(tools: readonly FunctionToolSpec[]): number {
+  if (tools === lastTools) return lastToolsTokens;
   let tokens = toolsCache.get(tools);
-  if (tokens === undefined) toolsCache.set(tools, (tokens = estimateTokens(JSON.stringify(tools))));
+  if (tokens === undefined) toolsCache.set(tools, (tokens = tokensOfLength(toolsJsonLength(tools))));
+  lastTools = tools;
+  lastToolsTokens = tokens;
   return tokens;
+}
+
+// Lists differ (every simulated conversation has its own) but share their tools' declarations.
+const specLengths = new WeakMap<object, number>();
+
+/** `JSON.stringify(tools).length`, from each declaration's length: `[`, the declarations joined by `,`, then `]`. */
+function toolsJsonLength(tools: readonly FunctionToolSpec[]): number {
+  let length = tools.length === 0 ? 2 : 1 + tools.length;
+  for (let i = 0; i < tools.length; i += 1) {
+    const spec: unknown = tools[i];
+    // Anything but a plain declaration (a hole, a value with toJSON) is measured the slow way.
+    if (typeof spec !== 'object' || spec === null || 'toJSON' in spec) return JSON.stringify(tools).length;
+    let specLength = specLengths.get(spec);
+    if (specLength === undefined) specLengths.set(spec, (specLength = JSON.stringify(spec).length));
+    length += specLength;
+  }
+  return length;
 }
 
 function itemTokens(item: InputItem): number {

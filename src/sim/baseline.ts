@@ -50,6 +50,12 @@ const MAX_RETRIES = 4;
 const userItem = (m: Message): InputItem => ({ type: 'message', role: 'user', content: m.text });
 
 /**
+ * The reason given when a bot aborts its model call. Nothing reads it; giving one spares
+ * `abort()` building a DOMException (with its stack) on every abort.
+ */
+const ABORTED = Object.freeze({ reason: 'superseded or timed out' });
+
+/**
  * A bot built the way the seed's team and today's frameworks build it, on the same model and
  * tools as graft. Tool calls run as soon as a response asks for them, with no gate and no
  * ledger; what differs between strategies is what happens when a message arrives mid-attempt.
@@ -101,7 +107,7 @@ export class BaselineBot {
   private cancelLatest(): void {
     if (!this.latest) return;
     this.latest.cancelled = true;
-    this.latest.controller?.abort();
+    this.latest.controller?.abort(ABORTED);
   }
 
   private interrupt(message: Message): void {
@@ -172,7 +178,7 @@ export class BaselineBot {
       let timedOut = false;
       const cancelTimeout = clock.setTimer(clock.now() + this.env.modelTimeoutMs, () => {
         timedOut = true;
-        controller.abort();
+        controller.abort(ABORTED);
       });
       try {
         return await model.create(

@@ -35,7 +35,10 @@ export interface SimOptions {
   latency?: LatencyModel;
   /** graft's policy when a running write settles during an attempt's first call. */
   onSettleDuringFirstCall?: 'restart' | 'rebase';
-  /** Conversations simulated together on one virtual timeline (a memory bound, not a result knob). */
+  /**
+   * Conversations simulated together on one virtual timeline (a memory bound, not a result knob;
+   * default {@link DEFAULT_CHUNK}).
+   */
   chunk?: number;
   onProgress?: (strategy: Strategy, done: number, total: number) => void;
 }
@@ -53,6 +56,13 @@ export interface SimResult {
   strategies: Record<string, StrategyReport>;
 }
 
+/**
+ * Conversations are independent (keyed randomness, a shop each), so how many share a timeline
+ * changes nothing in the results, only the speed: 250 at a time ran about 20% slower than 25
+ * (each garbage collection copies more live state, and the working set outgrows the CPU caches);
+ * fewer than 25 made no measurable difference.
+ */
+export const DEFAULT_CHUNK = 25;
 const MODEL_TIMEOUT_MS = 10_000;
 const INSTRUCTIONS = 'You are the shop clerk of a small takeaway. Take orders, change them, cancel them and answer questions about them.';
 
@@ -89,7 +99,7 @@ export async function runRange(
 ): Promise<RangeResult> {
   const rng = new KeyedRandom(options.seed);
   const result: RangeResult = { total: emptyFigures(), violations: [], hashes: [] };
-  const chunk = options.chunk ?? 250;
+  const chunk = options.chunk ?? DEFAULT_CHUNK;
   for (let first = from; first < to; first += chunk) {
     const scripts: CustomerScript[] = [];
     for (let c = first; c < Math.min(to, first + chunk); c += 1) scripts.push(customerScript(rng, c, options.workload ?? defaultWorkload));
@@ -104,7 +114,8 @@ export async function runRange(
 }
 
 export async function runChunk(strategy: Strategy, scripts: CustomerScript[], rng: KeyedRandom, options: SimOptions) {
-  const clock = new VirtualClock(0);
+  // The simulated system does no real I/O and sets no real timer: draining the promise queue between timers is enough.
+  const clock = new VirtualClock(0, { drain: 'microtasks' });
   const recorder = new Recorder();
   const env = { clock, rng, recorder, latency: options.latency ?? defaultLatency, faults: options.faults ? defaultFaults : noFaults };
   const simTools = createSimTools(env);
@@ -206,7 +217,7 @@ function baselineConversation(
 function fingerprint(record: ConversationRecord): string {
   return JSON.stringify({
     m: record.messages.map((m) => [m.id, m.at, m.contended]),
-    c: record.calls.map((c) => [c.at, c.inputTokens, c.outputTokens, c.aborted, [...c.held].sort()]),
+    c: record.calls.map((c) => [c.at, c.inputTokens, c.outputTokens, c.aborted, c.held.size > 1 ? [...c.held].sort() : [...c.held]]),
     e: record.effects.map((e) => [e.toolCallId, e.tool, e.startAt, e.ok]),
     r: record.replies.map((r) => [r.text, r.covers, r.kind, r.committedAt, r.deliveredAt]),
   });

@@ -56,20 +56,55 @@ export function defineTool<Args>(definition: ToolDefinition<Args>): ToolDefiniti
   return definition;
 }
 
-/** JSON text with object keys sorted, so equal values always give equal text. */
+/**
+ * JSON text with object keys sorted, so equal values always give equal text.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [true, null] }); // '{"a":[true,null],"b":1}'
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   const withJson = value as { toJSON?: () => unknown };
   if (typeof withJson.toJSON === 'function') return canonicalJson(withJson.toJSON());
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v))).join(',')}]`;
+  // Built by concatenation rather than map/join: every model call, tool call and ledger entry
+  // canonicalises its arguments.
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i += 1) {
+      if (i > 0) text += ',';
+      // A hole writes nothing, as `join` writes it.
+      if (!(i in value)) continue;
+      const v: unknown = value[i];
+      text += v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v);
+    }
+    return `${text}]`;
+  }
   const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(record).sort()) {
+  const keys = sortKeys(Object.keys(record));
+  let text = '{';
+  for (const key of keys) {
     const v = record[key];
     if (v === undefined || typeof v === 'function') continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
+    if (text.length > 1) text += ',';
+    text += `${JSON.stringify(key)}:${canonicalJson(v)}`;
   }
-  return `{${parts.join(',')}}`;
+  return `${text}}`;
+}
+
+/**
+ * Keys in `sort()` order (by UTF-16 code units, as `<` compares strings). Objects have few keys:
+ * an insertion sort in place spares `sort()` its scratch array. Keys are distinct, so any correct
+ * sort gives the same order.
+ */
+function sortKeys(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && key < keys[j]!; j -= 1) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 /** The default idempotency key: the tool, the turn and the arguments. */
@@ -78,14 +113,27 @@ export function defaultIdempotencyKey(name: string, args: unknown, ctx: KeyConte
 }
 
 const specs = new WeakMap<object, FunctionToolSpec>();
+/**
+ * Declarations by parameter schema, then by name and description: tools are often made afresh
+ * from the same schemas (the simulator makes a set per batch of conversations), and converting a
+ * schema to JSON Schema costs far more than the rest. Zod schemas are immutable.
+ */
+const specsBySchema = new WeakMap<object, Map<string, FunctionToolSpec>>();
 
 /** The function tool declaration sent to the model (computed once per tool). */
 export function toolSpec(tool: ToolDefinition<never> | ToolDefinition): FunctionToolSpec {
   const cached = specs.get(tool);
   if (cached) return cached;
-  const parameters = z.toJSONSchema(tool.parameters as z.ZodType, { target: 'draft-7' }) as Record<string, unknown>;
-  delete parameters.$schema;
-  const spec: FunctionToolSpec = { type: 'function', name: tool.name, description: tool.description, parameters, strict: false };
+  const key = `${tool.name}\u0000${tool.description}`;
+  let bySchema = specsBySchema.get(tool.parameters);
+  let spec = bySchema?.get(key);
+  if (!spec) {
+    const parameters = z.toJSONSchema(tool.parameters as z.ZodType, { target: 'draft-7' }) as Record<string, unknown>;
+    delete parameters.$schema;
+    spec = { type: 'function', name: tool.name, description: tool.description, parameters, strict: false };
+    if (!bySchema) specsBySchema.set(tool.parameters, (bySchema = new Map<string, FunctionToolSpec>()));
+    bySchema.set(key, spec);
+  }
   specs.set(tool, spec);
   return spec;
 }

@@ -17,6 +17,7 @@ import {
   parseMessage,
   unrecognisedProducts,
 } from './language.js';
+import { deepFreeze, memoByText } from './memo.js';
 
 /**
  * The shop clerk: a deterministic, rational model brain for the demo shop. It reads the whole
@@ -117,6 +118,8 @@ interface KnownOrder {
   orderId: string;
   status: string;
   items: OrderLine[];
+  /** `canonicalLines(items)`, computed once with the order. */
+  lines: OrderLine[];
 }
 
 /** What the context says about the shop. */
@@ -132,7 +135,8 @@ interface Known {
 interface Situation {
   catalogue: Catalogue;
   maxFailedTries: number;
-  tools: ReadonlySet<string>;
+  /** The request's tool declarations, untrusted (see {@link offersTool}). */
+  tools: unknown;
   users: UserMessage[];
   lastAssistantPosition: number;
   desired: DesiredOrder;
@@ -146,38 +150,42 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
   const calls = new Map<string, { name: string; argsText: string }>();
   const outputs: { callId: string; output: string; position: number }[] = [];
   let lastAssistantPosition = -1;
-  items.forEach((item, position) => {
-    if (!isRecord(item)) return;
-    if (item.type === 'message' && item.role === 'user') {
-      const text = contentText(item.content);
-      users.push({ position, text, intent: parseMessage(text, catalogue) });
-    } else if (item.type === 'message' && item.role === 'assistant') {
-      lastAssistantPosition = position;
-    } else if (
-      item.type === 'function_call' &&
-      typeof item.call_id === 'string' &&
-      typeof item.name === 'string'
-    ) {
-      calls.set(item.call_id, {
-        name: item.name,
-        argsText: typeof item.arguments === 'string' ? item.arguments : '',
-      });
-    } else if (item.type === 'function_call_output' && typeof item.call_id === 'string') {
+  // A plain loop, not forEach: this runs over every item of every call. Holes read as undefined.
+  for (let position = 0; position < items.length; position += 1) {
+    const item = items[position];
+    if (!isRecord(item)) continue;
+    const type = item.type;
+    if (type === 'message') {
+      if (item.role === 'user') {
+        const text = contentText(item.content);
+        users.push({ position, text, intent: parseMessage(text, catalogue) });
+      } else if (item.role === 'assistant') {
+        lastAssistantPosition = position;
+      }
+    } else if (type === 'function_call') {
+      if (typeof item.call_id === 'string' && typeof item.name === 'string') {
+        calls.set(item.call_id, {
+          name: item.name,
+          argsText: typeof item.arguments === 'string' ? item.arguments : '',
+        });
+      }
+    } else if (type === 'function_call_output' && typeof item.call_id === 'string') {
       const output = typeof item.output === 'string' ? item.output : safeJson(item.output);
       outputs.push({ callId: item.call_id, output, position });
     }
-  });
+  }
   // A call without its output is still in flight somewhere: it tells nothing yet.
-  const observations: Observation[] = outputs.flatMap((o) => {
+  const observations: Observation[] = [];
+  for (const o of outputs) {
     const call = calls.get(o.callId);
-    return call ? [{ ...o, ...call }] : [];
-  });
+    if (call) observations.push({ callId: o.callId, output: o.output, position: o.position, name: call.name, argsText: call.argsText });
+  }
   const records = buildRecords(observations);
-  const desired = users.reduce<DesiredOrder>((state, user) => applyIntent(state, user.intent), null);
+  const desired = desiredAfter(users, catalogue);
   return {
     catalogue,
     maxFailedTries,
-    tools: toolNames(request.tools),
+    tools: request.tools,
     users,
     lastAssistantPosition,
     desired,
@@ -193,12 +201,15 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
  */
 function buildRecords(observations: readonly Observation[]): CallRecord[] {
   const records: CallRecord[] = [];
-  const byKey = new Map<string, CallRecord>();
+  // Keyed by effect id for a graft's pairs, by call id for the others.
+  const byEffect = new Map<string, CallRecord>();
+  const byCall = new Map<string, CallRecord>();
   for (const observation of observations) {
-    const outcome = classifyOutput(observation.name, observation.output);
-    const graft = /^graft_(.+)_(\d+)$/.exec(observation.callId);
-    const key = graft ? `effect:${graft[1] ?? ''}` : `call:${observation.callId}`;
-    const argsKey = argsKeyOf(observation.argsText);
+    const outcome = outcomeOf(observation.name, observation.output);
+    const graft = observation.callId.startsWith('graft_') ? /^graft_(.+)_(\d+)$/.exec(observation.callId) : null;
+    const byKey = graft ? byEffect : byCall;
+    const key = graft ? graft[1] ?? '' : observation.callId;
+    const { args, argsKey } = readArgs(observation.argsText);
     const twin =
       graft && outcome.kind !== 'not_executed'
         ? records.find(
@@ -214,7 +225,7 @@ function buildRecords(observations: readonly Observation[]): CallRecord[] {
     }
     const record: CallRecord = {
       name: observation.name,
-      args: parseArgs(observation.argsText),
+      args,
       argsKey,
       firstPosition: observation.position,
       lastPosition: observation.position,
@@ -225,6 +236,65 @@ function buildRecords(observations: readonly Observation[]): CallRecord[] {
     byKey.set(key, record);
   }
   return records;
+}
+
+/**
+ * What the customer wants after their messages: the fold of their intents. The fold is
+ * remembered as a machine: each state is a distinct desired order (equal orders share one
+ * state), and each message text moves a state to the next. A message's intent is a function of
+ * its text (and the catalogue), so the text is the key.
+ */
+interface DesiredState {
+  desired: DesiredOrder;
+  next: Map<string, DesiredState>;
+}
+interface DesiredMachine {
+  start: DesiredState;
+  /** The states by their order's JSON (quantities are positive integers, so JSON is exact). */
+  states: Map<string, DesiredState>;
+  transitions: number;
+}
+const desiredMachines = new WeakMap<Catalogue, DesiredMachine>();
+/** Transitions remembered before the machine starts afresh (5,000 simulated conversations learn about 17,000). */
+const MAX_DESIRED_TRANSITIONS = 100_000;
+
+function desiredAfter(users: readonly UserMessage[], catalogue: Catalogue): DesiredOrder {
+  let machine = desiredMachines.get(catalogue);
+  if (!machine || machine.transitions >= MAX_DESIRED_TRANSITIONS) {
+    machine = { start: { desired: null, next: new Map() }, states: new Map(), transitions: 0 };
+    desiredMachines.set(catalogue, machine);
+  }
+  let state = machine.start;
+  for (const user of users) {
+    let next = state.next.get(user.text);
+    if (!next) {
+      const desired = applyIntent(state.desired, user.intent);
+      const key = JSON.stringify(desired);
+      next = machine.states.get(key);
+      if (!next) {
+        next = { desired: deepFreeze(desired), next: new Map() };
+        machine.states.set(key, next);
+      }
+      state.next.set(user.text, next);
+      machine.transitions += 1;
+    }
+    state = next;
+  }
+  return state.desired;
+}
+
+/** What an output says happened, remembered per tool name and exact output text. */
+const outcomeMemos = new Map<string, (output: string) => Outcome>();
+const MAX_OUTCOME_MEMOS = 64;
+
+function outcomeOf(name: string, output: string): Outcome {
+  let memo = outcomeMemos.get(name);
+  if (!memo) {
+    if (outcomeMemos.size >= MAX_OUTCOME_MEMOS) outcomeMemos.clear();
+    memo = memoByText((text) => classifyOutput(name, text));
+    outcomeMemos.set(name, memo);
+  }
+  return memo(output);
 }
 
 function isUnsettled(record: CallRecord): boolean {
@@ -280,8 +350,8 @@ function knownShop(records: readonly CallRecord[]): Known {
     lastGetOrderPosition: -1,
     lastListProductsPosition: -1,
   };
-  const timeline = [...records].sort((a, b) => a.firstPosition - b.firstPosition);
-  for (const record of timeline) {
+  // `buildRecords` adds records in the order of their first output, so they are in call order.
+  for (const record of records) {
     const outcome = record.outcome;
     if (outcome.kind === 'running') known.pending.push(record);
     if (outcome.kind === 'unknown') known.uncertain.push(record);
@@ -334,7 +404,7 @@ function neededWrite(
   const active = order !== null && order.status !== 'cancelled' ? order : null;
   if (desired && !desired.cancelled && desired.items.length > 0) {
     if (!active) return { name: 'create_order', args: { items: desired.items } };
-    if (!sameLines(canonicalLines(active.items), desired.items)) {
+    if (!sameLines(active.lines, desired.items)) {
       return { name: 'update_order', args: { order_id: active.orderId, items: desired.items } };
     }
     return null;
@@ -358,15 +428,21 @@ function callOr(
   args: Record<string, unknown>,
   otherwise: () => BrainOutput,
 ): BrainOutput {
-  if (!s.tools.has(name)) return otherwise();
-  const argsKey = canonicalJson(args);
+  if (!offersTool(s.tools, name)) return otherwise();
   const lastUser = s.users[s.users.length - 1]?.position ?? -1;
-  const failures = s.records.filter(
-    (r) =>
-      r.name === name && r.argsKey === argsKey && r.outcome.kind === 'failed' && r.lastPosition > lastUser,
-  );
-  const lastFailure = failures[failures.length - 1];
-  if (lastFailure && failures.length >= s.maxFailedTries) {
+  // The same call failed since the customer last wrote: count those failures. The arguments are
+  // canonicalised only when some failure of this tool is in view (most calls have none).
+  let argsKey: string | null = null;
+  let failures = 0;
+  let lastFailure: CallRecord | null = null;
+  for (const r of s.records) {
+    if (r.name !== name || r.outcome.kind !== 'failed' || r.lastPosition <= lastUser) continue;
+    argsKey ??= canonicalJson(args);
+    if (r.argsKey !== argsKey) continue;
+    failures += 1;
+    lastFailure = r;
+  }
+  if (lastFailure && failures >= s.maxFailedTries) {
     return say(s, failedText(name, lastFailure.outcome.kind === 'failed' ? lastFailure.outcome.message : ''));
   }
   return { type: 'function_call', name, arguments: JSON.stringify(args) };
@@ -380,10 +456,14 @@ function lastPositionOf(users: readonly UserMessage[], kind: Intent['kind']): nu
 // Writing replies (each 10–40 words)
 
 function say(s: Situation, body: string): BrainOutput {
-  const unknown = s.users
-    .filter((user) => user.position > s.lastAssistantPosition)
-    .flatMap((user) => unrecognisedProducts(user.text, s.catalogue));
-  const named = [...new Set(unknown)].slice(0, 2);
+  // The first two distinct words the customer asked for since the last reply that are not products.
+  const named: string[] = [];
+  for (const user of s.users) {
+    if (user.position <= s.lastAssistantPosition) continue;
+    for (const word of unrecognisedIn(user.text, s.catalogue)) {
+      if (named.length < 2 && !named.includes(word)) named.push(word);
+    }
+  }
   const prefix = named.length > 0 ? `Sorry, we don't have ${named.join(' or ')}. ` : '';
   return { type: 'message', text: prefix + body };
 }
@@ -392,7 +472,7 @@ function say(s: Situation, body: string): BrainOutput {
 function replyText(s: Situation): string {
   const order = s.known.order;
   const latest = s.users[s.users.length - 1]?.intent.kind ?? 'chat';
-  const items = order ? itemsText(s.catalogue, order.items) : '';
+  const items = order ? linesText(s.catalogue, order.lines) : '';
   if (latest === 'status') {
     return order
       ? `Your order ${order.orderId} is ${order.status}: ${items}. Anything else I can help you with?`
@@ -413,6 +493,18 @@ function replyText(s: Situation): string {
   }
   const names = s.catalogue.slice(0, MAX_LISTED).map((entry) => entry.singular);
   return `Happy to help! We have ${joinWords(names)}. What would you like to order today?`;
+}
+
+const unrecognisedMemos = new WeakMap<Catalogue, (text: string) => readonly string[]>();
+
+/** `unrecognisedProducts`, remembered per catalogue and exact text. */
+function unrecognisedIn(text: string, catalogue: Catalogue): readonly string[] {
+  let memo = unrecognisedMemos.get(catalogue);
+  if (!memo) {
+    memo = memoByText((t) => unrecognisedProducts(t, catalogue));
+    unrecognisedMemos.set(catalogue, memo);
+  }
+  return memo(text);
 }
 
 function pendingText(s: Situation): string {
@@ -452,7 +544,11 @@ function failedText(name: string, message: string): string {
 }
 
 function itemsText(catalogue: Catalogue, items: readonly OrderLine[]): string {
-  const lines = canonicalLines(items);
+  return linesText(catalogue, canonicalLines(items));
+}
+
+/** `itemsText` of lines already canonical. */
+function linesText(catalogue: Catalogue, lines: readonly OrderLine[]): string {
   if (lines.length === 0) return 'no items';
   return joinWords(lines.slice(0, MAX_LISTED).map((line) => describeLine(catalogue, line)));
 }
@@ -492,20 +588,11 @@ function safeJson(value: unknown): string {
   }
 }
 
-const ARGS_KEY_CACHE_LIMIT = 10_000;
-const argsKeys = new Map<string, string>();
-
-/** Arguments in canonical form (key order does not matter), remembered: contexts repeat them. */
-function argsKeyOf(text: string): string {
-  let key = argsKeys.get(text);
-  if (key === undefined) {
-    const args = parseArgs(text);
-    key = args ? canonicalJson(args) : text;
-    if (argsKeys.size >= ARGS_KEY_CACHE_LIMIT) argsKeys.clear();
-    argsKeys.set(text, key);
-  }
-  return key;
-}
+/** Arguments parsed, and in canonical form (key order does not matter); remembered: contexts repeat them. */
+const readArgs = memoByText((text) => {
+  const args = parseArgs(text);
+  return { args, argsKey: args ? canonicalJson(args) : text };
+});
 
 function parseArgs(text: string): Record<string, unknown> | null {
   const value = parseJson(text);
@@ -539,7 +626,8 @@ function linesOf(value: unknown): OrderLine[] {
 function orderOf(value: unknown): KnownOrder | null {
   if (!isRecord(value) || typeof value.order_id !== 'string' || typeof value.status !== 'string') return null;
   if (!Array.isArray(value.items)) return null;
-  return { orderId: value.order_id, status: value.status, items: linesOf(value.items) };
+  const items = linesOf(value.items);
+  return { orderId: value.order_id, status: value.status, items, lines: canonicalLines(items) };
 }
 
 function menuOf(value: unknown): MenuEntry[] | null {
@@ -551,11 +639,9 @@ function menuOf(value: unknown): MenuEntry[] | null {
   );
 }
 
-function toolNames(tools: unknown): ReadonlySet<string> {
-  if (!Array.isArray(tools)) return new Set();
-  return new Set(
-    tools.flatMap((tool) => (isRecord(tool) && typeof tool.name === 'string' ? [tool.name] : [])),
-  );
+/** Whether the request declares a tool of that name (looked up when needed: most calls ask once at most). */
+function offersTool(tools: unknown, name: string): boolean {
+  return Array.isArray(tools) && tools.some((tool) => isRecord(tool) && tool.name === name);
 }
 
 function sameLines(a: readonly OrderLine[], b: readonly OrderLine[]): boolean {

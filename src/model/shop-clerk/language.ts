@@ -5,6 +5,7 @@ import {
   joinWords,
   type Product,
 } from '../../../examples/shop/catalogue.js';
+import { deepFreeze } from './memo.js';
 
 /**
  * The customer language: the small English the simulated customers write and the shop clerk
@@ -179,14 +180,6 @@ export function parseMessage(text: string, catalogue: Catalogue = defaultCatalog
   return intent;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 function parseUncached(text: string, catalogue: Catalogue): Intent {
   const tokens = tokenize(text);
   const lexicon = buildLexicon(catalogue);
@@ -297,10 +290,16 @@ export function unrecognisedProducts(text: string, catalogue: Catalogue = defaul
 export function canonicalLines(lines: readonly OrderLine[]): OrderLine[] {
   const merged = new Map<string, number>();
   for (const line of lines) merged.set(line.product, (merged.get(line.product) ?? 0) + line.quantity);
-  return [...merged]
-    .filter(([, quantity]) => quantity > 0)
-    .map(([product, quantity]) => ({ product, quantity }))
-    .sort((a, b) => (a.product < b.product ? -1 : a.product > b.product ? 1 : 0));
+  const canonical: OrderLine[] = [];
+  for (const [product, quantity] of merged) if (quantity > 0) canonical.push({ product, quantity });
+  // By product, by insertion: lists are short, and products are distinct after merging.
+  for (let i = 1; i < canonical.length; i += 1) {
+    const line = canonical[i]!;
+    let j = i - 1;
+    for (; j >= 0 && line.product < canonical[j]!.product; j -= 1) canonical[j + 1] = canonical[j]!;
+    canonical[j + 1] = line;
+  }
+  return canonical;
 }
 
 /** An intent in canonical form: item lists merged and sorted. `parseMessage` returns canonical intents. */
