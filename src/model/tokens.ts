@@ -77,13 +77,12 @@ export function itemsTokens(items: readonly InputItem[]): number {
  */
 export function outputTokens(output: readonly BrainOutput[] | readonly OutputItem[]): number {
   let total = 0;
-  for (const item of output) total += ITEM_OVERHEAD_TOKENS + estimateTokens(outputItemText(item));
+  for (const item of output) total += ITEM_OVERHEAD_TOKENS + tokensOfLength(outputItemLength(item));
   return total;
 }
 
-// Contexts share their items and tool lists from call to call; count each object once.
+// Contexts share their tool lists from call to call; count each list once.
 const toolsCache = new WeakMap<readonly FunctionToolSpec[], number>();
-const itemCache = new WeakMap<InputItem, number>();
 
 // Every call of a run declares the same tool list: remember the last one in front of the WeakMap.
 let lastTools: readonly FunctionToolSpec[] | null = null;
@@ -115,30 +114,45 @@ function toolsJsonLength(tools: readonly FunctionToolSpec[]): number {
   return length;
 }
 
+// The estimates need only the length of an item's text: it is measured without building the text.
+
 function itemTokens(item: InputItem): number {
-  let tokens = itemCache.get(item);
-  if (tokens === undefined) itemCache.set(item, (tokens = ITEM_OVERHEAD_TOKENS + estimateTokens(inputItemText(item))));
-  return tokens;
+  return ITEM_OVERHEAD_TOKENS + tokensOfLength(inputItemLength(item));
 }
 
-/** The billed text of an input item: what the model reads of it. */
-function inputItemText(item: InputItem): string {
+/** The length of an input item's billed text (what the model reads of it). */
+function inputItemLength(item: InputItem): number {
   switch (item.type) {
     case 'message':
-      return typeof item.content === 'string' ? item.content : item.content.map((part) => part.text).join('');
+      return typeof item.content === 'string' ? item.content.length : partsLength(item.content);
     case 'function_call':
-      return item.name + item.arguments;
+      return pairLength(item.name, item.arguments);
     case 'function_call_output':
-      return item.output;
+      return item.output.length;
     case 'reasoning':
-      return item.summary.map((part) => part.text).join('');
+      return partsLength(item.summary);
   }
 }
 
-function outputItemText(item: BrainOutput | OutputItem): string {
-  if (item.type === 'message') {
-    return 'text' in item ? item.text : item.content.map((part) => part.text).join('');
+function outputItemLength(item: BrainOutput | OutputItem): number {
+  if (item.type === 'message') return 'text' in item ? item.text.length : partsLength(item.content);
+  if (item.type === 'function_call') return pairLength(item.name, item.arguments);
+  return partsLength(item.summary);
+}
+
+/** `parts.map((part) => part.text).join('').length`. */
+function partsLength(parts: readonly { text: string }[]): number {
+  let length = 0;
+  for (let i = 0; i < parts.length; i += 1) {
+    if (!(i in parts)) continue;
+    const text: unknown = parts[i]!.text;
+    // Anything but a string is measured as `join` writes it (a missing text as nothing).
+    length += typeof text === 'string' ? text.length : [text].join('').length;
   }
-  if (item.type === 'function_call') return item.name + item.arguments;
-  return item.summary.map((part) => part.text).join('');
+  return length;
+}
+
+/** `(a + b).length`. */
+function pairLength(a: string, b: string): number {
+  return typeof a === 'string' && typeof b === 'string' ? a.length + b.length : (a + b).length;
 }

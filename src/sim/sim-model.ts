@@ -68,7 +68,7 @@ export class SimModel implements ModelClient {
       at: clock.now(),
       op: recorder.nextOp(),
       held: heldEffects(context, recorder, this.record.conversationId),
-      userTexts: context.flatMap((i) => (i.type === 'message' && i.role === 'user' ? [messageText(i)] : [])),
+      userTexts: userTexts(context),
       inputTokens: 0,
       outputTokens: 0,
       aborted: false,
@@ -129,12 +129,19 @@ function stackless<E extends Error>(make: () => E): E {
   }
 }
 
+/** The texts of the customer's messages in a context. */
+function userTexts(context: readonly InputItem[]): string[] {
+  const texts: string[] = [];
+  for (const item of context) if (item.type === 'message' && item.role === 'user') texts.push(messageText(item));
+  return texts;
+}
+
 /** The tool call ids of the effects whose output is in a context (grafts name their effect). */
 function heldEffects(context: readonly InputItem[], recorder: Recorder, conversationId: string): Set<string> {
   const held = new Set<string>();
   for (const item of context) {
     if (item.type !== 'function_call_output') continue;
-    const graft = /^graft_(.+)_\d+$/.exec(item.call_id);
+    const graft = item.call_id.startsWith('graft_') ? /^graft_(.+)_\d+$/.exec(item.call_id) : null;
     held.add(graft ? recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id : item.call_id);
   }
   return held;

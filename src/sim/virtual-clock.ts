@@ -118,5 +118,6 @@ export function settle(): Promise<void> {
  * promise reaction runs after every reaction queued before it and every reaction those queue.
  */
 function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
+  // A promise reaction, not queueMicrotask: Node wraps every queueMicrotask callback in an AsyncResource.
+  return new Promise((resolve) => void Promise.resolve().then(() => process.nextTick(resolve)));
 }

@@ -241,12 +241,12 @@ function buildRecords(observations: readonly Observation[]): CallRecord[] {
 /**
  * What the customer wants after their messages: the fold of their intents. The fold is
  * remembered as a machine: each state is a distinct desired order (equal orders share one
- * state), and each message text moves a state to the next. A message's intent is a function of
- * its text (and the catalogue), so the text is the key.
+ * state), and each intent moves a state to the next. Transitions are keyed by the intent object:
+ * `parseMessage` hands out one frozen intent per text, so the key is exact and cheap to look up.
  */
 interface DesiredState {
   desired: DesiredOrder;
-  next: Map<string, DesiredState>;
+  next: Map<Intent, DesiredState>;
 }
 interface DesiredMachine {
   start: DesiredState;
@@ -266,7 +266,7 @@ function desiredAfter(users: readonly UserMessage[], catalogue: Catalogue): Desi
   }
   let state = machine.start;
   for (const user of users) {
-    let next = state.next.get(user.text);
+    let next = state.next.get(user.intent);
     if (!next) {
       const desired = applyIntent(state.desired, user.intent);
       const key = JSON.stringify(desired);
@@ -275,7 +275,7 @@ function desiredAfter(users: readonly UserMessage[], catalogue: Catalogue): Desi
         next = { desired: deepFreeze(desired), next: new Map() };
         machine.states.set(key, next);
       }
-      state.next.set(user.text, next);
+      state.next.set(user.intent, next);
       machine.transitions += 1;
     }
     state = next;
