@@ -31,7 +31,7 @@ import { listen } from '../src/server/listen.js';
 import { openServiceStore } from '../src/server/open-store.js';
 import { createService } from '../src/server/service.js';
 import { toolSpec } from '../src/tools/define-tool.js';
-import { recordSection } from './benchmarks-file.js';
+import { quantile, recordSection } from './benchmarks-file.js';
 
 const LATENCY_TURNS = 200;
 const CONVERSATIONS = 200;
@@ -45,10 +45,6 @@ const SCRIPT = [
 ];
 const TIME_LIMIT_MS = 120_000;
 
-const quantile = (values: number[], q: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-};
 const ms = (value: number): string => `${value.toFixed(1)} ms`;
 
 /** Starts `graft emulator` at zero latency in a child process; resolves with its URL. */

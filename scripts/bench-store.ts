@@ -27,7 +27,7 @@ import { BrainModel } from '../src/model/brain-model.js';
 import { createShopClerk } from '../src/model/shop-clerk/index.js';
 import { createGraft } from '../src/runtime/graft.js';
 import { type OpenedStore, openStore } from '../src/store/index.js';
-import { recordSection } from './benchmarks-file.js';
+import { quantile, recordSection } from './benchmarks-file.js';
 
 const CONVERSATIONS = 200;
 const SEQUENTIAL_APPENDS = 4_000;
@@ -47,10 +47,6 @@ interface Figures {
   appendsPerMessage: number;
 }
 
-const quantile = (values: number[], q: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-};
 const progress = (line: string) => process.stderr.write(`bench:store: ${line}\n`);
 
 /** A one-event append of a new message, as `receive` makes it. */
@@ -154,7 +150,7 @@ async function sqlite(): Promise<Figures> {
   }
 }
 
-/** PostgreSQL in a database of its own; null (with the reason) when the server cannot be reached. */
+/** PostgreSQL in a database of its own; the reason it was not measured when the server cannot be reached. */
 async function postgresql(): Promise<Figures | string> {
   const admin = postgres(PG_URL, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
   const database = `graft_bench_${randomBytes(4).toString('hex')}`;

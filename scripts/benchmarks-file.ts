@@ -11,3 +11,9 @@ export function recordSection(name: string, section: string): void {
   const updated = pattern.test(current) ? current.replace(pattern, block) : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, updated);
 }
+
+/** The q-quantile of `values` (nearest rank), NaN for none. */
+export function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
