@@ -47,7 +47,7 @@ const NEVER_ABORTED = new AbortController().signal;
  * The reason every abort gives: what `abort()` would make, made once (a DOMException with a stack
  * per abort is a few percent of the simulator's time).
  */
-const ABORTED = new DOMException('This operation was aborted', 'AbortError');
+export const ABORTED = new DOMException('This operation was aborted', 'AbortError');
 const MAX_CONFLICT_RETRIES = 100;
 const DELIVERY_RETRY_BASE_MS = 500;
 const DELIVERY_RETRY_MAX_MS = 60_000;

@@ -6,6 +6,7 @@ import { ModelCallAborted } from '../core/model-port.js';
 import type { ToolRunner } from '../core/ports.js';
 import { RetryableError } from '../core/errors.js';
 import type { FunctionToolSpec } from '../core/items.js';
+import { ABORTED } from '../runtime/actor.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** The strategies teams use today (see DESIGN.md), for comparison with graft. */
@@ -48,12 +49,6 @@ const MAX_CALLS_PER_ATTEMPT = 24;
 const MAX_RETRIES = 4;
 
 const userItem = (m: Message): InputItem => ({ type: 'message', role: 'user', content: m.text });
-
-/**
- * The reason given when a bot aborts its model call. Nothing reads it; giving one spares
- * `abort()` building a DOMException (with its stack) on every abort.
- */
-const ABORTED = Object.freeze({ reason: 'superseded or timed out' });
 
 /**
  * A bot built the way the seed's team and today's frameworks build it, on the same model and
