@@ -1,7 +1,7 @@
 /** graft: effect-safe conversation branches for bots on the OpenAI Responses API. */
 export { createGraft } from './runtime/graft.js';
 export type { Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
-export { defineTool } from './tools/define-tool.js';
+export { defineTool, ToolRejection } from './tools/define-tool.js';
 export type { KeyContext, Reconciliation, ToolContext, ToolDefinition } from './tools/define-tool.js';
 export { MemoryStore } from './store/memory/memory-store.js';
 export type { Clock, Deliverer, Delivery, EventStore, ModelClient, ModelRequest, ModelResult } from './core/ports.js';

@@ -32,11 +32,29 @@ export interface ClassifiedCall {
   idempotencyKey?: IdempotencyKey;
 }
 
-export type ModelCallReason = 'start' | 'continue' | 'rebase' | 'retry' | 'restart' | 'stateless' | 'follow-up';
+/**
+ * Why a model call was made. `steer`: messages that arrived past the attempts-per-turn bound join
+ * the live attempt's next call (its draft missed them).
+ */
+export type ModelCallReason = 'start' | 'continue' | 'rebase' | 'retry' | 'restart' | 'stateless' | 'follow-up' | 'steer';
 
 export type FailureKind = 'retryable' | 'terminal' | 'chain-broken' | 'aborted' | 'timeout' | 'takeover';
 
-export type RefusalReason = 'rebase' | 'invalid' | 'duplicate-key' | 'duplicate-call';
+/**
+ * Why graft answered a call itself. `blocked`: a write of unknown outcome that no fenced answer
+ * settled keeps every write of the conversation blocked until a person resolves it.
+ */
+export type RefusalReason = 'rebase' | 'invalid' | 'duplicate-key' | 'duplicate-call' | 'blocked';
+
+/**
+ * Why a write's outcome became unknown.
+ * - `timeout`: it ran past its time bound. It may still be in flight: every write gate stays
+ *   closed, the reply gate stops waiting, and the model is told the outcome is not known yet.
+ * - `hang`: it ran past its hang bound: its owner asks the tool's `reconcile` (a fence).
+ * - `error`: the tool threw something other than a `ToolRejection`: it may have written.
+ * - `owner-lost`: the instance that ran it lost its lease: another instance reconciles it.
+ */
+export type UnknownCause = 'timeout' | 'hang' | 'error' | 'owner-lost';
 
 /** The events of a conversation's log, without the fields the log adds (seq, at, v). */
 export type EventBody =
@@ -79,17 +97,40 @@ export type EventBody =
       callId: CallId;
       owner: string;
       leaseUntil: number;
-      effects: { effectId: EffectId; toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey }[];
+      /**
+       * `idempotencyKey` is the key the tool is given. A call whose key already failed runs under a
+       * new generation (`generation` 2, 3, …; absent means 1) with the key `<key>#<generation>`:
+       * a fenced key stays unusable in the tool's system.
+       */
+      effects: { effectId: EffectId; toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey; generation?: number }[];
     }
-  | { type: 'effect.settled'; effectId: EffectId; outcome: 'done' | 'failed'; output: string }
   /**
-   * The outcome of a write is unknown: it ran past the tool-time bound (it still runs, and will
-   * settle), or its owner's lease expired (a crash): then `reconciler` asks the tool's `reconcile`,
-   * holding a lease on that until `until` (another instance takes the check over once it expires;
-   * logs written before `until` existed have none, and any instance may check at once).
+   * A write's outcome. `failed` means it did not happen: the tool threw a `ToolRejection`, or its
+   * `reconcile` said `did-not-happen` (`fenced`: the key is now unusable in the tool's system).
+   * `late`: the effect had already settled differently (a stalled owner's run that outlived a
+   * reconcile); it is recorded, the new outcome is the truth, and the conversation is flagged.
+   * `warning`: the result could not be serialised, so `output` is a placeholder.
    */
-  | { type: 'effect.unknown'; effectId: EffectId; reason: string; cause: 'timeout' | 'owner-lost'; reconciler: string | null; until?: number }
-  /** The tool has no `reconcile`: the outcome stays unknown (and is grafted as such). */
+  | {
+      type: 'effect.settled';
+      effectId: EffectId;
+      outcome: 'done' | 'failed';
+      output: string;
+      fenced?: true;
+      late?: true;
+      warning?: string;
+    }
+  /**
+   * The outcome of a write is unknown (see `UnknownCause`). With a `reconciler`, that instance
+   * asks the tool's `reconcile`, holding a lease on that until `until` (another instance takes the
+   * check over once it expires; logs written before `until` existed have none, and any instance
+   * may check at once). Without one (`timeout`), the write is still in flight.
+   */
+  | { type: 'effect.unknown'; effectId: EffectId; reason: string; cause: UnknownCause; reconciler: string | null; until?: number }
+  /**
+   * No fenced answer: the tool has no `reconcile`, or it failed. The outcome stays unknown (and is
+   * grafted as such), every write of the conversation stays blocked, and a person is asked.
+   */
   | { type: 'effect.checked'; effectId: EffectId; note: string }
   /** The owner extends its leases on its live attempt, its running writes and the writes it must check. */
   | { type: 'lease.renewed'; owner: string; until: number; attempts: AttemptId[]; effects: EffectId[] }

@@ -14,6 +14,8 @@ export interface ModelRequest {
   tools: FunctionToolSpec[];
   /** For example `['reasoning.encrypted_content']` in stateless mode. */
   include: string[];
+  /** graft's id of this call, for tracing and the simulator's checker; never sent to the API. */
+  callId?: string;
 }
 
 export interface ModelResult {

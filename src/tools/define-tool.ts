@@ -4,6 +4,28 @@ import type { KeyContext } from '../core/tool-port.js';
 
 export type { KeyContext };
 
+/**
+ * Thrown by a tool to say that nothing happened: the call was refused before it changed anything
+ * (a validation error, an unknown order, a fenced key). graft records such a write as `failed`,
+ * and a later call may run it again under a new key generation.
+ *
+ * Any other throw from a write tool is an *unknown* outcome: the write may have happened before
+ * the error, so graft asks the tool's `reconcile` and never re-runs the key blindly.
+ *
+ * @example
+ * if (!order) throw new ToolRejection(`Order '${orderId}' does not exist.`);
+ */
+export class ToolRejection extends Error {
+  override readonly name = 'ToolRejection';
+  constructor(
+    message: string,
+    /** `fenced`: the key was made unusable by `reconcile` (a late run of a call that did not happen). */
+    readonly code: 'rejected' | 'fenced' = 'rejected',
+  ) {
+    super(message);
+  }
+}
+
 /** What a running tool is told about the call. */
 export interface ToolContext extends KeyContext {
   attemptId: string;
@@ -13,9 +35,19 @@ export interface ToolContext extends KeyContext {
   effectId: string | null;
   /** The scoped idempotency key (write tools only); store it with the write to make it at-most-once. */
   idempotencyKey: string | null;
+  /**
+   * Fires at the tool's time bound (`timeoutMs`, else `limits.toolTimeoutMs`). A tool may stop
+   * then; graft never kills it. Throw a `ToolRejection` only if nothing happened.
+   */
+  signal: AbortSignal;
 }
 
-/** What `reconcile` found out about a write whose outcome is unknown. */
+/**
+ * What `reconcile` found out about a write whose outcome is unknown. `happened: false` is a
+ * fence: before answering it, the tool's system must make the key unusable (a tombstone under the
+ * same unique key), so that a late run of the original call fails with a `ToolRejection` instead
+ * of writing. See docs/tools.md.
+ */
 export type Reconciliation = { happened: true; output: unknown } | { happened: false };
 
 export interface ToolDefinition<Args = unknown> {
@@ -29,12 +61,24 @@ export interface ToolDefinition<Args = unknown> {
   effect: 'read' | 'write';
   /** Derives the write's idempotency key; defaults to the tool name, the turn and the arguments. */
   idempotencyKey?(args: Args, ctx: KeyContext): string;
-  /** Tells whether a write whose outcome is unknown (a crash mid-run) happened. */
+  /**
+   * Tells whether a write whose outcome is unknown (a crash, a hang, a throw) happened, and fences
+   * the key when it did not (see `Reconciliation`). Without it, such a write blocks every write
+   * of the conversation until a person resolves it.
+   */
   reconcile?(key: string, ctx: KeyContext): Promise<Reconciliation>;
-  /** Runs the tool. The value returned is sent to the model as JSON; a throw settles it as failed. */
+  /**
+   * Runs the tool. The value returned is sent to the model as JSON. A `ToolRejection` settles a
+   * write as failed (nothing happened); any other throw makes its outcome unknown.
+   */
   run(args: Args, ctx: ToolContext): unknown;
-  /** How long the tool may run before its outcome is recorded as unknown. */
+  /**
+   * How long the tool may run before its outcome is recorded as unknown (default
+   * `limits.toolTimeoutMs`). The write still blocks every write gate while it may be in flight.
+   */
   timeoutMs?: number;
+  /** How long it may run before graft asks its `reconcile` (default `limits.toolHangMs`, at least `timeoutMs`). */
+  hangMs?: number;
 }
 
 /**
