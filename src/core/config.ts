@@ -17,11 +17,22 @@ export interface CoreConfig {
    * `rebase` lets it run and corrects it at the gate. */
   onSettleDuringFirstCall: 'restart' | 'rebase';
   fallbackText: string;
+  /** Per-tool time bounds (a tool's `timeoutMs` and `hangMs`); the limits apply to the others. */
+  toolBounds: Record<string, Partial<ToolBounds>>;
+}
+
+/** How long a write may run before its outcome is unknown (`timeoutMs`), and before graft asks its `reconcile` (`hangMs`). */
+export interface ToolBounds {
+  timeoutMs: number;
+  hangMs: number;
 }
 
 /** Every bound graft keeps. Exceeding one is handled as documented, never a hang. */
 export interface Limits {
-  /** Attempts per turn; later messages of the turn wait for the next turn. */
+  /**
+   * Attempts per turn. Later messages of the turn *steer* into the live attempt: they join its
+   * next model call, and its reply gate does not commit a draft that misses one.
+   */
   attemptsPerTurn: number;
   /** Model calls per turn (all attempts); past it the fallback reply is committed. */
   modelCallsPerTurn: number;
@@ -31,8 +42,17 @@ export interface Limits {
   modelRetries: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** A write running longer than this is recorded as `unknown` (and upgraded when it settles). */
+  /**
+   * A write running longer than this is recorded as `unknown`: the model is told its outcome is not
+   * known yet and the reply gate stops waiting for it, but it keeps every write gate closed while
+   * it may still be in flight (and is upgraded when it settles). Its `AbortSignal` fires then.
+   */
   toolTimeoutMs: number;
+  /**
+   * A write running longer than this goes to the tool's `reconcile` (a fence). Without a fenced
+   * answer the conversation is flagged for a person and its writes stay blocked.
+   */
+  toolHangMs: number;
   /** How long the reply gate waits for a running write before committing a reply that knows. */
   replyWaitMs: number;
   /** Longest accepted message, in characters. */
@@ -49,6 +69,7 @@ export const defaultLimits: Limits = {
   retryBaseMs: 250,
   retryMaxMs: 8_000,
   toolTimeoutMs: 30_000,
+  toolHangMs: 120_000,
   replyWaitMs: 5_000,
   messageChars: 8_000,
   leaseMs: 15_000,
@@ -66,7 +87,15 @@ export function coreConfig(partial: Partial<CoreConfig> & Pick<CoreConfig, 'inst
     reasoning: false,
     onSettleDuringFirstCall: 'restart',
     fallbackText: DEFAULT_FALLBACK_TEXT,
+    toolBounds: {},
     ...partial,
     limits: { ...defaultLimits, ...partial.limits },
   };
+}
+
+/** A tool's time bounds: its own, else the limits; the hang bound is never below the time bound. */
+export function toolBounds(config: CoreConfig, tool: string): ToolBounds {
+  const own = config.toolBounds[tool];
+  const timeoutMs = own?.timeoutMs ?? config.limits.toolTimeoutMs;
+  return { timeoutMs, hangMs: Math.max(timeoutMs, own?.hangMs ?? config.limits.toolHangMs) };
 }

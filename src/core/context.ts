@@ -62,13 +62,22 @@ export const notices = {
     status: 'unknown',
     note: 'This call may have completed, but its outcome is unknown. Check before repeating it.',
   }),
+  stillRunning: JSON.stringify({
+    status: 'unknown',
+    note: 'This call is still running past its time bound: its outcome is not known yet. Do not repeat it; its result will follow.',
+  }),
+  blocked: (tool: string) =>
+    JSON.stringify({
+      status: 'not_executed',
+      note: `Not executed: the outcome of an earlier ${tool} call is unknown and could not be checked, so no change can be made until a member of staff confirms it. Tell the customer that a colleague will follow up.`,
+    }),
   notExecuted: JSON.stringify({
     status: 'not_executed',
     note: 'Not executed: the conversation changed before this call could run. Decide again with the updated context.',
   }),
   notHappened: JSON.stringify({
     status: 'not_executed',
-    note: 'This call did not happen (its runner was lost before it could run, and the tool confirmed it). It may be repeated.',
+    note: 'This call did not happen: the tool confirmed it, and made sure that it never will. It may be repeated.',
   }),
   duplicateCall: JSON.stringify({
     status: 'not_executed',
@@ -79,7 +88,7 @@ export const notices = {
 /** The text a context is given for an effect at its current status. */
 export function effectOutput(effect: EffectState): string {
   if (effect.status === 'running') return notices.running;
-  if (effect.status === 'unknown') return notices.unknown;
+  if (effect.status === 'unknown') return effect.cause === 'timeout' ? notices.stillRunning : notices.unknown;
   invariant(effect.output !== null, `settled effect ${effect.effectId} has no output`);
   return effect.output;
 }

@@ -1,21 +1,23 @@
 import type { Command } from './commands.js';
 import type { CoreConfig } from './config.js';
+import { toolBounds } from './config.js';
 import type { ContextEntry, EventBody, ModelCallReason, RefusalReason } from './events.js';
 import { invariant } from './errors.js';
-import type { AttemptId, CallId, IdempotencyKey } from './ids.js';
+import type { AttemptId, CallId, IdempotencyKey, MessageId } from './ids.js';
 import { attemptIdAt, callIdAt, effectIdAt, replyIdAt } from './ids.js';
 import { outputText } from './items.js';
 import {
   allAnswered,
   answerEntries,
+  effectOutput,
   knowledgeOf,
   missingEffects,
   newInput,
   notes,
   notices,
 } from './context.js';
-import type { AttemptState, ConversationState, ModelCallState } from './state.js';
-import { getAttempt, getCall, getEffect, leased } from './state.js';
+import type { AttemptState, ConversationState, EffectState, MessageState, ModelCallState, ToolCallState } from './state.js';
+import { attentionNeeded, generationKey, getAttempt, getCall, getEffect, leased } from './state.js';
 import { buildRequest, callOrigin } from './request.js';
 
 /**
@@ -43,7 +45,7 @@ class Batch {
 }
 
 function decideNext(state: ConversationState, config: CoreConfig, now: number, batch: Batch): void {
-  if (timeOutTools(state, config, now, batch) || keepLeases(state, config, now, batch)) return;
+  if (boundTools(state, config, now, batch) || keepLeases(state, config, now, batch)) return;
   const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
   const waiting = state.messages.filter((m) => m.coveredBy === null);
   if (live) {
@@ -54,6 +56,7 @@ function decideNext(state: ConversationState, config: CoreConfig, now: number, b
       startAttempt(state, config, now, batch, 'message');
       return;
     }
+    // Past the attempts bound, newer messages steer into the live attempt (see `messageBound`).
     // Only the owner moves an attempt on; the others watch its lease.
     if (live.owner === config.instanceId) advance(state, config, now, live, batch);
     return;
@@ -95,15 +98,43 @@ function attemptsInTurn(state: ConversationState): number {
   return count;
 }
 
-/** A write that runs past the tool-time bound is recorded as unknown (and upgraded when it settles). */
-function timeOutTools(state: ConversationState, config: CoreConfig, now: number, batch: Batch): boolean {
+/**
+ * The seq before which a live attempt's messages arrived. Past the attempts-per-turn bound no new
+ * attempt forks, so the live attempt owes every message of the turn: they steer into its next
+ * model call. Below it, a newer message supersedes the attempt instead.
+ */
+function messageBound(state: ConversationState, config: CoreConfig, attempt: AttemptState): number {
+  const steering = attempt.status === 'live' && attempt.turn === state.turn && attemptsInTurn(state) >= config.limits.attemptsPerTurn;
+  return steering ? state.seq + 1 : attempt.startedSeq;
+}
+
+/** The uncovered messages an attempt must answer. */
+function owedMessages(state: ConversationState, bound: number): MessageState[] {
+  return state.messages.filter((m) => m.coveredBy === null && m.seq < bound);
+}
+
+/**
+ * A write past its time bound is recorded as unknown: it may still be in flight, so it keeps the
+ * write gates closed (and is upgraded when it settles). Past its hang bound its owner asks the
+ * tool's `reconcile`, which fences it.
+ */
+function boundTools(state: ConversationState, config: CoreConfig, now: number, batch: Batch): boolean {
   for (const effectId of state.effectOrder) {
     const effect = getEffect(state, effectId);
-    if (effect.status === 'running' && now >= effect.startedAt + config.limits.toolTimeoutMs) {
-      batch.push({ type: 'effect.unknown', effectId, reason: `still running after ${config.limits.toolTimeoutMs} ms`, cause: 'timeout', reconciler: null });
+    const { timeoutMs, hangMs } = toolBounds(config, effect.tool);
+    if (effect.status === 'running' && now >= effect.startedAt + timeoutMs) {
+      batch.push({ type: 'effect.unknown', effectId, reason: `still running after ${timeoutMs} ms`, cause: 'timeout', reconciler: null });
+    } else if (inFlightUnchecked(effect) && now >= effect.startedAt + hangMs) {
+      const reason = `still running after ${hangMs} ms: asking the tool whether it happened`;
+      batch.push({ type: 'effect.unknown', effectId, reason, cause: 'hang', reconciler: effect.owner, until: effect.leaseUntil });
     }
   }
   return batch.events.length > 0;
+}
+
+/** A write past its time bound that nobody is reconciling yet. */
+function inFlightUnchecked(effect: EffectState): boolean {
+  return effect.status === 'unknown' && effect.checkBy === null && !effect.checked;
 }
 
 /** An effect changed after the last reply and the head's context does not know it: tell the customer. */
@@ -222,7 +253,7 @@ function restartIfStale(state: ConversationState, config: CoreConfig, attempt: A
   const stale = call.entries.some((e) => e.effect?.status === 'running' && getEffect(state, e.effect.effectId).status !== 'running');
   if (!stale) return;
   const parent = chooseFrontier(state);
-  const entries = newInput(state, parent, { messagesBeforeSeq: attempt.startedSeq, fromFrontier: true });
+  const entries = newInput(state, parent, { messagesBeforeSeq: messageBound(state, config, attempt), fromFrontier: true });
   if (attempt.reason === 'follow-up') entries.push(notes.followUp);
   requestModel(config, batch, attempt.attemptId, parent, entries, 'restart', parentStateless(state, parent));
 }
@@ -243,7 +274,7 @@ function retryOrGiveUp(
   }
   const failures = consecutiveFailures(state, attempt);
   if (failure.kind === 'chain-broken') {
-    requestModel(config, batch, attempt.attemptId, call.parent, rebuildEntries(state, attempt, call), 'stateless', true);
+    requestModel(config, batch, attempt.attemptId, call.parent, rebuildEntries(state, config, attempt, call), 'stateless', true);
     return;
   }
   if (failures > config.limits.modelRetries) {
@@ -251,7 +282,7 @@ function retryOrGiveUp(
     return;
   }
   if (now < retryAt(config, call, failures)) return;
-  requestModel(config, batch, attempt.attemptId, call.parent, rebuildEntries(state, attempt, call), 'retry', call.stateless);
+  requestModel(config, batch, attempt.attemptId, call.parent, rebuildEntries(state, config, attempt, call), 'retry', call.stateless);
 }
 
 function consecutiveFailures(state: ConversationState, attempt: AttemptState): number {
@@ -273,15 +304,15 @@ export function retryAt(config: CoreConfig, call: ModelCallState, failures: numb
 }
 
 /** The entries of a retried call: the same purpose as the failed one, with today's grafts. */
-function rebuildEntries(state: ConversationState, attempt: AttemptState, failed: ModelCallState): ContextEntry[] {
+function rebuildEntries(state: ConversationState, config: CoreConfig, attempt: AttemptState, failed: ModelCallState): ContextEntry[] {
   let origin: ModelCallState = failed;
   for (let i = attempt.calls.indexOf(failed.callId); i > 0 && (origin.reason === 'retry' || origin.reason === 'stateless'); i -= 1) {
     origin = getCall(state, attempt.calls[i - 1]!);
   }
   const fromFrontier = origin.reason === 'start' || origin.reason === 'restart';
-  const entries = newInput(state, failed.parent, { messagesBeforeSeq: attempt.startedSeq, fromFrontier });
+  const entries = newInput(state, failed.parent, { messagesBeforeSeq: messageBound(state, config, attempt), fromFrontier });
   if (fromFrontier && attempt.reason === 'follow-up') entries.push(notes.followUp);
-  if (origin.reason === 'rebase' && !hasToolCalls(state, failed.parent)) entries.push(notes.answerAgain);
+  if ((origin.reason === 'rebase' || origin.reason === 'steer') && !hasToolCalls(state, failed.parent)) entries.push(notes.answerAgain);
   return entries;
 }
 
@@ -290,29 +321,25 @@ function hasToolCalls(state: ConversationState, callId: CallId | null): boolean 
 }
 
 /**
- * The reply gate. Only the live attempt gets here. Effects the context lacks → rebase; a write
- * still running → wait up to the bound, then commit a reply written knowing it runs.
+ * The reply gate. Only the live attempt gets here. Effects the context lacks → rebase; messages it
+ * owes but has not seen (they steered in) → call again with them; a write still running → wait up
+ * to the bound, then commit a reply written knowing it runs.
  */
 function replyGate(state: ConversationState, config: CoreConfig, now: number, attempt: AttemptState, call: ModelCallState, batch: Batch): void {
-  const known = knowledgeOf(state, call.callId);
-  const missing = missingEffects(state, known);
-  const stale = missing.filter((e) => e.status !== 'running' || !known.effects.has(e.effectId));
   const text = outputText(call.output).trim();
-  if (text === '') {
-    commitFallback(state, config, batch, attempt);
+  if (text === '') return commitFallback(state, config, batch, attempt);
+  const known = knowledgeOf(state, call.callId);
+  const bound = messageBound(state, config, attempt);
+  const stale = missingEffects(state, known).length > 0;
+  const unseen = owedMessages(state, bound).some((m) => !known.messages.has(m.messageId));
+  if (stale || unseen) {
+    if (!canCallAgain(state, config, attempt, stale)) return commitFallback(state, config, batch, attempt);
+    const entries = [...newInput(state, call.callId, { messagesBeforeSeq: bound, fromFrontier: false }), notes.answerAgain];
+    requestModel(config, batch, attempt.attemptId, call.callId, entries, stale ? 'rebase' : 'steer', call.stateless);
     return;
   }
-  if (stale.length > 0) {
-    if (!canCallAgain(state, config, attempt, true)) return commitFallback(state, config, batch, attempt);
-    const entries = [...newInput(state, call.callId, { messagesBeforeSeq: attempt.startedSeq, fromFrontier: false }), notes.answerAgain];
-    requestModel(config, batch, attempt.attemptId, call.callId, entries, 'rebase', call.stateless);
-    return;
-  }
-  const running = state.effectOrder.some((id) => getEffect(state, id).status === 'running');
-  if (running && now < (call.respondedAt ?? now) + config.limits.replyWaitMs) return;
-  const covers = state.messages.filter((m) => m.coveredBy === null && known.messages.has(m.messageId)).map((m) => m.messageId);
-  const owed = state.messages.filter((m) => m.coveredBy === null && m.seq < attempt.startedSeq);
-  invariant(owed.every((m) => known.messages.has(m.messageId)), `attempt ${attempt.attemptId} would commit without a message it owes`);
+  if (anyRunning(state) && now < (call.respondedAt ?? now) + config.limits.replyWaitMs) return;
+  const covers = owedMessages(state, Number.POSITIVE_INFINITY).filter((m) => known.messages.has(m.messageId)).map((m) => m.messageId);
   batch.push({
     type: 'reply.committed',
     attemptId: attempt.attemptId,
@@ -321,8 +348,13 @@ function replyGate(state: ConversationState, config: CoreConfig, now: number, at
     covers,
     callId: call.callId,
     kind: attempt.reason === 'follow-up' ? 'follow-up' : 'reply',
-    needsHuman: false,
+    needsHuman: attentionNeeded(state) !== null,
   });
+}
+
+/** Whether a write runs now (within its time bound): the reply gate waits a little for it. */
+function anyRunning(state: ConversationState): boolean {
+  return state.effectOrder.some((id) => getEffect(state, id).status === 'running');
 }
 
 function canCallAgain(state: ConversationState, config: CoreConfig, attempt: AttemptState, rebase: boolean): boolean {
@@ -330,65 +362,28 @@ function canCallAgain(state: ConversationState, config: CoreConfig, attempt: Att
   return !rebase || attempt.rebases < config.limits.rebasesPerAttempt;
 }
 
+type Refusal = { toolCallId: string; reason: RefusalReason; output: string };
+type WriteSpec = { toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey; generation?: number };
+
+/** What the write gate decided for all writes of one response. */
+type WriteDecision =
+  | { kind: 'wait' }
+  | { kind: 'refuse'; refusals: Refusal[] }
+  | { kind: 'start'; refusals: Refusal[]; start: WriteSpec[] };
+
 /**
- * The write gate and the answers to a response's function calls. All writes of one response are
- * gated together: they wait while any write runs, rebase when the context lacks a settled effect,
- * return the recorded result for a key that already ran, and otherwise start as one batch.
+ * The answers to a response's function calls: invalid calls are refused, the writes go through
+ * the write gate together, and once every call is answered the model is called again.
  */
 function toolGate(state: ConversationState, config: CoreConfig, now: number, attempt: AttemptState, call: ModelCallState, batch: Batch): void {
-  const refusals: { toolCallId: string; reason: RefusalReason; output: string }[] = [];
-  for (const t of call.toolCalls) {
-    if (t.outcome === null && t.kind === 'invalid') {
-      refusals.push({ toolCallId: t.toolCallId, reason: 'invalid', output: JSON.stringify({ error: t.error ?? 'invalid call' }) });
-    }
-  }
+  const refusals: Refusal[] = call.toolCalls
+    .filter((t) => t.outcome === null && t.kind === 'invalid')
+    .map((t) => ({ toolCallId: t.toolCallId, reason: 'invalid', output: JSON.stringify({ error: t.error ?? 'invalid call' }) }));
   const writes = call.toolCalls.filter((t) => t.outcome === null && t.kind === 'write');
-  const anyRunning = state.effectOrder.some((id) => getEffect(state, id).status === 'running');
-  if (writes.length > 0 && !anyRunning) {
-    const missing = missingEffects(state, knowledgeOf(state, call.callId));
-    if (missing.length > 0) {
-      for (const t of writes) refusals.push({ toolCallId: t.toolCallId, reason: 'rebase', output: notices.notExecuted });
-    } else {
-      gateWrites(state, config, now, attempt, call, writes, refusals, batch);
-      return;
-    }
-  }
-  if (refusals.length > 0) {
-    batch.push({ type: 'tool.refused', callId: call.callId, refusals });
-    return;
-  }
-  if (!allAnswered(state, call)) return;
-  const rebase = call.toolCalls.some((t) => t.outcome?.kind === 'refused' && t.outcome.reason === 'rebase');
-  if (!canCallAgain(state, config, attempt, rebase)) return commitFallback(state, config, batch, attempt);
-  const entries = newInput(state, call.callId, { messagesBeforeSeq: attempt.startedSeq, fromFrontier: false });
-  requestModel(config, batch, attempt.attemptId, call.callId, entries, rebase ? 'rebase' : 'continue', call.stateless);
-}
-
-function gateWrites(
-  state: ConversationState,
-  config: CoreConfig,
-  now: number,
-  attempt: AttemptState,
-  call: ModelCallState,
-  writes: ModelCallState['toolCalls'],
-  refusals: { toolCallId: string; reason: RefusalReason; output: string }[],
-  batch: Batch,
-): void {
-  const toStart: { toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey }[] = [];
-  for (const t of writes) {
-    invariant(t.idempotencyKey !== undefined, `write call ${t.toolCallId} has no idempotency key`);
-    const previous = state.keys.get(t.idempotencyKey);
-    const ran = previous === undefined ? null : getEffect(state, previous);
-    if (ran && ran.status !== 'failed') {
-      refusals.push({ toolCallId: t.toolCallId, reason: 'duplicate-key', output: ran.status === 'done' ? ran.output ?? '' : notices.unknown });
-    } else if (toStart.some((s) => s.idempotencyKey === t.idempotencyKey)) {
-      refusals.push({ toolCallId: t.toolCallId, reason: 'duplicate-call', output: notices.duplicateCall });
-    } else {
-      toStart.push({ toolCallId: t.toolCallId, tool: t.name, arguments: t.arguments, idempotencyKey: t.idempotencyKey });
-    }
-  }
+  const decision: WriteDecision = writes.length > 0 ? writeGate(state, config, attempt, call, writes) : { kind: 'wait' };
+  if (decision.kind !== 'wait') refusals.push(...decision.refusals);
   if (refusals.length > 0) batch.push({ type: 'tool.refused', callId: call.callId, refusals });
-  if (toStart.length > 0) {
+  if (decision.kind === 'start' && decision.start.length > 0) {
     const seq = batch.nextSeq;
     batch.push({
       type: 'effect.started',
@@ -396,9 +391,102 @@ function gateWrites(
       callId: call.callId,
       owner: config.instanceId,
       leaseUntil: now + config.limits.leaseMs,
-      effects: toStart.map((s, i) => ({ ...s, effectId: effectIdAt(seq, i + 1) })),
+      effects: decision.start.map((s, i) => ({ ...s, effectId: effectIdAt(seq, i + 1) })),
     });
   }
+  if (batch.events.length > 0 || !allAnswered(state, call)) return;
+  const rebase = call.toolCalls.some((t) => t.outcome?.kind === 'refused' && t.outcome.reason === 'rebase');
+  if (!canCallAgain(state, config, attempt, rebase)) return commitFallback(state, config, batch, attempt);
+  const bound = messageBound(state, config, attempt);
+  const known = knowledgeOf(state, call.callId);
+  const steered = owedMessages(state, bound).some((m) => !known.messages.has(m.messageId));
+  const entries = newInput(state, call.callId, { messagesBeforeSeq: bound, fromFrontier: false });
+  requestModel(config, batch, attempt.attemptId, call.callId, entries, rebase ? 'rebase' : steered ? 'steer' : 'continue', call.stateless);
+}
+
+/**
+ * The write gate (DESIGN.md, "At a write gate"): all write calls of one response, decided
+ * together, by the first step that decides.
+ */
+function writeGate(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision {
+  return (
+    refuseIfSuperseded(attempt, writes) ??
+    waitForWritesInFlight(state) ??
+    refuseIfBlocked(state, writes) ??
+    rebaseIfStale(state, config, attempt, call, writes) ??
+    startOrReplay(state, writes)
+  );
+}
+
+const refuseAll = (writes: ToolCallState[], reason: RefusalReason, output: string): WriteDecision => ({
+  kind: 'refuse',
+  refusals: writes.map((t) => ({ toolCallId: t.toolCallId, reason, output })),
+});
+
+/** Step 1: a superseded attempt runs nothing (it is dead; nothing more is appended for it). */
+function refuseIfSuperseded(attempt: AttemptState, writes: ToolCallState[]): WriteDecision | null {
+  return attempt.status === 'live' ? null : refuseAll(writes, 'rebase', notices.notExecuted);
+}
+
+/**
+ * Step 2: a write that may still be in flight — running, past its time bound, or being
+ * reconciled — closes every write gate until it settles or `reconcile` fences it. It is never
+ * gone past, however slow.
+ */
+function waitForWritesInFlight(state: ConversationState): WriteDecision | null {
+  const inFlight = state.effectOrder.some((id) => {
+    const effect = getEffect(state, id);
+    return effect.status === 'running' || (effect.status === 'unknown' && !effect.checked);
+  });
+  return inFlight ? { kind: 'wait' } : null;
+}
+
+/** Step 2b: a write whose outcome no fenced answer settled blocks every write until a person resolves it. */
+function refuseIfBlocked(state: ConversationState, writes: ToolCallState[]): WriteDecision | null {
+  const blocked = state.effectOrder.map((id) => getEffect(state, id)).find((e) => e.status === 'unknown' && e.checked);
+  return blocked ? refuseAll(writes, 'blocked', notices.blocked(blocked.tool)) : null;
+}
+
+/**
+ * Step 3: the context lacks a settled effect (or holds an older status), or a message the
+ * attempt owes (one that steered in): rebase — run nothing, tell the model, and let it decide again.
+ */
+function rebaseIfStale(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision | null {
+  const known = knowledgeOf(state, call.callId);
+  const unseen = owedMessages(state, messageBound(state, config, attempt)).some((m) => !known.messages.has(m.messageId));
+  return missingEffects(state, known).length > 0 || unseen ? refuseAll(writes, 'rebase', notices.notExecuted) : null;
+}
+
+/**
+ * Steps 4 and 5: a key that already ran answers with its recorded result (an unknown outcome is
+ * never re-run blindly); a key whose runs all failed runs under a new generation; a key repeated
+ * within the response runs once; the rest start, as one batch.
+ */
+function startOrReplay(state: ConversationState, writes: ToolCallState[]): WriteDecision {
+  const refusals: Refusal[] = [];
+  const start: WriteSpec[] = [];
+  const keys = new Set<IdempotencyKey>();
+  for (const t of writes) {
+    invariant(t.idempotencyKey !== undefined, `write call ${t.toolCallId} has no idempotency key`);
+    const previousId = state.keys.get(t.idempotencyKey);
+    const previous = previousId === undefined ? null : getEffect(state, previousId);
+    if (previous && previous.status !== 'failed') {
+      refusals.push({ toolCallId: t.toolCallId, reason: 'duplicate-key', output: effectOutput(previous) });
+    } else if (keys.has(t.idempotencyKey)) {
+      refusals.push({ toolCallId: t.toolCallId, reason: 'duplicate-call', output: notices.duplicateCall });
+    } else {
+      keys.add(t.idempotencyKey);
+      const generation = (previous?.generation ?? 0) + 1;
+      start.push({
+        toolCallId: t.toolCallId,
+        tool: t.name,
+        arguments: t.arguments,
+        idempotencyKey: generationKey(t.idempotencyKey, generation),
+        ...(generation > 1 ? { generation } : {}),
+      });
+    }
+  }
+  return { kind: 'start', refusals, start };
 }
 
 /** The fallback reply: the customer is never left without an answer, and a human is asked to look. */
@@ -406,9 +494,10 @@ function commitFallback(
   state: ConversationState,
   config: CoreConfig,
   batch: Batch,
-  attempt: Pick<AttemptState, 'attemptId' | 'startedSeq' | 'reason'>,
+  attempt: Pick<AttemptState, 'attemptId' | 'startedSeq' | 'reason'> & Partial<AttemptState>,
 ): void {
-  const covers = state.messages.filter((m) => m.coveredBy === null && m.seq < attempt.startedSeq).map((m) => m.messageId);
+  const bound = attempt.status === undefined ? attempt.startedSeq : messageBound(state, config, attempt as AttemptState);
+  const covers = owedMessages(state, bound).map((m) => m.messageId);
   if (covers.length === 0) {
     batch.push({ type: 'attempt.failed', attemptId: attempt.attemptId, reason: 'no reply could be produced' });
     return;
@@ -476,7 +565,9 @@ function wake(state: ConversationState, config: CoreConfig): Command[] {
     owner === config.instanceId ? leaseUntil - config.limits.leaseMs / 2 : leaseUntil;
   for (const effectId of state.effectOrder) {
     const effect = getEffect(state, effectId);
-    if (effect.status === 'running') times.push(effect.startedAt + config.limits.toolTimeoutMs);
+    const { timeoutMs, hangMs } = toolBounds(config, effect.tool);
+    if (effect.status === 'running') times.push(effect.startedAt + timeoutMs);
+    if (inFlightUnchecked(effect)) times.push(effect.startedAt + hangMs);
     if (leased(effect)) times.push(leaseCheck(effect.owner, effect.leaseUntil));
   }
   const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
@@ -485,8 +576,7 @@ function wake(state: ConversationState, config: CoreConfig): Command[] {
   if (live && call?.status === 'failed' && call.failure?.kind !== 'terminal') {
     times.push(retryAt(config, call, consecutiveFailures(state, live)));
   }
-  const anyRunning = state.effectOrder.some((id) => getEffect(state, id).status === 'running');
-  if (call?.status === 'responded' && call.toolCalls.length === 0 && anyRunning) {
+  if (call?.status === 'responded' && call.toolCalls.length === 0 && anyRunning(state)) {
     times.push((call.respondedAt ?? 0) + config.limits.replyWaitMs);
   }
   return times.length === 0 ? [] : [{ type: 'wake', at: Math.min(...times) }];

@@ -123,15 +123,28 @@ export interface Clock {
   setTimer(at: number, fn: () => void): () => void;
 }
 
+/**
+ * How a tool run ended. `done`: it returned (`warning` says why `output` is a placeholder: the
+ * result could not be serialised). `rejected`: it said that nothing happened (a `ToolRejection`;
+ * for a read, any failure). `unknown`: a write threw something else, so it may have happened.
+ */
+export type ToolRunResult =
+  | { outcome: 'done'; output: string; warning?: string }
+  | { outcome: 'rejected'; output: string; fenced?: boolean }
+  | { outcome: 'unknown'; output: string; message: string };
+
 /** Classifies and runs tool calls (validation, idempotency keys, execution). */
 export interface ToolRunner {
   classify(call: { toolCallId: string; name: string; arguments: string }, ctx: KeyContext): ClassifiedCall;
-  /** Runs a call already classified as valid; never rejects (a failure is `ok: false`). */
+  /** Runs a call already classified as valid; never rejects. */
   run(
     call: { tool: string; arguments: string },
-    ctx: KeyContext & { attemptId: string; toolCallId: string; effectId: string | null; idempotencyKey: string | null },
-  ): Promise<{ ok: boolean; output: string }>;
-  /** Asks a write tool's `reconcile` whether the write happened; null when the tool has none. */
+    ctx: KeyContext & { attemptId: string; toolCallId: string; effectId: string | null; idempotencyKey: string | null; signal: AbortSignal },
+  ): Promise<ToolRunResult>;
+  /**
+   * Asks a write tool's `reconcile` whether the write happened (`happened: false` is fenced by the
+   * tool); null when the tool has none.
+   */
   reconcile(call: { tool: string; idempotencyKey: string }, ctx: KeyContext): Promise<{ happened: true; output: string } | { happened: false } | null>;
 }
 

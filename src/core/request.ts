@@ -18,6 +18,7 @@ export function buildRequest(state: ConversationState, config: CoreConfig, call:
     model: config.model,
     instructions: config.instructions,
     tools: config.tools,
+    callId: call.callId,
   };
   if (!call.stateless) {
     return { ...base, input: own, previousResponseId: parent?.responseId ?? null, store: true, include: [] };

@@ -8,6 +8,7 @@ import type {
   ModelCallReason,
   RefusalReason,
   EventBody,
+  UnknownCause,
 } from './events.js';
 import { EVENT_VERSION } from './events.js';
 import type { AttemptId, CallId, ConversationId, EffectId, IdempotencyKey, MessageId, ReplyId } from './ids.js';
@@ -76,9 +77,22 @@ export interface EffectState {
   leaseUntil: number;
   status: EffectStatus;
   output: string | null;
-  /** The instance that must ask the tool's `reconcile` (an owner was lost mid-run), until checked. */
+  /** Why the outcome is (or was) unknown. */
+  cause: UnknownCause | null;
+  /** The key without its generation suffix: the key the tool derived. */
+  baseKey: IdempotencyKey;
+  /** 1 for a key's first run; n for the n-th run of a key whose earlier runs failed. */
+  generation: number;
+  /** The instance that must ask the tool's `reconcile`, until checked. */
   checkBy: string | null;
+  /** `reconcile` gave no fenced answer: the outcome stays unknown until a person resolves it. */
   checked: boolean;
+  /** `reconcile` said it did not happen, and fenced the key. */
+  fenced: boolean;
+  /** A settle arrived after the effect had settled differently (recorded, and flagged). */
+  late: boolean;
+  /** Why the output is a placeholder (the result could not be serialised). */
+  warning: string | null;
   startedSeq: number;
   startedAt: number;
   /** The seq of the last status change (start, settle, unknown). */
@@ -117,7 +131,7 @@ export interface ConversationState {
   effects: Map<EffectId, EffectState>;
   /** Effects in the order they started. */
   effectOrder: EffectId[];
-  /** The latest effect of each idempotency key. */
+  /** The latest effect of each idempotency key (without its generation suffix). */
   keys: Map<IdempotencyKey, EffectId>;
   replies: ReplyState[];
   replyIndex: Map<ReplyId, ReplyState>;
@@ -286,6 +300,7 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
         const call = toolCall(state, event.callId, spec.toolCallId);
         invariant(call.outcome === null, `tool call ${spec.toolCallId} answered twice`);
         call.outcome = { kind: 'effect', effectId: spec.effectId };
+        const generation = spec.generation ?? 1;
         state.effects.set(spec.effectId, {
           ...spec,
           attemptId: event.attemptId,
@@ -294,30 +309,41 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
           leaseUntil: event.leaseUntil,
           status: 'running',
           output: null,
+          cause: null,
+          baseKey: baseKeyOf(spec.idempotencyKey, generation),
+          generation,
           checkBy: null,
           checked: false,
+          fenced: false,
+          late: false,
+          warning: null,
           startedSeq: event.seq,
           startedAt: event.at,
           changedSeq: event.seq,
         });
         state.effectOrder.push(spec.effectId);
-        state.keys.set(spec.idempotencyKey, spec.effectId);
+        state.keys.set(baseKeyOf(spec.idempotencyKey, generation), spec.effectId);
       }
       return;
     case 'effect.settled': {
       const effect = getEffect(state, event.effectId);
-      invariant(effect.status === 'running' || effect.status === 'unknown', `settling ${effect.status} effect ${effect.effectId}`);
+      const open = effect.status === 'running' || effect.status === 'unknown';
+      invariant(event.late === true ? !open && effect.status !== event.outcome : open, `settling ${effect.status} effect ${effect.effectId}${event.late ? ' late' : ''}`);
       Object.assign(effect, { status: event.outcome, output: event.output, changedSeq: event.seq });
+      if (event.fenced) effect.fenced = true;
+      if (event.late) effect.late = true;
+      if (event.warning !== undefined) effect.warning = event.warning;
       return;
     }
     case 'effect.unknown': {
       const effect = getEffect(state, event.effectId);
-      // A write whose reconciler was lost in turn is handed to another reconciler.
+      // A write in flight past its time bound goes on to a reconciler; a lost reconciler is replaced.
       invariant(
-        effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy !== null && !effect.checked),
+        effect.status === 'running' || (effect.status === 'unknown' && !effect.checked && (effect.checkBy !== null || event.reconciler !== null)),
         `effect ${effect.effectId} is ${effect.status}, not running or waiting for a check`,
       );
       if (effect.status === 'running') Object.assign(effect, { status: 'unknown', changedSeq: event.seq });
+      effect.cause = event.cause;
       effect.checkBy = event.reconciler;
       if (event.reconciler !== null) Object.assign(effect, { owner: event.reconciler, leaseUntil: event.until ?? effect.leaseUntil });
       return;
@@ -415,9 +441,35 @@ export function replay(conversationId: ConversationId, events: Iterable<GraftEve
   return state;
 }
 
-/** A write whose owner holds a lease on it: it runs, or its owner must check how it ended. */
+/**
+ * A write whose owner holds a lease on it: it runs (past its time bound too), or its owner must
+ * check how it ended.
+ */
 export function leased(effect: EffectState): boolean {
-  return effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy !== null && !effect.checked);
+  return effect.status === 'running' || (effect.status === 'unknown' && !effect.checked);
+}
+
+/** The key a tool derived, from the key of one of its generations (`<key>#<n>` for n > 1). */
+export function baseKeyOf(key: IdempotencyKey, generation: number): IdempotencyKey {
+  return generation <= 1 ? key : (key.slice(0, key.length - `#${generation}`.length) as IdempotencyKey);
+}
+
+/** The key the n-th run of a key is given. */
+export function generationKey(baseKey: IdempotencyKey, generation: number): IdempotencyKey {
+  return generation <= 1 ? baseKey : (`${baseKey}#${generation}` as IdempotencyKey);
+}
+
+/**
+ * Why a person should look at the conversation: a write whose outcome no fenced answer settled
+ * (its writes are blocked), or a settle that contradicted an earlier one. Null when none.
+ */
+export function attentionNeeded(state: ConversationState): string | null {
+  for (const id of state.effectOrder) {
+    const effect = getEffect(state, id);
+    if (effect.status === 'unknown' && effect.checked) return `the outcome of ${effect.tool} (${effect.effectId}) is unknown and was not reconciled`;
+    if (effect.late) return `${effect.tool} (${effect.effectId}) settled late as ${effect.status}, after it had been recorded otherwise`;
+  }
+  return null;
 }
 
 /**
@@ -452,8 +504,7 @@ export function unfinishedAfter(state: ConversationState, events: readonly Event
         break;
       }
       case 'effect.unknown':
-        // A lost owner's write stays work to do until it is reconciled.
-        if (event.cause === 'timeout') running -= 1;
+        // A write of unknown outcome stays work to do (it may be in flight) until it is reconciled.
         break;
       case 'effect.checked': {
         const effect = state.effects.get(event.effectId);

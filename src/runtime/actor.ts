@@ -1,5 +1,6 @@
 import type { Command, CommandOf } from '../core/commands.js';
 import type { CoreConfig } from '../core/config.js';
+import { toolBounds } from '../core/config.js';
 import { InvariantViolation, RetryableError, TerminalError, invariant } from '../core/errors.js';
 import type { ClassifiedCall, EventBody, FailureKind, GraftEvent } from '../core/events.js';
 import { EVENT_VERSION } from '../core/events.js';
@@ -7,7 +8,7 @@ import type { ConversationId, MessageId } from '../core/ids.js';
 import type { OutputItem, Usage } from '../core/items.js';
 import { ChainBrokenError, ModelCallAborted } from '../core/model-port.js';
 import { plan } from '../core/plan.js';
-import type { Clock, ConversationKey, Deliverer, EventStore, ModelClient, ToolRunner } from '../core/ports.js';
+import type { Clock, ConversationKey, Deliverer, EventStore, ModelClient, ToolRunResult, ToolRunner } from '../core/ports.js';
 import { ConflictError, DuplicateMessageError } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
 import { evolve, initialState, leased, unfinishedAfter } from '../core/state.js';
@@ -49,6 +50,8 @@ const NEVER_ABORTED = new AbortController().signal;
  */
 export const ABORTED = new DOMException('This operation was aborted', 'AbortError');
 const MAX_CONFLICT_RETRIES = 100;
+/** The reason a tool's signal gives at its time bound. */
+const TOOL_TIMED_OUT = new DOMException('The tool ran past its time bound', 'TimeoutError');
 const DELIVERY_RETRY_BASE_MS = 500;
 const DELIVERY_RETRY_MAX_MS = 60_000;
 
@@ -162,9 +165,10 @@ export class ConversationActor {
    * Appends a fact from the outside world, after whatever got in first — unless the state has
    * moved past it meanwhile (another instance took the call over, or recorded the effect).
    */
-  private async appendFact(body: EventBody): Promise<void> {
+  private async appendFact(fact: EventBody, source: FactSource = 'other'): Promise<void> {
     for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries += 1) {
-      if (!stillNews(this.state, body)) return;
+      const body = news(this.state, fact, source, this.deps.clock.now() + this.deps.config.limits.leaseMs);
+      if (body === null) return;
       const events = this.stamp([body]);
       this.deps.onCrashPoint?.('before-append');
       try {
@@ -329,27 +333,59 @@ export class ConversationActor {
     );
   }
 
+  /**
+   * Runs a write once. Its signal fires at the tool's time bound (the core records it as unknown
+   * then); it is never killed. How it ends becomes a fact: done, failed (a rejection: nothing
+   * happened) or unknown (it threw: reconcile).
+   */
   private async runWrite(command: CommandOf<'run-write'>): Promise<void> {
+    const { clock, config } = this.deps;
     this.deps.onCrashPoint?.('effect-started');
-    const result = await this.deps.tools.run(
-      { tool: command.tool, arguments: command.arguments },
-      this.toolContext(command.origin, command.effectId, command.idempotencyKey),
-    );
+    const startedAt = this.state.effects.get(command.effectId)?.startedAt ?? clock.now();
+    const bound = new AbortController();
+    const cancel = clock.setTimer(startedAt + toolBounds(config, command.tool).timeoutMs, () => bound.abort(TOOL_TIMED_OUT));
+    let result: ToolRunResult;
+    try {
+      result = await this.deps.tools.run(
+        { tool: command.tool, arguments: command.arguments },
+        { ...this.toolContext(command.origin, command.effectId, command.idempotencyKey), signal: bound.signal },
+      );
+    } finally {
+      cancel();
+    }
     this.deps.onCrashPoint?.('tool-ran');
-    const fact: EventBody = { type: 'effect.settled', effectId: command.effectId, outcome: result.ok ? 'done' : 'failed', output: result.output };
+    const { effectId } = command;
+    const fact: EventBody =
+      result.outcome === 'done'
+        ? { type: 'effect.settled', effectId, outcome: 'done', output: result.output, ...(result.warning ? { warning: result.warning } : {}) }
+        : result.outcome === 'rejected'
+          ? { type: 'effect.settled', effectId, outcome: 'failed', output: result.output }
+          : { type: 'effect.unknown', effectId, reason: `the tool threw: ${result.message}`, cause: 'error', reconciler: config.instanceId, until: 0 };
     await this.enqueue(async () => {
-      await this.appendFact(fact);
+      await this.appendFact(fact, 'run');
       await this.drive();
     });
   }
 
+  /** Runs a read; past the tool's time bound it is answered as failed (a late answer is dropped). */
   private async runRead(command: CommandOf<'run-read'>): Promise<void> {
-    const result = await this.deps.tools.run({ tool: command.tool, arguments: command.arguments }, this.toolContext(command.origin, null, null));
+    const { clock, config } = this.deps;
+    const bound = new AbortController();
+    const timeoutMs = toolBounds(config, command.tool).timeoutMs;
+    let cancel = () => undefined as void;
+    const timedOut = new Promise<ToolRunResult>((resolve) => {
+      cancel = clock.setTimer(clock.now() + timeoutMs, () => {
+        bound.abort(TOOL_TIMED_OUT);
+        resolve({ outcome: 'rejected', output: JSON.stringify({ error: `${command.tool} timed out after ${timeoutMs} ms` }) });
+      });
+    });
+    const ran = this.deps.tools.run({ tool: command.tool, arguments: command.arguments }, { ...this.toolContext(command.origin, null, null), signal: bound.signal });
+    const result = await Promise.race([ran, timedOut]).finally(() => cancel());
     const { callId, toolCallId } = command.origin;
     await this.enqueue(async () => {
       const call = this.state.calls.get(callId);
       if (call?.toolCalls.find((t) => t.toolCallId === toolCallId)?.outcome !== null) return;
-      await this.appendFact({ type: 'tool.read', callId, toolCallId, ok: result.ok, output: result.output });
+      await this.appendFact({ type: 'tool.read', callId, toolCallId, ok: result.outcome === 'done', output: result.output });
       await this.drive();
     });
   }
@@ -376,12 +412,12 @@ export class ConversationActor {
       const found = await this.deps.tools.reconcile({ tool: command.tool, idempotencyKey: command.idempotencyKey }, ctx);
       if (found === null) fact = { type: 'effect.checked', effectId: command.effectId, note: `${command.tool} has no reconcile: the outcome stays unknown` };
       else if (found.happened) fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'done', output: found.output };
-      else fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'failed', output: notices.notHappened };
+      else fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'failed', output: notices.notHappened, fenced: true };
     } catch (error) {
       fact = { type: 'effect.checked', effectId: command.effectId, note: `reconcile failed: ${error instanceof Error ? error.message : String(error)}` };
     }
     await this.enqueue(async () => {
-      await this.appendFact(fact);
+      await this.appendFact(fact, 'check');
       await this.drive();
     });
   }
@@ -419,23 +455,38 @@ function classifyFailure(error: unknown, timedOut: boolean): { kind: FailureKind
   return { kind: 'retryable', message, retryAfterMs: null };
 }
 
-/** Whether a fact still tells the state something (it may have moved on while the I/O ran). */
-function stillNews(state: ConversationState, body: EventBody): boolean {
+/** Where a fact comes from: a tool's own run, a `reconcile` check, or anything else. */
+type FactSource = 'run' | 'check' | 'other';
+
+/**
+ * What a fact still tells the state (it may have moved on while the I/O ran), as the event to
+ * append, or null. A tool run that settles an effect already settled *differently* (a stalled
+ * owner's write that outlived a reconcile) is the truth and is recorded as late, never dropped.
+ */
+function news(state: ConversationState, body: EventBody, source: FactSource, leaseUntil: number): EventBody | null {
   switch (body.type) {
     case 'model.responded':
     case 'model.failed':
-      return state.calls.get(body.callId)?.status === 'pending';
+      return state.calls.get(body.callId)?.status === 'pending' ? body : null;
     case 'effect.settled': {
       const effect = state.effects.get(body.effectId);
-      return effect !== undefined && (effect.status === 'running' || effect.status === 'unknown');
+      if (effect === undefined) return null;
+      if (effect.status === 'running' || effect.status === 'unknown') return body;
+      return source === 'run' && effect.status !== body.outcome ? { ...body, late: true } : null;
+    }
+    case 'effect.unknown': {
+      // A thrown write goes to its reconciler, unless a check of it is already under way or done.
+      const effect = state.effects.get(body.effectId);
+      const open = effect !== undefined && !effect.checked && (effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy === null));
+      return open ? { ...body, until: leaseUntil } : null;
     }
     case 'effect.checked': {
       const effect = state.effects.get(body.effectId);
-      return effect?.status === 'unknown' && !effect.checked;
+      return effect?.status === 'unknown' && !effect.checked ? body : null;
     }
     case 'tool.read':
-      return state.calls.get(body.callId)?.toolCalls.find((t) => t.toolCallId === body.toolCallId)?.outcome === null;
+      return state.calls.get(body.callId)?.toolCalls.find((t) => t.toolCallId === body.toolCallId)?.outcome === null ? body : null;
     default:
-      return true;
+      return body;
   }
 }

@@ -87,6 +87,9 @@ export function createGraft(options: GraftOptions): Graft {
   const config = coreConfig({
     instanceId: options.instanceId ?? `inst_${randomUUID()}`,
     tools: options.tools.map((t) => toolSpec(t as ToolDefinition)),
+    toolBounds: Object.fromEntries(
+      options.tools.map((t) => [t.name, { ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}), ...(t.hangMs !== undefined ? { hangMs: t.hangMs } : {}) }]),
+    ),
     limits: limits as Limits,
     ...(options.modelName ? { model: options.modelName } : {}),
     ...(options.instructions ? { instructions: options.instructions } : {}),

@@ -1,8 +1,8 @@
 import type { ClassifiedCall } from '../core/events.js';
 import { asIdempotencyKey } from '../core/ids.js';
-import type { ToolRunner } from '../core/ports.js';
+import type { ToolRunResult, ToolRunner } from '../core/ports.js';
 import type { KeyContext, ToolDefinition } from '../tools/define-tool.js';
-import { canonicalJson, defaultIdempotencyKey } from '../tools/define-tool.js';
+import { ToolRejection, canonicalJson, defaultIdempotencyKey } from '../tools/define-tool.js';
 
 const MAX_ARGUMENT_CHARS = 64_000;
 
@@ -51,21 +51,44 @@ export function createToolRunner(tools: readonly ToolDefinition<never>[] | reado
       const tool = byName.get(call.tool);
       if (!tool?.reconcile) return null;
       const found = await tool.reconcile(call.idempotencyKey, ctx);
-      return found.happened ? { happened: true, output: JSON.stringify(found.output ?? null) } : { happened: false };
+      return found.happened ? { happened: true, output: serialise(found.output).output } : { happened: false };
     },
 
-    async run(call, ctx) {
+    async run(call, ctx): Promise<ToolRunResult> {
       const tool = byName.get(call.tool);
-      if (!tool) return { ok: false, output: canonicalJson({ error: `unknown tool: ${call.tool}` }) };
+      if (!tool) return { outcome: 'rejected', output: canonicalJson({ error: `unknown tool: ${call.tool}` }) };
       const parsed = parse(tool, call.arguments);
-      if (!parsed.ok) return { ok: false, output: canonicalJson({ error: parsed.error }) };
+      if (!parsed.ok) return { outcome: 'rejected', output: canonicalJson({ error: parsed.error }) };
+      let value: unknown;
       try {
-        const value: unknown = await tool.run(parsed.args, ctx);
-        return { ok: true, output: JSON.stringify(value ?? null) };
+        value = await tool.run(parsed.args, ctx);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        return { ok: false, output: JSON.stringify({ error: message }) };
+        return failure(tool, error);
       }
+      // Serialised outside the tool's `try`: a result that cannot be written down still happened.
+      return { outcome: 'done', ...serialise(value) };
     },
   };
+}
+
+/**
+ * A thrown tool. Failure is not absence: a write that throws anything but a `ToolRejection` may
+ * have written before it threw, so its outcome is unknown. A read that throws told nothing.
+ */
+function failure(tool: ToolDefinition, error: unknown): ToolRunResult {
+  const message = error instanceof Error ? error.message : String(error);
+  const output = JSON.stringify({ error: message });
+  if (error instanceof ToolRejection) return { outcome: 'rejected', output, ...(error.code === 'fenced' ? { fenced: true } : {}) };
+  if (tool.effect === 'read') return { outcome: 'rejected', output };
+  return { outcome: 'unknown', output, message };
+}
+
+/** A result as JSON text; one that cannot be serialised (a BigInt, a cycle) becomes a placeholder and a warning. */
+function serialise(value: unknown): { output: string; warning?: string } {
+  try {
+    return { output: JSON.stringify(value ?? null) ?? 'null' };
+  } catch (error) {
+    const warning = `the result could not be serialised: ${error instanceof Error ? error.message : String(error)}`;
+    return { output: JSON.stringify({ status: 'done', note: `The call completed, but ${warning}.` }), warning };
+  }
 }

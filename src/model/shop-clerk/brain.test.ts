@@ -375,6 +375,7 @@ function converse(messages: readonly string[], shop: Shop = createMemoryShop()) 
         toolCallId: callId,
         effectId: null,
         idempotencyKey: tool.effect === 'write' ? `${item.name}:${callId}` : null,
+        signal: new AbortController().signal,
       };
       let result: string;
       try {
