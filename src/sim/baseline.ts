@@ -49,6 +49,8 @@ const MAX_CALLS_PER_ATTEMPT = 24;
 const MAX_RETRIES = 4;
 
 const userItem = (m: Message): InputItem => ({ type: 'message', role: 'user', content: m.text });
+/** The baselines put no time bound on tools: their signal never fires. */
+const NO_TOOL_BOUND = new AbortController().signal;
 
 /**
  * A bot built the way the seed's team and today's frameworks build it, on the same model and
@@ -160,7 +162,7 @@ export class BaselineBot {
     const output =
       classified.kind === 'invalid'
         ? JSON.stringify({ error: classified.error })
-        : (await this.env.tools.run({ tool: name, arguments: args }, { ...ctx, attemptId: '', toolCallId: callId, effectId: null, idempotencyKey: null })).output;
+        : (await this.env.tools.run({ tool: name, arguments: args }, { ...ctx, attemptId: '', toolCallId: callId, effectId: null, idempotencyKey: null, signal: NO_TOOL_BOUND })).output;
     return { type: 'function_call_output', call_id: callId, output };
   }
 
