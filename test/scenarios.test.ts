@@ -6,7 +6,6 @@ import { harness, recordedTool, shopOnClock, slowTool } from './harness.js';
 
 /** The function_call_output texts of a request's context. */
 const outputsOf = (r: BrainRequest) => r.input.flatMap((i) => (i.type === 'function_call_output' ? [i.output] : []));
-const userTexts = (r: BrainRequest) => r.input.flatMap((i) => (i.type === 'message' && i.role === 'user' ? [String(i.content)] : []));
 
 function clerkHarness(toolLatency: number | Record<string, number> = 200) {
   let shop!: ReturnType<typeof shopOnClock>['shop'];
@@ -255,18 +254,5 @@ describe('conversation scenarios', () => {
     expect(errors[1]).toContain('invalid arguments');
     expect(errors[2]).toContain('unknown tool');
     expect(h.events.some((e) => e.type === 'model.failed')).toBe(false);
-  });
-
-  it('leaves messages past the attempts-per-turn bound to the next turn', async () => {
-    const h = harness({
-      brain: (r) => [{ type: 'message', text: `answered: ${userTexts(r).join(' / ')}` }],
-      graft: { limits: { attemptsPerTurn: 2 } },
-    });
-    h.sendAt(0, 'm1', 'one');
-    h.sendAt(100, 'm2', 'two');
-    h.sendAt(200, 'm3', 'three');
-    await h.clock.run();
-    expect(h.delivered.map((d) => d.covers)).toEqual([['m1', 'm2'], ['m3']]);
-    expect(h.delivered.map((d) => d.text)).toEqual(['answered: one / two', 'answered: one / two / three']);
   });
 });

@@ -3,7 +3,7 @@ import type { CoreConfig } from './config.js';
 import { toolBounds } from './config.js';
 import type { ContextEntry, EventBody, ModelCallReason, RefusalReason } from './events.js';
 import { invariant } from './errors.js';
-import type { AttemptId, CallId, IdempotencyKey, MessageId } from './ids.js';
+import type { AttemptId, CallId, IdempotencyKey } from './ids.js';
 import { attemptIdAt, callIdAt, effectIdAt, replyIdAt } from './ids.js';
 import { outputText } from './items.js';
 import {

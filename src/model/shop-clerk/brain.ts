@@ -356,7 +356,7 @@ function knownShop(records: readonly CallRecord[]): Known {
     if (outcome.kind === 'running') known.pending.push(record);
     if (outcome.kind === 'unknown') known.uncertain.push(record);
     if (outcome.kind === 'order') known.order = outcome.order;
-    if (outcome.kind === 'no_order') known.order = null;
+    if (outcome.kind === 'no_order' && !landedAfter(records, record)) known.order = null;
     if (outcome.kind === 'menu') {
       known.menu = outcome.menu;
       known.lastListProductsPosition = Math.max(known.lastListProductsPosition, record.lastPosition);
@@ -368,6 +368,16 @@ function knownShop(records: readonly CallRecord[]): Known {
   // A get_order result after an uncertain write shows what the shop holds, whatever that write did.
   known.uncertain = known.uncertain.filter((record) => record.lastPosition > known.lastGetOrderPosition);
   return known;
+}
+
+/**
+ * Whether a write made before a lookup turned out, later in the context, to have created an
+ * order: a write still in flight when the lookup found nothing, which landed afterwards.
+ */
+function landedAfter(records: readonly CallRecord[], lookup: CallRecord): boolean {
+  return records.some(
+    (r) => r.firstPosition < lookup.firstPosition && r.lastPosition > lookup.lastPosition && r.outcome.kind === 'order' && WRITE_TOOLS.has(r.name),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
