@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type ToolContext, toolSpec } from '../../src/tools/define-tool.js';
+import { type ToolContext, ToolRejection, toolSpec } from '../../src/tools/define-tool.js';
 import { describeLine, defaultCatalogue } from './catalogue.js';
-import { createMemoryShop, type ShopTool } from './shop.js';
+import { createMemoryShop, type Shop, ShopUnavailableError, type ShopTool } from './shop.js';
 import { createShopTools } from './tools.js';
 
 const pizzas = [{ product: 'pizza', quantity: 2 }];
@@ -20,8 +20,35 @@ function context(overrides: Partial<ToolContext> = {}): ToolContext {
     toolCallId: 'call_1',
     effectId: 'eff_1_0',
     idempotencyKey: 'key_1',
+    signal: new AbortController().signal,
     ...overrides,
   };
+}
+
+/** What `fn` threw (it must throw). */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+/** Asserts that `fn` throws a `ToolRejection` with this code. */
+function expectRejection(fn: () => unknown, code: ToolRejection['code']): void {
+  const error = thrown(fn);
+  expect(error).toBeInstanceOf(ToolRejection);
+  expect((error as ToolRejection).code).toBe(code);
+}
+
+/** A shop with one confirmed order `ord_1` (key `k1`) and one cancelled order `ord_2` (keys `k2`, `k3`) in conversation `a`. */
+function shopWithOrders(): Shop {
+  const shop = createMemoryShop();
+  shop.createOrder({ conversationId: 'a', items: pizzas, idempotencyKey: 'k1' });
+  shop.createOrder({ conversationId: 'a', items: pizzas, idempotencyKey: 'k2' });
+  shop.cancelOrder({ conversationId: 'a', orderId: 'ord_2', idempotencyKey: 'k3' });
+  return shop;
 }
 
 describe('the memory shop', () => {
@@ -151,6 +178,111 @@ describe('the memory shop', () => {
     expect(shop.getOrder('a')).toMatchObject({ status: 'confirmed', items: pizzas });
   });
 
+  it('refuses every invalid write with a ToolRejection before changing anything', () => {
+    const shop = shopWithOrders();
+    const before = shop.orders();
+    const refusals = [
+      () => shop.updateOrder({ conversationId: 'a', orderId: 'ord_9', items: pizzas, idempotencyKey: 'r1' }),
+      () => shop.cancelOrder({ conversationId: 'b', orderId: 'ord_1', idempotencyKey: 'r2' }),
+      () => shop.updateOrder({ conversationId: 'a', orderId: 'ord_2', items: pizzas, idempotencyKey: 'r3' }),
+      () =>
+        shop.createOrder({
+          conversationId: 'a',
+          items: [{ product: 'taco', quantity: 1 }],
+          idempotencyKey: 'r4',
+        }),
+      () =>
+        shop.createOrder({
+          conversationId: 'a',
+          items: [{ product: 'pizza', quantity: 51 }],
+          idempotencyKey: 'r5',
+        }),
+      () => shop.createOrder({ conversationId: 'a', items: [], idempotencyKey: 'r6' }),
+      () => shop.cancelOrder({ conversationId: 'a', orderId: 'ord_1', idempotencyKey: 'k1' }),
+    ];
+    for (const refuse of refusals) {
+      expectRejection(refuse, 'rejected');
+    }
+    expect(shop.orders()).toEqual(before);
+    expect(shop.invocations().slice(-refusals.length)).toEqual(
+      refusals.map((): unknown => expect.objectContaining({ changed: false, error: expect.any(String) })),
+    );
+    expect(shop.invocations().some((i) => i.fenced)).toBe(false);
+  });
+
+  it('fails injected calls with a ShopUnavailableError, which is a ToolRejection', () => {
+    const shop = createMemoryShop(defaultCatalogue, { failNext: () => true });
+    const error = thrown(() =>
+      shop.createOrder({ conversationId: 'a', items: pizzas, idempotencyKey: 'k1' }),
+    );
+    expect(error).toBeInstanceOf(ShopUnavailableError);
+    expect(error).toBeInstanceOf(ToolRejection);
+    expect(error).toMatchObject({ code: 'rejected' });
+  });
+
+  it('fences a key that ran by returning its order, and the key still replays', () => {
+    const shop = shopWithOrders();
+    const created = shop.getOrder('a', 'ord_1')!;
+    expect(shop.fence('a', 'k1')).toEqual(created);
+    expect(shop.fence('a', 'k3')).toMatchObject({ orderId: 'ord_2', status: 'cancelled' });
+    expect(shop.createOrder({ conversationId: 'a', items: pizzas, idempotencyKey: 'k1' })).toEqual(created);
+    expect(shop.orders('a')).toHaveLength(2);
+  });
+
+  it('fences an unused key with a tombstone: a later create, update or cancel with it is refused as fenced, changes nothing and is logged as fenced', () => {
+    const shop = shopWithOrders();
+    const before = shop.orders();
+    const logged = shop.invocations().length;
+    expect(shop.fence('a', 'late')).toBeNull();
+    const lateRuns = [
+      () => shop.createOrder({ conversationId: 'a', items: pizzas, idempotencyKey: 'late' }),
+      () =>
+        shop.updateOrder({
+          conversationId: 'a',
+          orderId: 'ord_1',
+          items: pizzasAndCola,
+          idempotencyKey: 'late',
+        }),
+      () => shop.cancelOrder({ conversationId: 'a', orderId: 'ord_1', idempotencyKey: 'late' }),
+    ];
+    for (const run of lateRuns) {
+      expectRejection(run, 'fenced');
+    }
+    expect(shop.orders()).toEqual(before);
+    expect(shop.findByKey('a', 'late')).toBeNull();
+    expect(shop.invocations().slice(logged)).toEqual(
+      (['create_order', 'update_order', 'cancel_order'] as const).map((tool) => ({
+        tool,
+        conversationId: 'a',
+        args: expect.anything(),
+        idempotencyKey: 'late',
+        changed: false,
+        fenced: true,
+        error: expect.stringMatching(/fenced/),
+      })),
+    );
+  });
+
+  it('fences per conversation: the same key in another conversation still runs', () => {
+    const shop = createMemoryShop();
+    expect(shop.fence('a', 'k1')).toBeNull();
+    expect(shop.createOrder({ conversationId: 'b', items: pizzas, idempotencyKey: 'k1' }).orderId).toBe(
+      'ord_1',
+    );
+  });
+
+  it('fences idempotently: fencing a fenced key returns null again and keeps it fenced', () => {
+    const shop = createMemoryShop();
+    expect(shop.fence('a', 'k1')).toBeNull();
+    expect(shop.fence('a', 'k1')).toBeNull();
+    expectRejection(
+      () => shop.createOrder({ conversationId: 'a', items: pizzas, idempotencyKey: 'k1' }),
+      'fenced',
+    );
+    expect(shop.fence('a', 'k1')).toBeNull();
+    expect(shop.orders()).toEqual([]);
+  });
+
   it('stamps orders with the injected clock', () => {
     const shop = createMemoryShop(defaultCatalogue, { now: () => 42 });
     expect(shop.createOrder({ conversationId: 'a', items: pizzas, idempotencyKey: 'k1' }).createdAt).toBe(42);
@@ -235,21 +367,30 @@ describe('the shop tools', () => {
     });
   });
 
-  it('throws a clear error for an unknown product', () => {
+  it('rejects an unknown product with a clear ToolRejection', () => {
     const { tool } = byName('create_order');
     expect(() => tool.run({ items: [{ product: 'taco', quantity: 1 }] }, context())).toThrow(
       /Unknown product 'taco'/,
     );
+    expectRejection(() => tool.run({ items: [{ product: 'taco', quantity: 1 }] }, context()), 'rejected');
   });
 
-  it('reconciles a key by looking up what it did', async () => {
+  it('reconciles a key that ran as happened, with the order it made', async () => {
     const { tool } = byName('create_order');
     const keyContext = { tenantId: 'tenant', conversationId: 'conv', turn: 1, messageIds: [] };
-    await expect(tool.reconcile!('key_1', keyContext)).resolves.toEqual({ happened: false });
     tool.run({ items: pizzas }, context());
     await expect(tool.reconcile!('key_1', keyContext)).resolves.toEqual({
       happened: true,
       output: { order_id: 'ord_1', status: 'confirmed', items: pizzas },
     });
+  });
+
+  it('reconciles a key that did not run as not happened, fenced: a late run of the call is refused', async () => {
+    const { shop, tool } = byName('create_order');
+    const keyContext = { tenantId: 'tenant', conversationId: 'conv', turn: 1, messageIds: [] };
+    await expect(tool.reconcile!('key_1', keyContext)).resolves.toEqual({ happened: false });
+    expectRejection(() => tool.run({ items: pizzas }, context()), 'fenced');
+    expect(shop.orders()).toEqual([]);
+    await expect(tool.reconcile!('key_1', keyContext)).resolves.toEqual({ happened: false });
   });
 });

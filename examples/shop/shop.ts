@@ -1,9 +1,14 @@
+import { ToolRejection } from '../../src/tools/define-tool.js';
 import { type Catalogue, defaultCatalogue, findProduct, MAX_LINE_QUANTITY } from './catalogue.js';
 
 /**
  * The demo business's orders database. It is what the simulator checks at the end of a run
  * (duplicate, missing and orphaned effects), so it records every write invocation it receives,
  * whether or not the invocation changed anything.
+ *
+ * Every refusal is a `ToolRejection` thrown before anything changed, so graft records the call as
+ * failed and may run it again. `fence` is what `reconcile` calls: it answers whether a key ran and,
+ * when it did not, tombstones the key so that a late run of that call is refused.
  */
 
 export interface OrderItem {
@@ -36,8 +41,10 @@ export interface Invocation {
   idempotencyKey: string;
   /** False when the invocation left the shop as it was: a replayed key, a no-op update, a repeated cancel, or a rejected call. */
   changed: boolean;
-  /** Why the shop rejected the invocation (it then changed nothing and threw). */
+  /** Why the shop rejected the invocation (it then changed nothing and threw a `ToolRejection`). */
   error?: string;
+  /** Set when the key had been fenced: a late run of a call that `reconcile` said did not happen. */
+  fenced?: true;
 }
 
 /** Decides whether an operation fails before it touches anything (the call throws, nothing changes). */
@@ -51,22 +58,28 @@ export interface Shop {
     items: readonly OrderItem[];
     idempotencyKey: string;
   }): Order;
-  /** Replaces an order's items; throws when the order is unknown or cancelled. */
+  /** Replaces an order's items; refuses an unknown or cancelled order. */
   updateOrder(request: {
     conversationId: string;
     orderId: string;
     items: readonly OrderItem[];
     idempotencyKey: string;
   }): Order;
-  /** Cancels an order; throws when it is unknown, and changes nothing when it is already cancelled. */
+  /** Cancels an order; refuses an unknown one, and changes nothing when it is already cancelled. */
   cancelOrder(request: { conversationId: string; orderId: string; idempotencyKey: string }): Order;
   /** An order of the conversation by id, or its latest order when no id is given; null when there is none. */
   getOrder(conversationId: string, orderId?: string): Order | null;
   listProducts(): { product: string; priceCents: number }[];
   /** Every order (of one conversation, when given), oldest first. */
   orders(conversationId?: string): Order[];
-  /** The order a write with this key produced, if the key ran in the conversation (used by `reconcile`). */
+  /** The order a write with this key produced, if the key ran in the conversation (read-only). */
   findByKey(conversationId: string, idempotencyKey: string): Order | null;
+  /**
+   * What `reconcile` calls, atomically: the order the key's write produced if the key ran in the
+   * conversation; otherwise a tombstone under the key and null, after which every write with the
+   * key is refused (`ToolRejection` with code `fenced`). Fencing a fenced key returns null again.
+   */
+  fence(conversationId: string, idempotencyKey: string): Order | null;
   /** Every write invocation, in the order received. */
   invocations(): readonly Invocation[];
   /** Set by a simulator to inject failures; checked first, so a failing call changes nothing (a failing write is logged with its error). */
@@ -79,9 +92,47 @@ export interface MemoryShopOptions {
   now?: () => number;
 }
 
-/** An injected failure: the shop did nothing. */
-export class ShopUnavailableError extends Error {
-  override readonly name = 'ShopUnavailableError';
+/**
+ * An injected failure: the shop did nothing, so it is a rejection (the call may run again). Its
+ * `name` stays `ToolRejection`, which `ToolRejection` declares as a literal; tell it by `instanceof`.
+ */
+export class ShopUnavailableError extends ToolRejection {}
+
+/**
+ * What a (conversation, key) holds in the shop: the result of the write that ran under it, or the
+ * tombstone a `fence` left because nothing ran under it.
+ */
+export type KeyRecord = { kind: 'ran'; tool: string; result: Order } | { kind: 'fenced' };
+
+/** The shop's refusals, with the same words in every shop. Each is thrown before anything changed. */
+export const refusals = {
+  unknownOrder: (orderId: string) =>
+    new ToolRejection(`Order '${orderId}' does not exist in this conversation.`),
+  cancelledOrder: (orderId: string) =>
+    new ToolRejection(`Order '${orderId}' is cancelled and can no longer be changed.`),
+  keyOfAnotherTool: (used: string, tool: WriteTool) =>
+    new ToolRejection(`Idempotency key already used by ${used}; it cannot be reused for ${tool}.`),
+  fencedKey: (tool: WriteTool) =>
+    new ToolRejection(
+      `Idempotency key was fenced: reconcile found that its call did not happen, so ${tool} cannot run under it.`,
+      'fenced',
+    ),
+};
+
+/**
+ * The result a write replays for a key that already ran (null when the key is free). Throws when
+ * the key was fenced or taken by another tool.
+ */
+export function replayOf(tool: WriteTool, keyed: KeyRecord | undefined): Order | null {
+  if (!keyed) return null;
+  if (keyed.kind === 'fenced') throw refusals.fencedKey(tool);
+  if (keyed.tool !== tool) throw refusals.keyOfAnotherTool(keyed.tool, tool);
+  return keyed.result;
+}
+
+/** The order a key's write produced, or null when the key did not run (free or fenced). */
+export function ranOrder(keyed: KeyRecord | undefined): Order | null {
+  return keyed?.kind === 'ran' ? keyed.result : null;
 }
 
 /**
@@ -112,8 +163,8 @@ class MemoryShop implements Shop {
   failNext: FailureHook | undefined;
   readonly #rows: Order[] = [];
   readonly #log: Invocation[] = [];
-  /** The result each (conversation, key) produced, replayed when the key comes again. */
-  readonly #keys = new Map<string, { tool: WriteTool; snapshot: Order }>();
+  /** What each (conversation, key) holds: a write's result, replayed when the key comes again, or a fence. */
+  readonly #keys = new Map<string, KeyRecord>();
   readonly #now: (() => number) | undefined;
   #counter = 0;
 
@@ -166,7 +217,7 @@ class MemoryShop implements Shop {
     return this.#write('update_order', conversationId, args, idempotencyKey, () => {
       const order = this.#find(conversationId, orderId);
       if (order.status === 'cancelled') {
-        throw new Error(`Order '${orderId}' is cancelled and can no longer be changed.`);
+        throw refusals.cancelledOrder(orderId);
       }
       const items = checkItems(this.catalogue, request.items);
       const apply = () => {
@@ -212,8 +263,16 @@ class MemoryShop implements Shop {
   }
 
   findByKey(conversationId: string, idempotencyKey: string): Order | null {
-    const keyed = this.#keys.get(keyOf(conversationId, idempotencyKey));
-    return keyed ? copyOrder(keyed.snapshot) : null;
+    const order = ranOrder(this.#keys.get(keyOf(conversationId, idempotencyKey)));
+    return order ? copyOrder(order) : null;
+  }
+
+  fence(conversationId: string, idempotencyKey: string): Order | null {
+    const key = keyOf(conversationId, idempotencyKey);
+    const order = ranOrder(this.#keys.get(key));
+    if (order) return copyOrder(order);
+    this.#keys.set(key, { kind: 'fenced' });
+    return null;
   }
 
   invocations(): readonly Invocation[] {
@@ -223,14 +282,14 @@ class MemoryShop implements Shop {
   /** The conversation's order with this id (another conversation's order does not exist here). */
   #find(conversationId: string, orderId: string): Order {
     const order = this.#rows.find((row) => row.orderId === orderId && row.conversationId === conversationId);
-    if (!order) throw new Error(`Order '${orderId}' does not exist in this conversation.`);
+    if (!order) throw refusals.unknownOrder(orderId);
     return order;
   }
 
   /**
-   * Runs one write invocation: the failure hook first, then the plan (or the replay of a key
-   * that already ran), then the log entry, then the write. Rejections are logged too, unchanged,
-   * so the log shows every invocation the shop received.
+   * Runs one write invocation: the failure hook first, then the key (a replay of a key that already
+   * ran, or a refusal of a fenced one), then the plan, then the log entry, then the write.
+   * Rejections are logged too, unchanged, so the log shows every invocation the shop received.
    */
   #write(
     tool: WriteTool,
@@ -242,26 +301,24 @@ class MemoryShop implements Shop {
     const entry = { tool, conversationId, args, idempotencyKey };
     const key = keyOf(conversationId, idempotencyKey);
     let planned: PlannedWrite;
-    let replay = false;
+    let replay: Order | null;
     try {
       injectFailure(this, tool, conversationId);
-      const keyed = this.#keys.get(key);
-      if (keyed && keyed.tool !== tool) {
-        throw new Error(`Idempotency key already used by ${keyed.tool}; it cannot be reused for ${tool}.`);
-      }
-      replay = keyed !== undefined;
-      planned = keyed ? { changed: false, result: keyed.snapshot, apply: () => undefined } : plan();
+      replay = replayOf(tool, this.#keys.get(key));
+      planned = replay ? { changed: false, result: replay, apply: () => undefined } : plan();
     } catch (error) {
+      const fenced = error instanceof ToolRejection && error.code === 'fenced';
       this.#log.push({
         ...entry,
         changed: false,
         error: error instanceof Error ? error.message : String(error),
+        ...(fenced ? { fenced: true as const } : {}),
       });
       throw error;
     }
     this.#log.push({ ...entry, changed: planned.changed });
     planned.apply();
-    if (!replay) this.#keys.set(key, { tool, snapshot: copyOrder(planned.result) });
+    if (!replay) this.#keys.set(key, { kind: 'ran', tool, result: copyOrder(planned.result) });
     return copyOrder(planned.result);
   }
 }
@@ -278,23 +335,25 @@ function injectFailure(shop: Shop, tool: ShopTool, conversationId: string): void
   }
 }
 
-/** Validates an item list and returns it merged per product, sorted by product. */
-function checkItems(catalogue: Catalogue, items: readonly OrderItem[]): OrderItem[] {
-  if (items.length === 0) throw new Error('An order needs at least one item.');
+/** Validates an item list and returns it merged per product, sorted by product; refuses a bad one. */
+export function checkItems(catalogue: Catalogue, items: readonly OrderItem[]): OrderItem[] {
+  if (items.length === 0) throw new ToolRejection('An order needs at least one item.');
   const merged = new Map<string, number>();
   for (const item of items) {
     if (!findProduct(catalogue, item.product)) {
       const known = catalogue.map((entry) => entry.product).join(', ');
-      throw new Error(`Unknown product '${item.product}'. Products: ${known}.`);
+      throw new ToolRejection(`Unknown product '${item.product}'. Products: ${known}.`);
     }
     if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > MAX_LINE_QUANTITY) {
-      throw new Error(`Quantity of '${item.product}' must be a whole number from 1 to ${MAX_LINE_QUANTITY}.`);
+      throw new ToolRejection(
+        `Quantity of '${item.product}' must be a whole number from 1 to ${MAX_LINE_QUANTITY}.`,
+      );
     }
     merged.set(item.product, (merged.get(item.product) ?? 0) + item.quantity);
   }
   const lines = [...merged].map(([product, quantity]) => ({ product, quantity }));
   if (lines.some((line) => line.quantity > MAX_LINE_QUANTITY)) {
-    throw new Error(`A product's total quantity may not exceed ${MAX_LINE_QUANTITY}.`);
+    throw new ToolRejection(`A product's total quantity may not exceed ${MAX_LINE_QUANTITY}.`);
   }
   return lines.sort((a, b) => (a.product < b.product ? -1 : a.product > b.product ? 1 : 0));
 }

@@ -5,8 +5,18 @@ import {
   type ToolContext,
   type ToolDefinition,
 } from '../../src/tools/define-tool.js';
-import { type Catalogue, defaultCatalogue, findProduct, MAX_LINE_QUANTITY } from './catalogue.js';
-import type { Order, OrderItem, Shop, WriteTool } from './shop.js';
+import { type Catalogue, defaultCatalogue } from './catalogue.js';
+import {
+  checkItems,
+  type KeyRecord,
+  type Order,
+  type OrderItem,
+  ranOrder,
+  refusals,
+  replayOf,
+  type Shop,
+  type WriteTool,
+} from './shop.js';
 import {
   cancelOrderArgs,
   createOrderArgs,
@@ -22,6 +32,11 @@ import {
  * transaction that records its idempotency key (unique per conversation) with its result, so a
  * key that comes again — from this instance or another one on the same PostgreSQL — gets the
  * recorded result and changes nothing.
+ *
+ * `fence` (what `reconcile` calls) takes a key that did not run with a tombstone: a `shop_writes`
+ * row under the same primary key whose `tool` is `fence`. A write and a fence of one key both
+ * insert that row, so the primary key lets exactly one of them have it; a write that finds the
+ * tombstone is refused with a `ToolRejection` (code `fenced`).
  */
 
 /** The shop, with every operation asynchronous (a database answers later). */
@@ -43,7 +58,14 @@ export interface AsyncShop {
   listProducts(): Promise<{ product: string; priceCents: number }[]>;
   /** Every order (of one conversation, when given), oldest first. */
   orders(conversationId?: string): Promise<Order[]>;
+  /** The order a write with this key produced, if the key ran in the conversation (read-only). */
   findByKey(conversationId: string, idempotencyKey: string): Promise<Order | null>;
+  /**
+   * Atomically, the order the key's write produced if the key ran in the conversation; otherwise a
+   * tombstone under the key and null, after which every write with the key is refused
+   * (`ToolRejection` with code `fenced`). Fencing a fenced key returns null again.
+   */
+  fence(conversationId: string, idempotencyKey: string): Promise<Order | null>;
 }
 
 /** The subset of better-sqlite3's `Database` the shop uses. */
@@ -87,28 +109,7 @@ const toOrder = (row: OrderRow): Order => ({
 const rowId = (orderId: string): number | null =>
   /^ord_[1-9]\d{0,15}$/.test(orderId) ? Number(orderId.slice(4)) : null;
 
-/** Validates an item list against the catalogue; merged per product, sorted (as the memory shop does). */
-export function checkItems(catalogue: Catalogue, items: readonly OrderItem[]): OrderItem[] {
-  if (items.length === 0) throw new Error('An order needs at least one item.');
-  const merged = new Map<string, number>();
-  for (const item of items) {
-    if (!findProduct(catalogue, item.product)) {
-      throw new Error(
-        `Unknown product '${item.product}'. Products: ${catalogue.map((e) => e.product).join(', ')}.`,
-      );
-    }
-    if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > MAX_LINE_QUANTITY) {
-      throw new Error(`Quantity of '${item.product}' must be a whole number from 1 to ${MAX_LINE_QUANTITY}.`);
-    }
-    merged.set(item.product, (merged.get(item.product) ?? 0) + item.quantity);
-  }
-  const lines = [...merged].map(([product, quantity]) => ({ product, quantity }));
-  if (lines.some((line) => line.quantity > MAX_LINE_QUANTITY))
-    throw new Error(`A product's total quantity may not exceed ${MAX_LINE_QUANTITY}.`);
-  return lines.sort((a, b) => (a.product < b.product ? -1 : a.product > b.product ? 1 : 0));
-}
-
-/** What a write does to an existing order (create has no order). Throws when it may not. */
+/** What a write does to an existing order (create has no order). Refuses when it may not. */
 function planChange(
   tool: WriteTool,
   order: Order | null,
@@ -116,18 +117,27 @@ function planChange(
   catalogue: Catalogue,
   items: readonly OrderItem[] | undefined,
 ): Order {
-  if (!order) throw new Error(`Order '${orderId}' does not exist in this conversation.`);
+  if (!order) throw refusals.unknownOrder(orderId);
   if (tool === 'cancel_order') return { ...order, status: 'cancelled' };
-  if (order.status === 'cancelled')
-    throw new Error(`Order '${orderId}' is cancelled and can no longer be changed.`);
+  if (order.status === 'cancelled') throw refusals.cancelledOrder(orderId);
   return { ...order, items: checkItems(catalogue, items ?? []) };
 }
 
-function keyedResult(tool: WriteTool, keyed: { tool: string; result: string } | undefined): Order | null {
-  if (!keyed) return null;
-  if (keyed.tool !== tool)
-    throw new Error(`Idempotency key already used by ${keyed.tool}; it cannot be reused for ${tool}.`);
-  return JSON.parse(keyed.result) as Order;
+/** The `tool` of a tombstone row in `shop_writes`: a fence took the key, and no write ran under it. */
+const FENCE = 'fence';
+
+/** A `shop_writes` row as it is read back. */
+interface KeyRow {
+  tool: string;
+  /** JSON; null only while a PostgreSQL write holds its claim, which no other transaction sees. */
+  result: string | null;
+}
+
+function keyRecord(row: KeyRow | undefined): KeyRecord | undefined {
+  if (!row) return undefined;
+  if (row.tool === FENCE) return { kind: 'fenced' };
+  if (row.result === null) throw new Error(`Invariant: the committed key of ${row.tool} has no result.`);
+  return { kind: 'ran', tool: row.tool, result: JSON.parse(row.result) as Order };
 }
 
 const SQLITE_SCHEMA = `
@@ -228,16 +238,31 @@ class SqliteShop implements AsyncShop {
   }
 
   findByKey(conversationId: string, key: string): Promise<Order | null> {
-    return later(() => {
-      const row = this.keyed(conversationId, key);
-      return row ? (JSON.parse(row.result) as Order) : null;
-    });
+    return later(() => ranOrder(this.keyed(conversationId, key)));
   }
 
-  private keyed(conversationId: string, key: string): { tool: string; result: string } | undefined {
-    return this.db
+  fence(conversationId: string, key: string): Promise<Order | null> {
+    return later(() =>
+      this.transaction(() => {
+        const keyed = this.keyed(conversationId, key);
+        if (!keyed) this.record(conversationId, key, FENCE, null);
+        return ranOrder(keyed);
+      }),
+    );
+  }
+
+  private keyed(conversationId: string, key: string): KeyRecord | undefined {
+    const row = this.db
       .prepare('SELECT tool, result FROM shop_writes WHERE conversation_id = ? AND idempotency_key = ?')
-      .get(conversationId, key) as { tool: string; result: string } | undefined;
+      .get(conversationId, key) as KeyRow | undefined;
+    return keyRecord(row);
+  }
+
+  /** Takes the key for a write (with its result) or a fence; the primary key refuses a second taker. */
+  private record(conversationId: string, key: string, tool: string, result: Order | null): void {
+    this.db
+      .prepare('INSERT INTO shop_writes VALUES (?, ?, ?, ?)')
+      .run(conversationId, key, tool, JSON.stringify(result));
   }
 
   private find(conversationId: string, orderId: string): Order | null {
@@ -257,16 +282,25 @@ class SqliteShop implements AsyncShop {
     return rows.map((row) => toOrder(row as OrderRow));
   }
 
-  /** One write: the recorded result of a key that ran, or the work and the key's record, atomically. */
+  /**
+   * One write, atomically: the recorded result of a key that ran, or the work and the key's record.
+   * A fenced key is refused.
+   */
   private write(tool: WriteTool, conversationId: string, key: string, work: () => Order): Order {
+    return this.transaction(() => {
+      const replay = replayOf(tool, this.keyed(conversationId, key));
+      if (replay) return replay;
+      const result = work();
+      this.record(conversationId, key, tool, result);
+      return result;
+    });
+  }
+
+  /** `BEGIN IMMEDIATE` takes the database's write lock, so no other connection interleaves. */
+  private transaction<T>(work: () => T): T {
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      const keyed = this.keyed(conversationId, key);
-      const result = keyedResult(tool, keyed) ?? work();
-      if (!keyed)
-        this.db
-          .prepare('INSERT INTO shop_writes VALUES (?, ?, ?, ?)')
-          .run(conversationId, key, tool, JSON.stringify(result));
+      const result = work();
       this.db.exec('COMMIT');
       return result;
     } catch (error) {
@@ -383,12 +417,31 @@ class PostgresShop implements AsyncShop {
   }
 
   async findByKey(conversationId: string, key: string): Promise<Order | null> {
-    const [row] = await this.sql<{ result: string | null }[]>`SELECT result FROM shop_writes
-      WHERE conversation_id = ${conversationId} AND idempotency_key = ${key}`;
-    return row?.result ? (JSON.parse(row.result) as Order) : null;
+    return ranOrder(await this.keyed(this.sql, conversationId, key));
   }
 
-  /** One write: claims the key (or returns what it recorded), does the work, records the result. */
+  /**
+   * Inserts the tombstone unless the key is taken. `ON CONFLICT DO NOTHING` waits for a write
+   * that holds the key uncommitted: if it commits, the fence reads its result; if it rolls back,
+   * the fence takes the key. A committed row never changes, so the read needs no transaction.
+   */
+  async fence(conversationId: string, key: string): Promise<Order | null> {
+    const taken = await this.sql`INSERT INTO shop_writes (conversation_id, idempotency_key, tool, result)
+      VALUES (${conversationId}, ${key}, ${FENCE}, 'null') ON CONFLICT DO NOTHING RETURNING 1`;
+    if (taken.length > 0) return null;
+    return ranOrder(await this.keyed(this.sql, conversationId, key));
+  }
+
+  private async keyed(sql: Sql | TransactionSql, conversationId: string, key: string) {
+    const [row] = await sql<KeyRow[]>`SELECT tool, result FROM shop_writes
+      WHERE conversation_id = ${conversationId} AND idempotency_key = ${key}`;
+    return keyRecord(row);
+  }
+
+  /**
+   * One write: claims the key (or returns what it recorded, or is refused when the key is fenced),
+   * does the work, records the result.
+   */
   private write(
     tool: WriteTool,
     conversationId: string,
@@ -399,9 +452,9 @@ class PostgresShop implements AsyncShop {
       const claimed = await tx`INSERT INTO shop_writes (conversation_id, idempotency_key, tool)
         VALUES (${conversationId}, ${key}, ${tool}) ON CONFLICT DO NOTHING RETURNING 1`;
       if (claimed.length === 0) {
-        const [keyed] = await tx<{ tool: string; result: string }[]>`SELECT tool, result FROM shop_writes
-          WHERE conversation_id = ${conversationId} AND idempotency_key = ${key}`;
-        return keyedResult(tool, keyed)!;
+        const replay = replayOf(tool, await this.keyed(tx, conversationId, key));
+        if (!replay) throw new Error(`Invariant: the key of ${tool} conflicted, but no row holds it.`);
+        return replay;
       }
       const result = await work(tx);
       await tx`UPDATE shop_writes SET result = ${JSON.stringify(result)}
@@ -432,6 +485,7 @@ export function asyncShop(shop: Shop): AsyncShop {
     listProducts: () => later(() => shop.listProducts()),
     orders: (conversationId) => later(() => shop.orders(conversationId)),
     findByKey: (conversationId, key) => later(() => shop.findByKey(conversationId, key)),
+    fence: (conversationId, key) => later(() => shop.fence(conversationId, key)),
   };
 }
 
@@ -439,15 +493,17 @@ const writeKey = (ctx: ToolContext): string => ctx.idempotencyKey ?? ctx.toolCal
 
 /**
  * The shop's five tools over an asynchronous shop: the same names, descriptions and schemas as
- * `createShopTools`, with `run` returning a promise.
+ * `createShopTools`, with `run` returning a promise. Refusals reject with a `ToolRejection`; a
+ * database error leaves the outcome unknown, and `reconcile` then fences the key.
  *
  * @example
  * const tools = createAsyncShopTools(createSqliteShop(database));
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
 export function createAsyncShopTools(shop: AsyncShop): ToolDefinition<any>[] {
+  // `fence` makes "did not happen" final: a late run of the call is refused.
   const reconcile = async (key: string, ctx: KeyContext) => {
-    const order = await shop.findByKey(ctx.conversationId, key);
+    const order = await shop.fence(ctx.conversationId, key);
     return order ? { happened: true as const, output: orderView(order) } : { happened: false as const };
   };
   return [

@@ -54,8 +54,10 @@ function writeKey(ctx: ToolContext): string {
 
 /**
  * The shop's five tools: three writes (`create_order`, `update_order`, `cancel_order`) and two
- * reads (`get_order`, `list_products`). Unknown products and orders make the tool throw, which
- * graft records as a failed call.
+ * reads (`get_order`, `list_products`). Refusals (an unknown product or order, a cancelled order,
+ * a fenced key) throw a `ToolRejection`, which graft records as a failed call that changed
+ * nothing. `reconcile` answers from the shop's key record and fences a key that did not run, so a
+ * late run of that call is refused instead of writing.
  *
  * @example
  * const tools = createShopTools(createMemoryShop());
@@ -64,7 +66,7 @@ function writeKey(ctx: ToolContext): string {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type; hosts validate with the tool's schema.
 export function createShopTools(shop: Shop): ToolDefinition<any>[] {
   const reconcile = (key: string, ctx: { conversationId: string }) => {
-    const order = shop.findByKey(ctx.conversationId, key);
+    const order = shop.fence(ctx.conversationId, key);
     return Promise.resolve(
       order ? { happened: true as const, output: orderView(order) } : { happened: false as const },
     );
