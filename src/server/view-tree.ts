@@ -109,7 +109,7 @@ export function renderConversationTree(view: ConversationView): string {
     root.children.push({
       line: 'effects',
       children: view.effects.map((e) => ({
-        line: `${e.id} · ${e.tool} ${json(e.arguments, 50)} · ${e.status} · attempt ${e.attemptId} · key ${clip(e.idempotencyKey, 40)}${e.result === null ? '' : ` → ${json(e.result, 60)}`}`,
+        line: `${e.id} · ${e.tool} ${json(e.arguments, 50)} · ${e.status} · attempt ${e.attemptId} · key ${clip(e.idempotencyKey, 40)}${e.result === null ? '' : ` → ${json(e.result, 60)}`}${e.note === null ? '' : ` (${e.note})`}`,
         children: [],
       })),
     });

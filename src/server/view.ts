@@ -60,6 +60,11 @@ export interface EffectView {
   /** The tool's output, parsed; null until it settles. */
   result: unknown;
   startedAt: string;
+  /**
+   * What a person should know beyond the status: why an outcome is unknown, that `reconcile`
+   * fenced it, that it settled late, that its result could not be serialised. Null when nothing.
+   */
+  note: string | null;
 }
 
 export interface AttemptView {
@@ -198,7 +203,20 @@ function effectView(effect: EffectState): EffectView {
     callId: effect.callId,
     result: parsed(effect.output),
     startedAt: iso(effect.startedAt),
+    note: effectNote(effect),
   };
+}
+
+function effectNote(effect: EffectState): string | null {
+  const notes: string[] = [];
+  if (effect.generation > 1) notes.push(`run ${effect.generation} of its key`);
+  if (effect.status === 'unknown' && effect.cause === 'timeout') notes.push('past its time bound, may still be in flight');
+  if (effect.status === 'unknown' && effect.cause !== 'timeout' && effect.cause !== null) notes.push(`${effect.cause}: reconciling`);
+  if (effect.status === 'unknown' && effect.checked) notes.push('not reconciled: writes are blocked until a person resolves it');
+  if (effect.fenced) notes.push('did not happen (fenced by reconcile)');
+  if (effect.late) notes.push('settled late, after it had been recorded otherwise');
+  if (effect.warning !== null) notes.push(effect.warning);
+  return notes.length === 0 ? null : notes.join('; ');
 }
 
 function modelCallView(call: ModelCallState): ModelCallView {
