@@ -199,6 +199,45 @@ describe('the effect guarantees under an adversarial world', () => {
   });
 });
 
+describe('a restart with the same instance id', () => {
+  it('reconciles a write that the earlier process left running instead of running it again', async () => {
+    const clock = new VirtualClock(0);
+    const store = new MemoryStore();
+    const written = new Set<string>();
+    const runs: string[] = [];
+    const tool = (latencyMs: number) =>
+      defineTool({
+        name: 'create_order',
+        description: 'create an order',
+        parameters: z.object({}),
+        effect: 'write',
+        reconcile: (key) => Promise.resolve(written.has(key) ? { happened: true as const, output: 'ord_1' } : { happened: false as const }),
+        async run(_args, ctx) {
+          runs.push(ctx.idempotencyKey!);
+          await clock.sleep(latencyMs);
+          written.add(ctx.idempotencyKey!);
+          return 'ord_1';
+        },
+      });
+    const brain = createScriptedBrain([[callTool('create_order', {})], [say('ordered')]]);
+    const make = (latencyMs: number) =>
+      createGraft({ store, model: new BrainModel(brain, { clock, latencyMs: () => 700 }), tools: [tool(latencyMs)], clock, instanceId: 'same', deliver: () => undefined });
+    const first = make(5_000);
+    await first.receive({ conversationId: 'c1', messageId: 'm1', text: 'order' });
+    await clock.run(1_000);
+    // The first process "dies" with its write in flight (it lands at 5.7 s); a new one starts with the same id.
+    await first.close();
+    const second = make(5_000);
+    await second.recover();
+    await clock.run(60_000);
+    expect(runs).toHaveLength(1);
+    const state = await second.conversation('c1');
+    const effect = [...state.effects.values()][0]!;
+    expect(effect.cause).toBe('owner-lost');
+    expect(effect.fenced || effect.status === 'done').toBe(true);
+  });
+});
+
 /** A clock `skewMs` ahead of `base` (an instance whose clock is wrong, or that stalled and sees leases late). */
 function skewedClock(base: VirtualClock, skewMs: number): Clock {
   return { now: () => base.now() + skewMs, setTimer: (at, fn) => base.setTimer(at - skewMs, fn) };

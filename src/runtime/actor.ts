@@ -66,6 +66,8 @@ export class ConversationActor {
   private queue: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private readonly running = new Map<string, AbortController | null>();
+  /** The writes this process started: only these does it run (see `execute`). */
+  private readonly startedHere = new Set<string>();
   private timer: { at: number; cancel: () => void } | null = null;
   private poll: (() => void) | null = null;
   private readonly key: ConversationKey;
@@ -198,6 +200,7 @@ export class ConversationActor {
       this.deps.onCrashPoint?.('before-append');
       try {
         await this.deps.store.append(this.key, this.state.seq, events, { unfinished: unfinishedAfter(this.state, append.events) });
+        for (const e of events) if (e.type === 'effect.started') e.effects.forEach((x) => this.startedHere.add(x.effectId));
         events.forEach((e) => this.fold(e));
       } catch (error) {
         // The gate: another event got in first, so this decision is void. Decide again on the new state.
@@ -216,6 +219,9 @@ export class ConversationActor {
         this.running.get(`call:${command.callId}`)?.abort(ABORTED);
         return;
       case 'run-write':
+        // A write an earlier process with this instance id started (and died running) may have
+        // happened: it is reconciled, never run again blindly.
+        if (!this.startedHere.has(command.effectId)) return this.once(`write:${command.effectId}`, false, () => this.orphanedWrite(command));
         return this.once(`write:${command.effectId}`, false, () => this.runWrite(command));
       case 'run-read':
         return this.once(`read:${command.origin.callId}/${command.origin.toolCallId}`, false, () => this.runRead(command));
@@ -363,6 +369,15 @@ export class ConversationActor {
           : { type: 'effect.unknown', effectId, reason: `the tool threw: ${result.message}`, cause: 'error', reconciler: config.instanceId, until: 0 };
     await this.enqueue(async () => {
       await this.appendFact(fact, 'run');
+      await this.drive();
+    });
+  }
+
+  private async orphanedWrite(command: CommandOf<'run-write'>): Promise<void> {
+    const reason = 'started by an earlier process of this instance, which stopped while it ran';
+    const fact: EventBody = { type: 'effect.unknown', effectId: command.effectId, reason, cause: 'owner-lost', reconciler: this.deps.config.instanceId, until: 0 };
+    await this.enqueue(async () => {
+      await this.appendFact(fact);
       await this.drive();
     });
   }
