@@ -1,5 +1,6 @@
-import type { SimOptions, Strategy } from '../sim/run.js';
-import { STRATEGIES, runSim } from '../sim/run.js';
+import { COVERAGE_MIN_CONVERSATIONS, missingCoverage } from '../sim/coverage.js';
+import type { SimOptions, SimResult, Strategy, World } from '../sim/run.js';
+import { STRATEGIES, WORLDS, runSim } from '../sim/run.js';
 import { formatTable } from '../sim/table.js';
 import type { FlagSpec } from './args.js';
 import { UsageError, flagHelp, intFlag, parseFlags } from './args.js';
@@ -8,6 +9,7 @@ const flags: FlagSpec = {
   conversations: { type: 'string', help: 'simulated conversations per strategy', default: '1000' },
   seed: { type: 'string', help: 'seed of the workload, latencies and faults', default: '1' },
   strategy: { type: 'string', help: `one of ${STRATEGIES.join(', ')}, or all`, default: 'all' },
+  world: { type: 'string', help: 'polite | adversarial (hostile model and tools, 2-3 stalling instances)', default: 'polite' },
   faults: { type: 'boolean', help: 'add model 429/500s, stalls past the timeout and tool failures' },
   policy: { type: 'string', help: "graft's policy when a write settles during a first call: restart | rebase", default: 'restart' },
   json: { type: 'boolean', help: 'print the figures as JSON (byte-identical for the same flags)' },
@@ -17,7 +19,9 @@ const flags: FlagSpec = {
 const HELP = `Usage: graft sim [flags]
 
 Runs the deterministic simulator: the same customers, latencies and faults for every strategy,
-graft against the strategies teams use today. Exits 1 if graft breaks a guarantee.
+graft against the strategies teams use today. Exits 1 if graft breaks a guarantee, or if, in the
+adversarial world with at least ${COVERAGE_MIN_CONVERSATIONS} conversations, graft never reached one
+of the paths the world exists to exercise (a coverage counter is 0).
 
 ${flagHelp(flags)}`;
 
@@ -33,11 +37,14 @@ export async function simCommand(argv: string[]): Promise<number> {
     if (strategy !== 'all' && !STRATEGIES.includes(strategy as Strategy)) throw new UsageError(`unknown strategy '${strategy}' (try: ${STRATEGIES.join(', ')}, all)`);
     const policy = values.policy;
     if (policy !== 'restart' && policy !== 'rebase') throw new UsageError(`--policy must be restart or rebase`);
+    const world = values.world as World;
+    if (!WORLDS.includes(world)) throw new UsageError(`--world must be ${WORLDS.join(' or ')}`);
     const options: SimOptions = {
       seed: intFlag('seed', values.seed, { max: 2 ** 31 - 1 }),
       conversations: intFlag('conversations', values.conversations, { min: 1, max: 10_000_000 }),
       strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
       faults: values.faults === true,
+      world,
       onSettleDuringFirstCall: policy,
       onProgress: progress(),
     };
@@ -46,7 +53,10 @@ export async function simCommand(argv: string[]): Promise<number> {
     console.log(values.json ? JSON.stringify(result, null, 2) : formatTable(result));
     const broken = details.graft?.violations ?? [];
     for (const v of broken.slice(0, 20)) console.error(`graft violation (seed ${options.seed}, ${v.conversationId}): guarantee ${v.guarantee}: ${v.detail}`);
-    return broken.length > 0 ? 1 : 0;
+    if (broken.length > 20) console.error(`graft: ${broken.length} violations in all`);
+    const uncovered = uncoveredPaths(result);
+    for (const name of uncovered) console.error(`graft coverage: ${name} is 0 (the adversarial world never reached that path)`);
+    return broken.length > 0 || uncovered.length > 0 ? 1 : 0;
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`graft sim: ${error.message}\n\n${HELP}`);
@@ -54,6 +64,12 @@ export async function simCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/** The coverage counters that are 0, when the run is large enough that none may be. */
+function uncoveredPaths(result: SimResult): string[] {
+  if (!result.coverage || result.conversations < COVERAGE_MIN_CONVERSATIONS) return [];
+  return missingCoverage(result.coverage);
 }
 
 /** Progress on stderr: a live line on a terminal, a line per strategy otherwise. */

@@ -1,3 +1,4 @@
+import { historyFindings } from './history-checks.js';
 import type { ConversationFigures } from './metrics.js';
 import type { ConversationRecord } from './recorder.js';
 
@@ -10,10 +11,22 @@ export interface Violation {
 /**
  * Checks DESIGN.md's guarantees on one finished conversation, from what the simulator observed.
  * It knows nothing of how a strategy works, so it judges graft and the others alike.
+ *
+ * The adversarial world has rules of its own (see `historyFindings`): the contexts are compared
+ * with effect *statuses*, writes by the tools' own log. Its immediacy is not checked (a frozen
+ * instance takes a message late, and messages past the attempts-per-turn bound steer by design),
+ * nor the polite world's blind-write rule (a fenced late run still in flight is not a write).
  */
-export function checkConversation(record: ConversationRecord, figures: ConversationFigures): Violation[] {
+export function checkConversation(record: ConversationRecord, figures: ConversationFigures, world: 'polite' | 'adversarial' = 'polite'): Violation[] {
   const violations: Violation[] = [];
   const add = (guarantee: number, detail: string) => violations.push({ guarantee, conversationId: record.conversationId, detail });
+  if (world === 'adversarial') {
+    for (const finding of historyFindings(record)) add(finding.guarantee, finding.detail);
+    if (figures.staleReplies > 0) add(2, `${figures.staleReplies} stale replies`);
+    if (figures.duplicateEffects > 0) add(5, `${figures.duplicateEffects} duplicate effects`);
+    if (figures.missingEffects > 0) add(5, `the shop's final state lacks what the customer asked for`);
+    return violations;
+  }
   for (const m of record.messages) {
     const immediate = record.calls.some((c) => c.at === m.at && c.op > m.op && c.userTexts.includes(m.text));
     if (!immediate) add(1, `message ${m.id} did not start a model call at once`);

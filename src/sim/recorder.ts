@@ -1,3 +1,7 @@
+import type { EffectStatus } from '../core/events.js';
+import type { Coverage } from './coverage.js';
+import type { ReconcileRecord, ToolInvocation } from './tool-log.js';
+
 /**
  * What the simulator observes of one conversation, whatever the strategy: the customer's
  * messages, every model call with the effects its context held, every tool run, every reply.
@@ -9,6 +13,13 @@ export interface ConversationRecord {
   calls: ModelCallRecord[];
   effects: EffectRecord[];
   replies: ReplyRecord[];
+  /** The adversarial tools' own log of write invocations: the ground truth the checker trusts. */
+  invocations: ToolInvocation[];
+  reconciles: ReconcileRecord[];
+  /** What graft's log showed of the paths the adversarial world means to exercise (null elsewhere). */
+  coverage: Coverage | null;
+  /** Errors graft reported through `onError` (the adversarial world records them instead of crashing). */
+  errors: string[];
 }
 
 export interface ModelCallRecord {
@@ -21,6 +32,17 @@ export interface ModelCallRecord {
   inputTokens: number;
   outputTokens: number;
   aborted: boolean;
+  /** graft's id of the call (the request's `callId`), in the adversarial world. */
+  callId?: string | undefined;
+  /**
+   * graft's ledger when the call was requested: each effect's status by the model's tool call id.
+   * Null when the call could not be linked to graft's log; absent for the baselines (no ledger).
+   */
+  ledger?: ReadonlyMap<string, EffectStatus> | null;
+  /** The status of each tool call whose output the context holds (its last output), by tool call id. */
+  seen?: ReadonlyMap<string, EffectStatus>;
+  /** Call ids that two function calls of the context share (an ambiguous context). */
+  repeatedCallIds?: string[];
 }
 
 export interface EffectRecord {
@@ -60,7 +82,7 @@ export class Recorder {
   conversation(conversationId: string): ConversationRecord {
     let record = this.conversations.get(conversationId);
     if (!record) {
-      record = { conversationId, messages: [], calls: [], effects: [], replies: [] };
+      record = { conversationId, messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [] };
       this.conversations.set(conversationId, record);
     }
     return record;

@@ -2,14 +2,24 @@ import { coreConfig } from '../core/config.js';
 import type { GraftEvent } from '../core/events.js';
 import type { ReplyId } from '../core/ids.js';
 import { createShopClerk } from '../model/shop-clerk/index.js';
+import type { DesiredOrder } from '../model/shop-clerk/language.js';
+import { applyIntent } from '../model/shop-clerk/language.js';
 import { createGraft } from '../runtime/graft.js';
 import { createToolRunner } from '../runtime/tool-runner.js';
 import { MemoryStore } from '../store/memory/memory-store.js';
+import type { ToolDefinition } from '../tools/define-tool.js';
 import { toolSpec } from '../tools/define-tool.js';
 import type { BaselineStrategy } from './baseline.js';
 import { BaselineBot } from './baseline.js';
+import { adversarialBrain } from './adversarial-brain.js';
+import { AdversarialShops } from './adversarial-tools.js';
+import type { Coverage } from './coverage.js';
+import { addCoverage, countToolLog, emptyCoverage } from './coverage.js';
+import type { ClusterOptions, Driver } from './graft-cluster.js';
+import { GraftObserver, defaultCluster, graftCluster } from './graft-cluster.js';
 import type { Violation } from './invariants.js';
 import { checkConversation } from './invariants.js';
+import { absentEffects } from './history-checks.js';
 import type { ConversationFigures, StrategyReport } from './metrics.js';
 import { addFigures, emptyFigures, measure, report } from './metrics.js';
 import type { ConversationRecord } from './recorder.js';
@@ -20,17 +30,28 @@ import { SimModel, defaultFaults, defaultLatency, noFaults } from './sim-model.j
 import { createSimTools } from './sim-tools.js';
 import { VirtualClock } from './virtual-clock.js';
 import type { CustomerScript, WorkloadOptions } from './workload.js';
-import { customerScript, defaultWorkload } from './workload.js';
+import { adversarialWorkload, customerScript, defaultWorkload } from './workload.js';
 import { hashString } from './rng.js';
 
 export const STRATEGIES = ['graft', 'naive', 'naive-abort', 'debounce', 'enqueue', 'interrupt', 'rollback'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+/**
+ * `polite`: one instance, the rational shop clerk, fast and well-behaved tools. `adversarial`: a
+ * model that writes unless its context proves the effect done, hostile tools, bursts of up to 12
+ * messages, and graft on 2–3 stalling, skewed instances per conversation.
+ */
+export const WORLDS = ['polite', 'adversarial'] as const;
+export type World = (typeof WORLDS)[number];
 
 export interface SimOptions {
   seed: number;
   conversations: number;
   strategies: readonly Strategy[];
   faults: boolean;
+  /** Default `polite`. */
+  world?: World;
+  /** How graft runs in the adversarial world (default {@link defaultCluster}). */
+  cluster?: ClusterOptions;
   workload?: WorkloadOptions;
   latency?: LatencyModel;
   /** graft's policy when a running write settles during an attempt's first call. */
@@ -48,12 +69,18 @@ export interface StrategyResult {
   violations: Violation[];
   /** A hash of everything observed: the same seed gives the same hash. */
   historyHash: string;
+  /** graft's coverage counters (the adversarial world only). */
+  coverage: Coverage | null;
 }
 
 export interface SimResult {
   seed: number;
   conversations: number;
+  /** Present in the adversarial world only (the polite world's JSON is as it always was). */
+  world?: 'adversarial';
   strategies: Record<string, StrategyReport>;
+  /** graft's coverage counters, in the adversarial world when graft ran. */
+  coverage?: Coverage;
 }
 
 /**
@@ -72,7 +99,15 @@ export async function runSim(options: SimOptions): Promise<{ result: SimResult; 
   for (const strategy of options.strategies) details[strategy] = await runStrategy(strategy, options);
   const strategies: Record<string, StrategyReport> = {};
   for (const [name, detail] of Object.entries(details)) strategies[name] = detail.report;
-  return { result: { seed: options.seed, conversations: options.conversations, strategies }, details };
+  const coverage = details.graft?.coverage;
+  const result: SimResult = {
+    seed: options.seed,
+    conversations: options.conversations,
+    ...(options.world === 'adversarial' ? { world: 'adversarial' as const } : {}),
+    strategies,
+    ...(coverage ? { coverage } : {}),
+  };
+  return { result, details };
 }
 
 /** What a range of conversations contributes, before percentiles are taken. */
@@ -81,13 +116,15 @@ export interface RangeResult {
   violations: Violation[];
   /** One hash per conversation, in order. */
   hashes: string[];
+  /** graft's coverage counters, summed (the adversarial world only). */
+  coverage: Coverage | null;
 }
 
 /** Runs one strategy over the whole workload. */
 export async function runStrategy(strategy: Strategy, options: SimOptions): Promise<StrategyResult> {
   const part = await runRange(strategy, options, [0, options.conversations], (n) => options.onProgress?.(strategy, n, options.conversations));
   const historyHash = hashString(part.hashes.join(',')).toString(16).padStart(8, '0');
-  return { report: report(part.total), violations: part.violations, historyHash };
+  return { report: report(part.total), violations: part.violations, historyHash, coverage: part.coverage };
 }
 
 /** Runs conversations `from` ≤ c < `to` of one strategy here, a chunk at a time. */
@@ -98,15 +135,19 @@ export async function runRange(
   onProgress: (done: number) => void = () => undefined,
 ): Promise<RangeResult> {
   const rng = new KeyedRandom(options.seed);
-  const result: RangeResult = { total: emptyFigures(), violations: [], hashes: [] };
+  const adversarial = options.world === 'adversarial';
+  const result: RangeResult = { total: emptyFigures(), violations: [], hashes: [], coverage: adversarial && strategy === 'graft' ? emptyCoverage() : null };
   const chunk = options.chunk ?? DEFAULT_CHUNK;
+  const workload = options.workload ?? (adversarial ? adversarialWorkload : defaultWorkload);
   for (let first = from; first < to; first += chunk) {
     const scripts: CustomerScript[] = [];
-    for (let c = first; c < Math.min(to, first + chunk); c += 1) scripts.push(customerScript(rng, c, options.workload ?? defaultWorkload));
-    for (const { figures, record, violations } of await runChunk(strategy, scripts, rng, options)) {
+    for (let c = first; c < Math.min(to, first + chunk); c += 1) scripts.push(customerScript(rng, c, workload));
+    const run = adversarial ? runAdversarialChunk : runChunk;
+    for (const { figures, record, violations } of await run(strategy, scripts, rng, options)) {
       addFigures(result.total, figures);
       result.violations.push(...violations);
-      result.hashes.push(hashString(fingerprint(record)).toString(16));
+      result.hashes.push(hashString(adversarial ? adversarialFingerprint(record) : fingerprint(record)).toString(16));
+      if (result.coverage && record.coverage) addCoverage(result.coverage, record.coverage);
     }
     onProgress(Math.min(to, first + chunk) - from);
   }
@@ -124,12 +165,7 @@ export async function runChunk(strategy: Strategy, scripts: CustomerScript[], rn
     const record = recorder.conversation(script.conversationId);
     const model = new SimModel(brain, env, record);
     const live = strategy === 'graft' ? graftConversation(script, env, simTools.tools, model, record, options) : baselineConversation(strategy, script, env, simTools.tools, model, record);
-    for (const message of script.messages) {
-      clock.setTimer(message.atMs, () => {
-        record.messages.push({ id: message.id, text: message.text, at: clock.now(), op: recorder.nextOp(), contended: live.isLive() });
-        live.receive(message.id, message.text);
-      });
-    }
+    scheduleMessages(script, live, env, record);
   }
   await clock.run();
   return scripts.map((script) => {
@@ -140,9 +176,64 @@ export async function runChunk(strategy: Strategy, scripts: CustomerScript[], rn
   });
 }
 
-interface Driver {
-  isLive(): boolean;
-  receive(messageId: string, text: string): void;
+/** No ledger: the baselines' contexts are judged against the tools' own log. */
+const NO_LEDGER = { ledger: () => undefined };
+
+/**
+ * A chunk of the adversarial world: the adversarial model and tools for every strategy; graft
+ * on several stalling instances per conversation, the baselines as one bot each (on the same tools).
+ */
+export async function runAdversarialChunk(strategy: Strategy, scripts: CustomerScript[], rng: KeyedRandom, options: SimOptions) {
+  const clock = new VirtualClock(0, { drain: 'microtasks' });
+  const recorder = new Recorder();
+  const env = { clock, rng, recorder, latency: options.latency ?? defaultLatency, faults: options.faults ? defaultFaults : noFaults };
+  const shops = new AdversarialShops(env);
+  const brain = adversarialBrain(createShopClerk(), options.seed);
+  for (const script of scripts) {
+    const record = recorder.conversation(script.conversationId);
+    let live: Driver;
+    if (strategy === 'graft') {
+      const observer = new GraftObserver(record, recorder, clock);
+      const model = new SimModel(brain, env, record, observer);
+      const settle = options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {};
+      live = graftCluster(script, { ...env, shops }, model, record, observer, { instructions: INSTRUCTIONS, cluster: options.cluster ?? defaultCluster, ...settle });
+    } else {
+      const model = new SimModel(brain, env, record, NO_LEDGER);
+      live = baselineConversation(strategy, script, env, shops.tools(clock, 'bot'), model, record);
+    }
+    scheduleMessages(script, live, env, record);
+  }
+  await clock.run();
+  return scripts.map((script) => {
+    const record = recorder.conversation(script.conversationId);
+    if (record.coverage) countToolLog(record.coverage, record.invocations, record.reconciles);
+    const shop = shops.shop(script.conversationId);
+    // Orphans are judged by the ledger (or the tool log) here: an effect absent from a context that should hold it.
+    const figures: ConversationFigures = { ...measure(record, shop, desiredOnArrival(script, record)), orphanedEffects: absentEffects(record) };
+    return { script, record, shop, figures, violations: checkConversation(record, figures, 'adversarial') };
+  });
+}
+
+/**
+ * What the customer asked for, in the order graft received the messages: a frozen instance takes
+ * its message late, so a later message may overtake it ("add fries" after "cancel it" opens a new
+ * order), and graft is judged on what it was told.
+ */
+function desiredOnArrival(script: CustomerScript, record: ConversationRecord): DesiredOrder {
+  const intents = new Map(script.messages.map((m) => [m.id, m.intent]));
+  return record.messages.reduce<DesiredOrder>((desired, m) => applyIntent(desired, intents.get(m.id)!), null);
+}
+
+/** Sends each message at its time; the driver says when it reaches the strategy (`arrive` records it then). */
+function scheduleMessages(script: CustomerScript, live: Driver, env: { clock: VirtualClock; recorder: Recorder }, record: ConversationRecord): void {
+  const { clock, recorder } = env;
+  for (const message of script.messages) {
+    clock.setTimer(message.atMs, () => {
+      live.receive(message.id, message.text, () => {
+        record.messages.push({ id: message.id, text: message.text, at: clock.now(), op: recorder.nextOp(), contended: live.isLive() });
+      });
+    });
+  }
 }
 
 function graftConversation(
@@ -181,7 +272,8 @@ function graftConversation(
   });
   return {
     isLive: () => live,
-    receive: (messageId, text) => {
+    receive: (messageId, text, arrive) => {
+      arrive();
       void graft.receive({ conversationId: script.conversationId, messageId, text });
     },
   };
@@ -191,7 +283,7 @@ function baselineConversation(
   strategy: BaselineStrategy,
   script: CustomerScript,
   env: { clock: VirtualClock; recorder: Recorder },
-  tools: ReturnType<typeof createSimTools>['tools'],
+  tools: readonly ToolDefinition[],
   model: SimModel,
   record: ConversationRecord,
 ): Driver {
@@ -210,7 +302,13 @@ function baselineConversation(
       record.replies.push({ ...reply, committedAt: now, committedOp: env.recorder.nextOp(), deliveredAt: now });
     },
   });
-  return { isLive: () => bot.live, receive: (id, text) => bot.receive({ id, text }) };
+  return {
+    isLive: () => bot.live,
+    receive: (id, text, arrive) => {
+      arrive();
+      bot.receive({ id, text });
+    },
+  };
 }
 
 /** The observable history of a conversation, as text to hash. */
@@ -220,5 +318,15 @@ function fingerprint(record: ConversationRecord): string {
     c: record.calls.map((c) => [c.at, c.inputTokens, c.outputTokens, c.aborted, c.held.size > 1 ? [...c.held].sort() : [...c.held]]),
     e: record.effects.map((e) => [e.toolCallId, e.tool, e.startAt, e.ok]),
     r: record.replies.map((r) => [r.text, r.covers, r.kind, r.committedAt, r.deliveredAt]),
+  });
+}
+
+/** The adversarial world's history: the polite fingerprint, and the tools' own log. */
+function adversarialFingerprint(record: ConversationRecord): string {
+  return JSON.stringify({
+    h: fingerprint(record),
+    i: record.invocations.map((i) => [i.key, i.runner, i.startAt, i.endAt, i.wroteAt, i.changed, i.fenced, i.outcome]),
+    k: record.reconciles.map((r) => [r.key, r.at, r.happened]),
+    x: record.errors,
   });
 }

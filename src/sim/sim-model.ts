@@ -4,8 +4,11 @@ import { messageText } from '../core/items.js';
 import type { ModelClient, ModelRequest, ModelResult } from '../core/model-port.js';
 import { ModelCallAborted } from '../core/model-port.js';
 import type { Brain } from '../core/brain.js';
+import type { EffectStatus } from '../core/events.js';
+import type { Clock } from '../core/ports.js';
 import { BrainModel } from '../model/brain-model.js';
-import type { ConversationRecord, Recorder } from './recorder.js';
+import { noticeStatus } from './adversarial-brain.js';
+import type { ConversationRecord, ModelCallRecord, Recorder } from './recorder.js';
 import type { KeyedRandom } from './rng.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -41,6 +44,15 @@ export function latestMessageKey(record: ConversationRecord): string {
 }
 
 /**
+ * What the checker needs to know of a call's context in the adversarial world: graft's ledger
+ * when the call was requested (by graft's call id), or nothing for a strategy without a ledger.
+ */
+export interface ContextWitness {
+  /** Each effect's status by tool call id; null when the call id is unknown; undefined: no ledger at all. */
+  ledger(callId: string | undefined): ReadonlyMap<string, EffectStatus> | null | undefined;
+}
+
+/**
  * The simulated model of one conversation: the shop clerk behind `BrainModel`, with keyed
  * latency and faults on virtual time, recording what every call's context held.
  */
@@ -52,11 +64,24 @@ export class SimModel implements ModelClient {
     brain: Brain,
     private readonly env: { clock: VirtualClock; rng: KeyedRandom; recorder: Recorder; latency: LatencyModel; faults: Faults },
     private readonly record: ConversationRecord,
+    private readonly witness: ContextWitness | null = null,
   ) {
     this.inner = new BrainModel(brain);
   }
 
-  async create(request: ModelRequest, { signal }: { signal: AbortSignal }): Promise<ModelResult> {
+  create(request: ModelRequest, options: { signal: AbortSignal }): Promise<ModelResult> {
+    return this.createOn(this.env.clock, request, options);
+  }
+
+  /**
+   * The same model, seen from one graft instance: its latency runs on that instance's clock (a
+   * stalled instance hears the answer when it wakes). Responses are shared, as on the real API.
+   */
+  via(clock: Clock): ModelClient {
+    return { create: (request, options) => this.createOn(clock, request, options) };
+  }
+
+  private async createOn(timers: Clock, request: ModelRequest, { signal }: { signal: AbortSignal }): Promise<ModelResult> {
     const { clock, rng, latency, faults, recorder } = this.env;
     const messageKey = latestMessageKey(this.record);
     const n = (this.callsSince.get(messageKey) ?? 0) + 1;
@@ -73,24 +98,25 @@ export class SimModel implements ModelClient {
       outputTokens: 0,
       aborted: false,
     };
+    if (this.witness) this.witnessContext(call, request, context);
     this.record.calls.push(call);
     // Rejected calls are not billed: the request never reached the model.
-    if (fault < faults.rate429) return this.failAfter(signal, 80, stackless(() => new RetryableError('429 rate limited', 1_000, 'rate_limit_exceeded')));
-    if (fault < faults.rate429 + faults.rate500) return this.failAfter(signal, 300, stackless(() => new RetryableError('500 server error', null, 'server_error')));
+    if (fault < faults.rate429) return this.failAfter(timers, signal, 80, stackless(() => new RetryableError('429 rate limited', 1_000, 'rate_limit_exceeded')));
+    if (fault < faults.rate429 + faults.rate500) return this.failAfter(timers, signal, 300, stackless(() => new RetryableError('500 server error', null, 'server_error')));
     const index = this.record.calls.length - 1;
     const result = this.inner.respond(request, context);
     call.inputTokens = result.usage.inputTokens;
     const stall = fault < faults.rate429 + faults.rate500 + faults.stallRate;
     const firstTokenMs = latency.firstTokenMedianMs * Math.exp(latency.firstTokenSigma * rng.normal(...key, 'ttft'));
     const totalMs = stall ? Number.POSITIVE_INFINITY : firstTokenMs + latency.perOutputTokenMs * result.usage.outputTokens;
-    const started = clock.now();
+    const started = timers.now();
     await new Promise<void>((resolve, reject) => {
-      const cancel = Number.isFinite(totalMs) ? clock.setTimer(started + totalMs, resolve) : () => undefined;
+      const cancel = Number.isFinite(totalMs) ? timers.setTimer(started + totalMs, resolve) : () => undefined;
       signal.addEventListener(
         'abort',
         () => {
           cancel();
-          const elapsed = clock.now() - started;
+          const elapsed = timers.now() - started;
           const generated = stall ? 0 : Math.max(0, Math.min(result.usage.outputTokens, Math.floor((elapsed - firstTokenMs) / latency.perOutputTokenMs)));
           call.outputTokens = generated;
           call.aborted = true;
@@ -104,8 +130,16 @@ export class SimModel implements ModelClient {
     return result;
   }
 
-  private async failAfter(signal: AbortSignal, ms: number, error: Error): Promise<never> {
-    const clock = this.env.clock;
+  /** Links the call to graft's log and reads the status of every tool call its context holds. */
+  private witnessContext(call: ModelCallRecord, request: ModelRequest, context: readonly InputItem[]): void {
+    call.callId = request.callId;
+    const ledger = this.witness!.ledger(request.callId);
+    if (ledger !== undefined) call.ledger = ledger;
+    call.seen = seenStatuses(context, this.env.recorder, this.record.conversationId);
+    call.repeatedCallIds = repeatedCallIds(context);
+  }
+
+  private async failAfter(clock: Clock, signal: AbortSignal, ms: number, error: Error): Promise<never> {
     await new Promise<void>((resolve, reject) => {
       const cancel = clock.setTimer(clock.now() + ms, resolve);
       signal.addEventListener('abort', () => (cancel(), reject(stackless(() => new ModelCallAborted()))), { once: true });
@@ -145,4 +179,41 @@ function heldEffects(context: readonly InputItem[], recorder: Recorder, conversa
     held.add(graft ? recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id : item.call_id);
   }
   return held;
+}
+
+/**
+ * The status the context gives each tool call whose output it holds (the last output wins: a
+ * graft's later pair updates its effect), by the model's tool call id. A graft's call id
+ * (`graft_<effectId>_<n>`) is mapped to its effect's tool call id. graft's notices say running or
+ * unknown, or "not executed" (a write that did not happen: failed); an `{"error": …}` output is a
+ * failure; anything else is a result: done.
+ */
+export function seenStatuses(context: readonly InputItem[], recorder: Recorder, conversationId: string): Map<string, EffectStatus> {
+  const seen = new Map<string, EffectStatus>();
+  for (const item of context) {
+    if (item.type !== 'function_call_output') continue;
+    const graft = item.call_id.startsWith('graft_') ? /^graft_(.+)_\d+$/.exec(item.call_id) : null;
+    const id = graft ? recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id : item.call_id;
+    seen.set(id, statusOfOutput(item.output));
+  }
+  return seen;
+}
+
+function statusOfOutput(output: string): EffectStatus {
+  const notice = noticeStatus(output);
+  if (notice === 'running' || notice === 'unknown') return notice;
+  if (notice === 'not_executed' || output.startsWith('{"error"')) return 'failed';
+  return 'done';
+}
+
+/** Call ids that two function calls of one context share (each pair of a context must be unambiguous). */
+function repeatedCallIds(context: readonly InputItem[]): string[] {
+  const ids = new Set<string>();
+  const repeated = new Set<string>();
+  for (const item of context) {
+    if (item.type !== 'function_call') continue;
+    if (ids.has(item.call_id)) repeated.add(item.call_id);
+    ids.add(item.call_id);
+  }
+  return [...repeated];
 }

@@ -10,6 +10,9 @@ export interface WorkloadOptions {
   burstSizeWeights: readonly number[];
   gapInBurstMeanMs: number;
   gapBetweenBurstsMs: number;
+  /** The share of gaps inside a burst that are quick (mean `quickGapMeanMs`): messages sent in a rush. */
+  quickGapShare?: number;
+  quickGapMeanMs?: number;
 }
 
 export const defaultWorkload: WorkloadOptions = {
@@ -17,6 +20,20 @@ export const defaultWorkload: WorkloadOptions = {
   burstSizeWeights: [0.5, 0.3, 0.15, 0.05],
   gapInBurstMeanMs: 1_500,
   gapBetweenBurstsMs: 20_000,
+};
+
+/**
+ * The adversarial world's customers: bursts of up to 12 messages, four in ten of their gaps
+ * within about 100 ms, so that attempts fork faster than writes settle and a turn outgrows the
+ * attempts-per-turn bound.
+ */
+export const adversarialWorkload: WorkloadOptions = {
+  bursts: 3,
+  burstSizeWeights: [0.3, 0.18, 0.12, 0.08, 0.06, 0.05, 0.04, 0.04, 0.035, 0.025, 0.02, 0.02],
+  gapInBurstMeanMs: 1_500,
+  gapBetweenBurstsMs: 20_000,
+  quickGapShare: 0.4,
+  quickGapMeanMs: 50,
 };
 
 export interface ScriptedMessage {
@@ -52,7 +69,7 @@ export function customerScript(rng: KeyedRandom, conversation: number, options: 
   for (let burst = 0; burst < options.bursts; burst += 1) {
     const size = rng.pick(options.burstSizeWeights, conversation, burst, 'size') + 1;
     for (let index = 0; index < size; index += 1) {
-      if (index > 0) t += rng.exponential(options.gapInBurstMeanMs, conversation, burst, index, 'gap');
+      if (index > 0) t += gapBefore(rng, options, conversation, burst, index);
       // A cancellation is the customer's last word on the order: afterwards they only ask or chat.
       let intent = chooseIntent(rng, conversation, burst, index, options.bursts);
       if (cancelled && intent.kind !== 'status') intent = { kind: 'chat' };
@@ -64,6 +81,12 @@ export function customerScript(rng: KeyedRandom, conversation: number, options: 
   }
   const desired = messages.reduce<DesiredOrder>((d, m) => applyIntent(d, m.intent), null);
   return { conversationId, messages, desired };
+}
+
+function gapBefore(rng: KeyedRandom, options: WorkloadOptions, conversation: number, burst: number, index: number): number {
+  // Drawn only when the workload has quick gaps, so that the polite workload's draws stay as they were.
+  const quick = options.quickGapShare !== undefined && rng.uniform(conversation, burst, index, 'quick') < options.quickGapShare;
+  return rng.exponential(quick ? options.quickGapMeanMs ?? 0 : options.gapInBurstMeanMs, conversation, burst, index, 'gap');
 }
 
 function chooseIntent(rng: KeyedRandom, c: number, burst: number, index: number, bursts: number): Intent {

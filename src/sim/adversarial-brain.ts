@@ -1,0 +1,97 @@
+import type { Brain, BrainOutput } from '../core/brain.js';
+import type { InputItem } from '../core/items.js';
+import { KeyedRandom, hashString } from './rng.js';
+
+/** The shop's write tools: the ones the adversary repeats. */
+const WRITE_TOOLS: ReadonlySet<string> = new Set(['create_order', 'update_order', 'cancel_order']);
+/** The statuses of graft's notices that do not prove an effect done (see `notices` in src/core/context.ts). */
+const UNPROVEN: ReadonlySet<string> = new Set(['running', 'unknown', 'not_executed']);
+/** Items of the context's tail that its digest reads in full; the others count by length. */
+const DIGEST_TAIL_ITEMS = 8;
+const DIGEST_TEXT_CHARS = 48;
+
+export interface AdversaryOptions {
+  /** P(a response that calls a write calls it twice). */
+  repeatWriteRate: number;
+  /** P(a call's developer messages are all ignored). */
+  ignoreDeveloperRate: number;
+}
+
+export const defaultAdversary: AdversaryOptions = { repeatWriteRate: 0.15, ignoreDeveloperRate: 0.5 };
+
+/**
+ * The adversarial model: the shop clerk, made to write unless its context literally shows the
+ * effect done. Before the clerk reads a context, every function call whose output says running,
+ * unknown or not executed is taken out with its output, so the clerk believes nothing happened and
+ * asks for the write again; graft's gates, not the model's good manners, must stop it. It also
+ * sometimes calls a write twice in one response and sometimes ignores developer messages.
+ *
+ * A brain gets only a context, so its randomness is drawn from a digest of (seed, context): the
+ * same context gets the same answer, as the simulator's determinism needs.
+ */
+export function adversarialBrain(clerk: Brain, seed: number, options: AdversaryOptions = defaultAdversary): Brain {
+  const rng = new KeyedRandom(seed);
+  return (request) => {
+    const digest = contextDigest(request.input);
+    const ignoreDeveloper = rng.uniform(digest, 'ignore-developer') < options.ignoreDeveloperRate;
+    const input = unproven(request.input, ignoreDeveloper);
+    const outputs = clerk({ ...request, input });
+    const repeat = rng.uniform(digest, 'repeat-write') < options.repeatWriteRate;
+    return repeat ? repeatWrites(outputs) : outputs;
+  };
+}
+
+/**
+ * The context without the calls it does not prove done (and, when asked, without developer notes).
+ * Each output is paired with the first unpaired call of its call id before it, and the pair goes
+ * together: a context that (wrongly) reuses a call id keeps its other pairs.
+ */
+function unproven(input: readonly InputItem[], ignoreDeveloper: boolean): InputItem[] {
+  const dropped = new Set<number>();
+  const unpaired = new Map<string, number[]>();
+  input.forEach((item, index) => {
+    if (item.type === 'function_call') unpaired.set(item.call_id, [...(unpaired.get(item.call_id) ?? []), index]);
+    if (item.type !== 'function_call_output') return;
+    const call = unpaired.get(item.call_id)?.shift();
+    if (!UNPROVEN.has(noticeStatus(item.output) ?? '')) return;
+    dropped.add(index);
+    if (call !== undefined) dropped.add(call);
+  });
+  return input.filter((item, index) => !dropped.has(index) && !(ignoreDeveloper && item.type === 'message' && item.role === 'developer'));
+}
+
+/** The `status` of one of graft's JSON notices, or null for any other output. */
+export function noticeStatus(output: string): string | null {
+  if (!output.startsWith('{"status":"')) return null;
+  const end = output.indexOf('"', 11);
+  return end < 0 ? null : output.slice(11, end);
+}
+
+/** Every write call twice: the second is a copy the model "forgot" it had already asked for. */
+function repeatWrites(outputs: readonly BrainOutput[]): BrainOutput[] {
+  return outputs.flatMap((o) => (o.type === 'function_call' && WRITE_TOOLS.has(o.name) ? [o, { ...o }] : [o]));
+}
+
+/**
+ * A digest of a context for keyed draws: its length and the start of its last items. Reading every
+ * item in full would cost more than the clerk itself on long contexts; two contexts that share a
+ * digest share their draws, which is all the determinism needs.
+ */
+function contextDigest(input: readonly InputItem[]): number {
+  let h = hashString(String(input.length));
+  for (let i = Math.max(0, input.length - DIGEST_TAIL_ITEMS); i < input.length; i += 1) h = hashString(itemText(input[i]!), h);
+  return h;
+}
+
+function itemText(item: InputItem): string {
+  switch (item.type) {
+    case 'message':
+      return `m${item.role}:${typeof item.content === 'string' ? item.content.slice(0, DIGEST_TEXT_CHARS) : item.content.length}`;
+    case 'function_call':
+      return `c${item.call_id}:${item.name}:${item.arguments.slice(0, DIGEST_TEXT_CHARS)}`;
+    case 'function_call_output':
+      return `o${item.call_id}:${item.output.slice(0, DIGEST_TEXT_CHARS)}`;
+    case 'reasoning':
+      return `r${item.id}`;
+  }
+}

@@ -1,0 +1,108 @@
+import type { GraftEvent } from '../core/events.js';
+import type { ToolInvocation, ReconcileRecord } from './tool-log.js';
+
+/**
+ * How often the adversarial world drove graft down each of the paths it exists to exercise. A
+ * world that never times a write out, never takes a lease over or never fences a late run proves
+ * nothing about those paths, so a run where a required counter is 0 fails.
+ */
+export interface Coverage {
+  /** Follow-up attempts: an effect settled after its turn's reply. */
+  followUps: number;
+  /** Writes past their time bound (`effect.unknown`, cause `timeout`). */
+  timeouts: number;
+  /** Writes past their hang bound (cause `hang`). */
+  hangs: number;
+  /** Live attempts taken over from an owner whose lease expired (`lease.claimed`). */
+  takeovers: number;
+  /** Writes handed to `reconcile` (`effect.unknown` with a reconciler). */
+  reconciles: number;
+  /** Late runs the shop refused because `reconcile` had fenced their key (the tools' own log). */
+  fencedLateRuns: number;
+  /** Model calls of messages that steered into the live attempt (reason `steer`). */
+  steered: number;
+  rebases: number;
+  restarts: number;
+  /** Running writes whose owner was lost (cause `owner-lost`). Informational. */
+  ownerLost: number;
+  /** Settles recorded after their effect had settled differently (`late: true`). Informational. */
+  lateSettles: number;
+  /** Reconciles asked while a run under the same key was still in flight. Informational. */
+  reconcilesInFlight: number;
+}
+
+/** The counters that must be above 0 in an adversarial run of the documented size. */
+export const REQUIRED_COVERAGE = [
+  'followUps',
+  'timeouts',
+  'hangs',
+  'takeovers',
+  'reconciles',
+  'fencedLateRuns',
+  'steered',
+  'rebases',
+  'restarts',
+] as const satisfies readonly (keyof Coverage)[];
+
+/** Below this many conversations the world may not reach every path, and coverage is not required. */
+export const COVERAGE_MIN_CONVERSATIONS = 2_000;
+
+export function emptyCoverage(): Coverage {
+  return {
+    followUps: 0,
+    timeouts: 0,
+    hangs: 0,
+    takeovers: 0,
+    reconciles: 0,
+    fencedLateRuns: 0,
+    steered: 0,
+    rebases: 0,
+    restarts: 0,
+    ownerLost: 0,
+    lateSettles: 0,
+    reconcilesInFlight: 0,
+  };
+}
+
+/** Counts what one event of graft's log shows (each event once, however many instances fold it). */
+export function countEvent(coverage: Coverage, event: GraftEvent): void {
+  switch (event.type) {
+    case 'attempt.started':
+      if (event.reason === 'follow-up') coverage.followUps += 1;
+      return;
+    case 'effect.unknown':
+      if (event.cause === 'timeout') coverage.timeouts += 1;
+      if (event.cause === 'hang') coverage.hangs += 1;
+      if (event.cause === 'owner-lost') coverage.ownerLost += 1;
+      if (event.reconciler !== null) coverage.reconciles += 1;
+      return;
+    case 'lease.claimed':
+      coverage.takeovers += 1;
+      return;
+    case 'model.requested':
+      if (event.reason === 'steer') coverage.steered += 1;
+      if (event.reason === 'rebase') coverage.rebases += 1;
+      if (event.reason === 'restart') coverage.restarts += 1;
+      return;
+    case 'effect.settled':
+      if (event.late === true) coverage.lateSettles += 1;
+      return;
+    default:
+      return;
+  }
+}
+
+/** Counts what the tools' own log shows. */
+export function countToolLog(coverage: Coverage, invocations: readonly ToolInvocation[], reconciles: readonly ReconcileRecord[]): void {
+  for (const invocation of invocations) if (invocation.fenced) coverage.fencedLateRuns += 1;
+  for (const reconcile of reconciles) if (reconcile.inFlight) coverage.reconcilesInFlight += 1;
+}
+
+export function addCoverage(total: Coverage, one: Coverage): void {
+  for (const key of Object.keys(total) as (keyof Coverage)[]) total[key] += one[key];
+}
+
+/** The required counters that are 0. */
+export function missingCoverage(coverage: Coverage): (keyof Coverage)[] {
+  return REQUIRED_COVERAGE.filter((key) => coverage[key] === 0);
+}

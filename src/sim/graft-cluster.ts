@@ -1,0 +1,217 @@
+import type { Limits } from '../core/config.js';
+import type { EffectStatus, GraftEvent } from '../core/events.js';
+import type { ReplyId } from '../core/ids.js';
+import type { ConversationState } from '../core/state.js';
+import type { Graft } from '../runtime/graft.js';
+import { createGraft } from '../runtime/graft.js';
+import { MemoryStore } from '../store/memory/memory-store.js';
+import type { AdversarialShops } from './adversarial-tools.js';
+import { countEvent, emptyCoverage } from './coverage.js';
+import type { InstanceFaults } from './instance-clock.js';
+import { InstanceClock, instanceFaults, instanceStore } from './instance-clock.js';
+import type { ConversationRecord, Recorder, ReplyRecord } from './recorder.js';
+import type { KeyedRandom } from './rng.js';
+import type { ContextWitness, SimModel } from './sim-model.js';
+import type { VirtualClock } from './virtual-clock.js';
+import type { CustomerScript } from './workload.js';
+
+/** How the adversarial world runs graft: several instances per conversation, with their bounds. */
+export interface ClusterOptions {
+  /** Instances per conversation: 2 or 3, drawn per conversation. */
+  maxInstances: number;
+  faults: InstanceFaults;
+  pollMs: number;
+  /** Bounds passed to every instance (smaller than the defaults, so the world reaches them). */
+  limits: Partial<Limits>;
+  modelTimeoutMs: number;
+  /** How often, after the last message, to check whether the conversation is finished. */
+  reapEveryMs: number;
+  /** Instances are closed this long after the last message, finished or not (a bound on the run). */
+  deadlineMs: number;
+}
+
+export const defaultCluster: ClusterOptions = {
+  maxInstances: 3,
+  faults: { maxSkewMs: 1_500, stallGapMeanMs: 25_000, stallMinMs: 3_500, stallMaxMs: 10_000, horizonMs: 600_000 },
+  pollMs: 1_000,
+  limits: { toolTimeoutMs: 5_000, toolHangMs: 15_000, leaseMs: 6_000, attemptsPerTurn: 4 },
+  modelTimeoutMs: 10_000,
+  reapEveryMs: 2_000,
+  deadlineMs: 600_000,
+};
+
+/**
+ * What the simulator sees of graft's log in a multi-instance conversation. Every instance folds
+ * every event; the observer takes each seq once, from whichever instance folds it first (the
+ * state after seq N is the same in every instance). It keeps the replies, the ledger at each
+ * `model.requested` (for the checker) and the coverage counters.
+ */
+export class GraftObserver implements ContextWitness {
+  private seq = 0;
+  private liveNow = false;
+  private readonly ledgers = new Map<string, ReadonlyMap<string, EffectStatus>>();
+  private readonly replies = new Map<ReplyId, ReplyRecord>();
+
+  constructor(
+    private readonly record: ConversationRecord,
+    private readonly recorder: Recorder,
+    private readonly clock: VirtualClock,
+  ) {
+    record.coverage = emptyCoverage();
+  }
+
+  /** True while an attempt is live (a message now arrives "while an attempt is live"). */
+  get live(): boolean {
+    return this.liveNow;
+  }
+
+  onEvent(event: GraftEvent, state: ConversationState): void {
+    if (event.seq <= this.seq) return;
+    this.seq = event.seq;
+    this.liveNow = state.live !== null;
+    countEvent(this.record.coverage!, event);
+    switch (event.type) {
+      case 'message.received': {
+        // Received means appended: a reply committed after this must cover the message.
+        const message = this.record.messages.findLast((m) => m.id === event.messageId);
+        if (message) message.op = this.recorder.nextOp();
+        return;
+      }
+      case 'model.requested':
+        this.ledgers.set(event.callId, ledgerOf(state));
+        return;
+      case 'effect.started':
+        for (const effect of event.effects) this.recorder.effectCalls.set(`${this.record.conversationId}/${effect.effectId}`, effect.toolCallId);
+        return;
+      case 'reply.committed': {
+        const reply: ReplyRecord = {
+          text: event.text,
+          covers: [...event.covers],
+          kind: event.kind,
+          committedAt: this.clock.now(),
+          committedOp: this.recorder.nextOp(),
+          deliveredAt: null,
+        };
+        this.replies.set(event.replyId, reply);
+        this.record.replies.push(reply);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  delivered(replyId: ReplyId): void {
+    const reply = this.replies.get(replyId);
+    if (reply && reply.deliveredAt === null) reply.deliveredAt = this.clock.now();
+  }
+
+  ledger(callId: string | undefined): ReadonlyMap<string, EffectStatus> | null {
+    return callId === undefined ? null : this.ledgers.get(callId) ?? null;
+  }
+}
+
+/** Every effect's status, by the model's tool call id. */
+function ledgerOf(state: ConversationState): Map<string, EffectStatus> {
+  const ledger = new Map<string, EffectStatus>();
+  for (const effect of state.effects.values()) ledger.set(effect.toolCallId, effect.status);
+  return ledger;
+}
+
+export interface ClusterEnv {
+  clock: VirtualClock;
+  rng: KeyedRandom;
+  recorder: Recorder;
+  shops: AdversarialShops;
+}
+
+/** A conversation as the simulator drives it. `arrive` records the message when it reaches graft. */
+export interface Driver {
+  isLive(): boolean;
+  receive(messageId: string, text: string, arrive: () => void): void;
+}
+
+/**
+ * One conversation served by 2–3 graft instances on one shared store, each on its own skewed,
+ * stalling clock, with its own view of the model and the tools. Messages go to an instance by a
+ * keyed draw (a frozen instance takes its message when it wakes). Once the conversation is
+ * finished — or at the deadline — every instance is closed, so the virtual clock runs dry.
+ */
+export function graftCluster(
+  script: CustomerScript,
+  env: ClusterEnv,
+  model: SimModel,
+  record: ConversationRecord,
+  observer: GraftObserver,
+  options: { instructions: string; onSettleDuringFirstCall?: 'restart' | 'rebase'; cluster: ClusterOptions },
+): Driver {
+  const { cluster } = options;
+  const conversationId = script.conversationId;
+  const shared = new MemoryStore({ copy: false });
+  const count = 2 + Math.floor(env.rng.uniform(conversationId, 'instances') * (cluster.maxInstances - 1));
+  const instances = Array.from({ length: count }, (_, i) => {
+    const { skewMs, stalls } = instanceFaults(env.rng, conversationId, i, 0, cluster.faults);
+    const clock = new InstanceClock(env.clock, skewMs, stalls);
+    const graft = createGraft({
+      store: instanceStore(shared, clock),
+      model: model.via(clock),
+      tools: env.shops.tools(clock, `i${i}`),
+      clock,
+      instanceId: `i${i}`,
+      instructions: options.instructions,
+      modelTimeoutMs: cluster.modelTimeoutMs,
+      limits: cluster.limits,
+      pollMs: cluster.pollMs,
+      ...(options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {}),
+      onEvent: (_id, event, state) => observer.onEvent(event, state),
+      deliver: (delivery) => observer.delivered(delivery.replyId),
+      onError: (error) => record.errors.push(`instance i${i}: ${describe(error)}`),
+    });
+    return { clock, graft };
+  });
+  let arrived = 0;
+  closeWhenFinished(script, env, shared, record, instances.map((i) => i.graft), () => arrived, cluster);
+  return {
+    isLive: () => observer.live,
+    receive: (messageId, text, arrive) => {
+      const { clock, graft } = instances[Math.floor(env.rng.uniform(conversationId, messageId, 'route') * count)]!;
+      clock.defer(() => {
+        arrived += 1;
+        arrive();
+        graft.receive({ conversationId, messageId, text }).catch((error: unknown) => record.errors.push(`receive ${messageId}: ${describe(error)}`));
+      });
+    },
+  };
+}
+
+/**
+ * Checks, from the last message on, whether the conversation is finished: every message reached
+ * graft, the store lists it as having no work left, and no tool is still running (a late run may
+ * still settle). Then, or at the deadline, closes every instance.
+ */
+function closeWhenFinished(
+  script: CustomerScript,
+  env: ClusterEnv,
+  store: MemoryStore,
+  record: ConversationRecord,
+  grafts: Graft[],
+  arrived: () => number,
+  cluster: ClusterOptions,
+): void {
+  const lastAt = script.messages.at(-1)?.atMs ?? 0;
+  const check = async () => {
+    const done = arrived() === script.messages.length && (await store.unfinished()).length === 0 && record.invocations.every((i) => i.endOp !== null);
+    const late = env.clock.now() >= lastAt + cluster.deadlineMs;
+    if (!done && !late) {
+      env.clock.setTimer(env.clock.now() + cluster.reapEveryMs, () => void check());
+      return;
+    }
+    if (!done) record.errors.push(`still unfinished ${cluster.deadlineMs} ms after the last message`);
+    await Promise.all(grafts.map((g) => g.close()));
+  };
+  env.clock.setTimer(lastAt + cluster.reapEveryMs, () => void check());
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
