@@ -15,16 +15,23 @@ export interface AdversaryOptions {
   repeatWriteRate: number;
   /** P(a call's developer messages are all ignored). */
   ignoreDeveloperRate: number;
+  /**
+   * P(the model reads the contexts of a set of customer messages as they are, like the polite
+   * clerk: it then answers "your order is being processed" about a running write). Such replies
+   * are what follow-up turns exist for.
+   */
+  trustRate: number;
 }
 
-export const defaultAdversary: AdversaryOptions = { repeatWriteRate: 0.15, ignoreDeveloperRate: 0.5 };
+export const defaultAdversary: AdversaryOptions = { repeatWriteRate: 0.15, ignoreDeveloperRate: 0.5, trustRate: 0.2 };
 
 /**
  * The adversarial model: the shop clerk, made to write unless its context literally shows the
  * effect done. Before the clerk reads a context, every function call whose output says running,
  * unknown or not executed is taken out with its output, so the clerk believes nothing happened and
  * asks for the write again; graft's gates, not the model's good manners, must stop it. It also
- * sometimes calls a write twice in one response and sometimes ignores developer messages.
+ * sometimes calls a write twice in one response and sometimes ignores developer messages; and now
+ * and then it reads the context as it is, as the polite clerk does.
  *
  * A brain gets only a context, so its randomness is drawn from a digest of (seed, context): the
  * same context gets the same answer, as the simulator's determinism needs.
@@ -34,7 +41,10 @@ export function adversarialBrain(clerk: Brain, seed: number, options: AdversaryO
   return (request) => {
     const digest = contextDigest(request.input);
     const ignoreDeveloper = rng.uniform(digest, 'ignore-developer') < options.ignoreDeveloperRate;
-    const input = unproven(request.input, ignoreDeveloper);
+    // Drawn from the customer's messages alone, so that every call answering the same messages
+    // (one attempt, its rebases) trusts alike: a polite attempt then replies while a write runs.
+    const trusting = rng.uniform(messagesDigest(request.input), 'trust') < options.trustRate;
+    const input = trusting ? request.input : unproven(request.input, ignoreDeveloper);
     const outputs = clerk({ ...request, input });
     const repeat = rng.uniform(digest, 'repeat-write') < options.repeatWriteRate;
     return repeat ? repeatWrites(outputs) : outputs;
@@ -80,6 +90,13 @@ function repeatWrites(outputs: readonly BrainOutput[]): BrainOutput[] {
 function contextDigest(input: readonly InputItem[]): number {
   let h = hashString(String(input.length));
   for (let i = Math.max(0, input.length - DIGEST_TAIL_ITEMS); i < input.length; i += 1) h = hashString(itemText(input[i]!), h);
+  return h;
+}
+
+/** A digest of the customer's messages in a context (their number and starts). */
+function messagesDigest(input: readonly InputItem[]): number {
+  let h = hashString('users');
+  for (const item of input) if (item.type === 'message' && item.role === 'user') h = hashString(itemText(item), h);
   return h;
 }
 

@@ -34,7 +34,7 @@ export const defaultCluster: ClusterOptions = {
   maxInstances: 3,
   faults: { maxSkewMs: 1_500, stallGapMeanMs: 25_000, stallMinMs: 3_500, stallMaxMs: 10_000, horizonMs: 600_000 },
   pollMs: 1_000,
-  limits: { toolTimeoutMs: 5_000, toolHangMs: 15_000, leaseMs: 6_000, attemptsPerTurn: 4 },
+  limits: { toolTimeoutMs: 5_000, toolHangMs: 15_000, leaseMs: 6_000, attemptsPerTurn: 4, replyWaitMs: 1_000 },
   modelTimeoutMs: 10_000,
   reapEveryMs: 2_000,
   deadlineMs: 600_000,
@@ -134,8 +134,10 @@ export interface Driver {
 /**
  * One conversation served by 2–3 graft instances on one shared store, each on its own skewed,
  * stalling clock, with its own view of the model and the tools. Messages go to an instance by a
- * keyed draw (a frozen instance takes its message when it wakes). Once the conversation is
- * finished — or at the deadline — every instance is closed, so the virtual clock runs dry.
+ * keyed draw; the channel delivers a conversation's messages in order (each once the previous one
+ * was accepted), so a frozen instance holds the ones after its message until it wakes — as a
+ * channel that retries an unacknowledged webhook does. Once the conversation is finished — or at
+ * the deadline — every instance is closed, so the virtual clock runs dry.
  */
 export function graftCluster(
   script: CustomerScript,
@@ -151,7 +153,8 @@ export function graftCluster(
   const count = 2 + Math.floor(env.rng.uniform(conversationId, 'instances') * (cluster.maxInstances - 1));
   const instances = Array.from({ length: count }, (_, i) => {
     const { skewMs, stalls } = instanceFaults(env.rng, conversationId, i, 0, cluster.faults);
-    const clock = new InstanceClock(env.clock, skewMs, stalls);
+    const spin = () => record.errors.push(`instance i${i} set over 10,000 timers at ${Math.round(env.clock.now())} ms: a busy loop`);
+    const clock = new InstanceClock(env.clock, skewMs, stalls, spin);
     const graft = createGraft({
       store: instanceStore(shared, clock),
       model: model.via(clock),
@@ -170,16 +173,25 @@ export function graftCluster(
     return { clock, graft };
   });
   let arrived = 0;
+  let channel = Promise.resolve();
   closeWhenFinished(script, env, shared, record, instances.map((i) => i.graft), () => arrived, cluster);
-  return {
-    isLive: () => observer.live,
-    receive: (messageId, text, arrive) => {
-      const { clock, graft } = instances[Math.floor(env.rng.uniform(conversationId, messageId, 'route') * count)]!;
+  const deliver = (messageId: string, text: string, arrive: () => void) => {
+    const { clock, graft } = instances[Math.floor(env.rng.uniform(conversationId, messageId, 'route') * count)]!;
+    return new Promise<void>((accepted) =>
       clock.defer(() => {
         arrived += 1;
         arrive();
-        graft.receive({ conversationId, messageId, text }).catch((error: unknown) => record.errors.push(`receive ${messageId}: ${describe(error)}`));
-      });
+        graft
+          .receive({ conversationId, messageId, text })
+          .catch((error: unknown) => record.errors.push(`receive ${messageId}: ${describe(error)}`))
+          .finally(accepted);
+      }),
+    );
+  };
+  return {
+    isLive: () => observer.live,
+    receive: (messageId, text, arrive) => {
+      channel = channel.then(() => deliver(messageId, text, arrive));
     },
   };
 }

@@ -17,6 +17,9 @@ export interface InstanceFaults {
   horizonMs: number;
 }
 
+/** More timers than this set by one instance at one virtual instant is a busy loop. */
+const MAX_TIMERS_PER_INSTANT = 10_000;
+
 /**
  * One simulated graft instance's view of the one virtual clock: its reading is off by a fixed
  * skew, and it stalls now and then. While it stalls nothing of it runs: every timer it set that
@@ -24,10 +27,19 @@ export interface InstanceFaults {
  * and tool calls) fires at the stall's end instead.
  */
 export class InstanceClock implements Clock {
+  private instant = Number.NaN;
+  private timersThisInstant = 0;
+
+  /**
+   * @param onSpin Called once if the instance sets more than {@link MAX_TIMERS_PER_INSTANT} timers at
+   *   one instant (a wake that keeps finding itself early); its later timers at that instant are
+   *   dropped, so that the run goes on and the checker can report it.
+   */
   constructor(
     private readonly base: VirtualClock,
     readonly skewMs: number,
     readonly stalls: readonly Stall[],
+    private readonly onSpin: () => void = () => undefined,
   ) {}
 
   now(): number {
@@ -35,7 +47,11 @@ export class InstanceClock implements Clock {
   }
 
   setTimer(at: number, fn: () => void): () => void {
-    return this.base.setTimer(this.awake(Math.max(at - this.skewMs, this.base.now())), fn);
+    if (this.spinning()) return () => undefined;
+    // Rounded up to a whole ms: with a whole-ms skew, the instance then reads at least `at` when
+    // the timer fires (`at - skew + skew` can fall an ulp short, and a wake that finds itself
+    // early would set itself again for ever).
+    return this.base.setTimer(this.awake(Math.max(Math.ceil(at - this.skewMs), this.base.now())), fn);
   }
 
   /** Runs `fn` now, or when the current stall ends (a notification or a message reaching a frozen instance). */
@@ -43,6 +59,16 @@ export class InstanceClock implements Clock {
     const at = this.awake(this.base.now());
     if (at === this.base.now()) fn();
     else this.base.setTimer(at, fn);
+  }
+
+  private spinning(): boolean {
+    if (this.base.now() !== this.instant) {
+      this.instant = this.base.now();
+      this.timersThisInstant = 0;
+    }
+    this.timersThisInstant += 1;
+    if (this.timersThisInstant === MAX_TIMERS_PER_INSTANT + 1) this.onSpin();
+    return this.timersThisInstant > MAX_TIMERS_PER_INSTANT;
   }
 
   /** The first moment at or after `t` (virtual time) when the instance is not stalled. */

@@ -2,8 +2,6 @@ import { coreConfig } from '../core/config.js';
 import type { GraftEvent } from '../core/events.js';
 import type { ReplyId } from '../core/ids.js';
 import { createShopClerk } from '../model/shop-clerk/index.js';
-import type { DesiredOrder } from '../model/shop-clerk/language.js';
-import { applyIntent } from '../model/shop-clerk/language.js';
 import { createGraft } from '../runtime/graft.js';
 import { createToolRunner } from '../runtime/tool-runner.js';
 import { MemoryStore } from '../store/memory/memory-store.js';
@@ -209,19 +207,9 @@ export async function runAdversarialChunk(strategy: Strategy, scripts: CustomerS
     if (record.coverage) countToolLog(record.coverage, record.invocations, record.reconciles);
     const shop = shops.shop(script.conversationId);
     // Orphans are judged by the ledger (or the tool log) here: an effect absent from a context that should hold it.
-    const figures: ConversationFigures = { ...measure(record, shop, desiredOnArrival(script, record)), orphanedEffects: absentEffects(record) };
+    const figures: ConversationFigures = { ...measure(record, shop, script.desired), orphanedEffects: absentEffects(record) };
     return { script, record, shop, figures, violations: checkConversation(record, figures, 'adversarial') };
   });
-}
-
-/**
- * What the customer asked for, in the order graft received the messages: a frozen instance takes
- * its message late, so a later message may overtake it ("add fries" after "cancel it" opens a new
- * order), and graft is judged on what it was told.
- */
-function desiredOnArrival(script: CustomerScript, record: ConversationRecord): DesiredOrder {
-  const intents = new Map(script.messages.map((m) => [m.id, m.intent]));
-  return record.messages.reduce<DesiredOrder>((desired, m) => applyIntent(desired, intents.get(m.id)!), null);
 }
 
 /** Sends each message at its time; the driver says when it reaches the strategy (`arrive` records it then). */
