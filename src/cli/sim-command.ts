@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { COVERAGE_MIN_CONVERSATIONS, missingCoverage } from '../sim/coverage.js';
 import type { SimOptions, SimResult, Strategy, World } from '../sim/run.js';
 import { STRATEGIES, WORLDS, runSim } from '../sim/run.js';
@@ -10,6 +11,7 @@ const flags: FlagSpec = {
   seed: { type: 'string', help: 'seed of the workload, latencies and faults', default: '1' },
   strategy: { type: 'string', help: `one of ${STRATEGIES.join(', ')}, or all`, default: 'all' },
   world: { type: 'string', help: 'polite | adversarial (hostile model and tools, 2-3 stalling instances)', default: 'polite' },
+  threads: { type: 'string', help: 'worker threads per strategy (same results; default: the cores in the adversarial world, else 1)' },
   faults: { type: 'boolean', help: 'add model 429/500s, stalls past the timeout and tool failures' },
   policy: { type: 'string', help: "graft's policy when a write settles during a first call: restart | rebase", default: 'restart' },
   json: { type: 'boolean', help: 'print the figures as JSON (byte-identical for the same flags)' },
@@ -39,9 +41,11 @@ export async function simCommand(argv: string[]): Promise<number> {
     if (policy !== 'restart' && policy !== 'rebase') throw new UsageError(`--policy must be restart or rebase`);
     const world = values.world as World;
     if (!WORLDS.includes(world)) throw new UsageError(`--world must be ${WORLDS.join(' or ')}`);
+    const threads = values.threads === undefined ? (world === 'adversarial' ? availableParallelism() : 1) : intFlag('threads', values.threads, { min: 1, max: 64 });
     const options: SimOptions = {
       seed: intFlag('seed', values.seed, { max: 2 ** 31 - 1 }),
       conversations: intFlag('conversations', values.conversations, { min: 1, max: 10_000_000 }),
+      threads,
       strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
       faults: values.faults === true,
       world,

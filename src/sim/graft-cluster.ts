@@ -33,7 +33,7 @@ export interface ClusterOptions {
 export const defaultCluster: ClusterOptions = {
   maxInstances: 3,
   faults: { maxSkewMs: 1_500, stallGapMeanMs: 25_000, stallMinMs: 3_500, stallMaxMs: 10_000, horizonMs: 600_000 },
-  pollMs: 1_000,
+  pollMs: 2_000,
   limits: { toolTimeoutMs: 5_000, toolHangMs: 15_000, leaseMs: 6_000, attemptsPerTurn: 4, replyWaitMs: 1_000 },
   modelTimeoutMs: 10_000,
   reapEveryMs: 2_000,

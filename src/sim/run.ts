@@ -59,6 +59,8 @@ export interface SimOptions {
    * default {@link DEFAULT_CHUNK}).
    */
   chunk?: number;
+  /** Worker threads to spread each strategy's conversations over (default 1: this thread). Changes no result. */
+  threads?: number;
   onProgress?: (strategy: Strategy, done: number, total: number) => void;
 }
 
@@ -94,7 +96,12 @@ const INSTRUCTIONS = 'You are the shop clerk of a small takeaway. Take orders, c
 /** Runs the simulation for every strategy asked for. */
 export async function runSim(options: SimOptions): Promise<{ result: SimResult; details: Record<string, StrategyResult> }> {
   const details: Record<string, StrategyResult> = {};
-  for (const strategy of options.strategies) details[strategy] = await runStrategy(strategy, options);
+  const threads = options.threads ?? 1;
+  // Loaded only when asked for: the one-thread simulator needs no worker machinery.
+  const parallel = threads > 1 ? (await import('./parallel.js')).runStrategyParallel : null;
+  for (const strategy of options.strategies) {
+    details[strategy] = parallel ? await parallel(strategy, options, threads) : await runStrategy(strategy, options);
+  }
   const strategies: Record<string, StrategyReport> = {};
   for (const [name, detail] of Object.entries(details)) strategies[name] = detail.report;
   const coverage = details.graft?.coverage;
@@ -121,8 +128,12 @@ export interface RangeResult {
 /** Runs one strategy over the whole workload. */
 export async function runStrategy(strategy: Strategy, options: SimOptions): Promise<StrategyResult> {
   const part = await runRange(strategy, options, [0, options.conversations], (n) => options.onProgress?.(strategy, n, options.conversations));
-  const historyHash = hashString(part.hashes.join(',')).toString(16).padStart(8, '0');
-  return { report: report(part.total), violations: part.violations, historyHash, coverage: part.coverage };
+  return { report: report(part.total), violations: part.violations, historyHash: historyHashOf(part.hashes), coverage: part.coverage };
+}
+
+/** The history hash of a run: one hash over the conversations' hashes, in order. */
+export function historyHashOf(hashes: readonly string[]): string {
+  return hashString(hashes.join(',')).toString(16).padStart(8, '0');
 }
 
 /** Runs conversations `from` ≤ c < `to` of one strategy here, a chunk at a time. */
