@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { COVERAGE_MIN_CONVERSATIONS, missingCoverage } from '../sim/coverage.js';
-import type { SimOptions, SimResult, Strategy, World } from '../sim/run.js';
+import type { SimOptions, Strategy, World } from '../sim/run.js';
 import { STRATEGIES, WORLDS, runSim } from '../sim/run.js';
 import { formatTable } from '../sim/table.js';
 import type { FlagSpec } from './args.js';
@@ -58,7 +58,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     const broken = details.graft?.violations ?? [];
     for (const v of broken.slice(0, 20)) console.error(`graft violation (seed ${options.seed}, ${v.conversationId}): guarantee ${v.guarantee}: ${v.detail}`);
     if (broken.length > 20) console.error(`graft: ${broken.length} violations in all`);
-    const uncovered = uncoveredPaths(result);
+    const uncovered = result.coverage ? missingCoverage(result.coverage, result.conversations) : [];
     for (const name of uncovered) console.error(`graft coverage: ${name} is 0 (the adversarial world never reached that path)`);
     return broken.length > 0 || uncovered.length > 0 ? 1 : 0;
   } catch (error) {
@@ -68,12 +68,6 @@ export async function simCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
-}
-
-/** The coverage counters that are 0, when the run is large enough that none may be. */
-function uncoveredPaths(result: SimResult): string[] {
-  if (!result.coverage || result.conversations < COVERAGE_MIN_CONVERSATIONS) return [];
-  return missingCoverage(result.coverage);
 }
 
 /** Progress on stderr: a live line on a terminal, a line per strategy otherwise. */

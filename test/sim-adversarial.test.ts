@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import type { BrainOutput, BrainRequest } from '../src/core/brain.js';
+import type { InputItem } from '../src/core/items.js';
+import { notices } from '../src/core/context.js';
+import { simCommand } from '../src/cli/sim-command.js';
+import { adversarialBrain } from '../src/sim/adversarial-brain.js';
+import { COVERAGE_MIN_CONVERSATIONS, emptyCoverage, missingCoverage } from '../src/sim/coverage.js';
+import { historyFindings } from '../src/sim/history-checks.js';
+import { InstanceClock } from '../src/sim/instance-clock.js';
+import type { ConversationRecord, ModelCallRecord } from '../src/sim/recorder.js';
+import { runSim, runStrategy } from '../src/sim/run.js';
+import type { ToolInvocation } from '../src/sim/tool-log.js';
+import { VirtualClock } from '../src/sim/virtual-clock.js';
+
+const adversarial = { seed: 5, conversations: 40, faults: false, world: 'adversarial' } as const;
+
+function record(partial: Partial<ConversationRecord>): ConversationRecord {
+  return { conversationId: 'c', messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [], ...partial };
+}
+
+function call(op: number, partial: Partial<ModelCallRecord>): ModelCallRecord {
+  return { at: op, op, held: new Set(), userTexts: [], inputTokens: 0, outputTokens: 0, aborted: false, seen: new Map(), ...partial };
+}
+
+/** A write that started at op `start`, wrote at `wrote` (null: never) and ended at `end`. */
+function write(key: string, start: number, wrote: number | null, end: number | null, partial: Partial<ToolInvocation> = {}): ToolInvocation {
+  return {
+    tool: 'create_order',
+    key,
+    toolCallId: `call_${key}`,
+    effectId: null,
+    runner: 'i0',
+    startAt: start,
+    startOp: start,
+    endAt: end,
+    endOp: end,
+    wroteAt: wrote,
+    wroteOp: wrote,
+    changed: wrote !== null,
+    fenced: false,
+    outcome: end === null ? 'running' : wrote === null ? 'rejected' : 'returned',
+    ...partial,
+  };
+}
+
+const rules = (r: ConversationRecord) => historyFindings(r).map((f) => f.guarantee);
+
+describe("the adversarial world's checker", () => {
+  it('reports a context that lacks an effect, or holds it at another status than the ledger had', () => {
+    const ledger = new Map([['call_a', 'done' as const]]);
+    expect(rules(record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map([['call_a', 'done']]) })] }))).toEqual([]);
+    expect(rules(record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map() })] }))).toEqual([4]);
+    const stale = historyFindings(record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map([['call_a', 'running']]) })] }));
+    expect(stale.map((f) => f.detail)).toEqual(["model call #0 (c1) holds effect call_a as running; graft's ledger had it done"]);
+  });
+
+  it('reports a call it cannot link to graft\'s log, and a context that repeats a call id', () => {
+    expect(rules(record({ calls: [call(1, { ledger: null })] }))).toEqual([4]);
+    expect(rules(record({ calls: [call(1, { ledger: new Map(), repeatedCallIds: ['graft_eff_5_1_1'] })] }))).toEqual([4]);
+  });
+
+  it("judges a strategy without a ledger by the tools' own log when the call was made", () => {
+    const invocations = [write('k1', 1, 2, 3), write('k2', 4, null, null)];
+    // At op 5, k1 is done and k2 still runs: a context must hold both, at those statuses.
+    const both = new Map([['call_k1', 'done' as const], ['call_k2', 'running' as const]]);
+    expect(rules(record({ invocations, calls: [call(5, { seen: both })] }))).toEqual([]);
+    expect(rules(record({ invocations, calls: [call(5, { seen: new Map([['call_k1', 'done']]) })] }))).toEqual([4]);
+    // A write that threw after the shop took it is done, whatever its caller was told.
+    const threw = [write('k3', 1, 2, 3, { outcome: 'threw' })];
+    expect(rules(record({ invocations: threw, calls: [call(4, { seen: new Map([['call_k3', 'failed']]) })] }))).toEqual([4]);
+  });
+
+  it('reports writes that overlap, but not a fenced late run or a failure before writing', () => {
+    expect(rules(record({ invocations: [write('a', 1, 5, 6), write('b', 3, 4, 7)] }))).toEqual([3]);
+    expect(rules(record({ invocations: [write('a', 1, 2, 9), write('b', 3, 4, 5)] }))).toEqual([]);
+    expect(rules(record({ invocations: [write('a', 1, null, 9, { fenced: true }), write('b', 3, 4, 5)] }))).toEqual([]);
+    expect(rules(record({ invocations: [write('a', 1, null, 9, { outcome: 'threw' }), write('b', 3, 4, 5)] }))).toEqual([]);
+  });
+
+  it('reports a key invoked twice; each key generation is a key of its own', () => {
+    expect(rules(record({ invocations: [write('k', 1, null, 2), write('k#2', 3, 4, 5)] }))).toEqual([]);
+    const twice = historyFindings(record({ invocations: [write('k', 1, null, 2), write('k', 3, 4, 5, { runner: 'i1' })] }));
+    expect(twice.map((f) => [f.guarantee, f.detail])).toEqual([[5, 'key k was invoked 2 times (by i0, i1)']]);
+  });
+
+  it("reports a message without a delivered reply, one covered twice, and graft's errors", () => {
+    const messages = [{ id: 'm1', text: 'hi', at: 0, op: 1, contended: false }, { id: 'm2', text: 'and', at: 0, op: 2, contended: false }];
+    const reply = (covers: string[], deliveredAt: number | null) => ({ text: 't', covers, kind: 'reply' as const, committedAt: 1, committedOp: 3, deliveredAt });
+    expect(rules(record({ messages, replies: [reply(['m1', 'm2'], 1)] }))).toEqual([]);
+    expect(rules(record({ messages, replies: [reply(['m1', 'm2'], null)] }))).toEqual([8]);
+    expect(rules(record({ messages, replies: [reply(['m1', 'm2'], 1), reply(['m2'], 2)] }))).toEqual([2]);
+    expect(rules(record({ errors: ['instance i1: InvariantViolation: boom'] }))).toEqual([0]);
+  });
+
+  it('requires every coverage counter above 0 only in runs large enough to reach them all', () => {
+    const coverage = { ...emptyCoverage(), followUps: 1 };
+    expect(missingCoverage(coverage, COVERAGE_MIN_CONVERSATIONS - 1)).toEqual([]);
+    expect(missingCoverage(coverage, COVERAGE_MIN_CONVERSATIONS)).toContain('takeovers');
+    expect(missingCoverage(coverage, COVERAGE_MIN_CONVERSATIONS)).not.toContain('followUps');
+  });
+});
+
+describe('the adversarial model and instances', () => {
+  const order: BrainOutput = { type: 'function_call', name: 'create_order', arguments: '{"items":[{"product":"pizza","quantity":1}]}' };
+  const pair = (callId: string, output: string): InputItem[] => [
+    { type: 'function_call', call_id: callId, name: 'create_order', arguments: order.arguments },
+    { type: 'function_call_output', call_id: callId, output },
+  ];
+  const user: InputItem = { type: 'message', role: 'user', content: 'One pizza, please.' };
+  const request = (input: InputItem[]): BrainRequest => ({ model: 'm', instructions: null, input, tools: [] });
+
+  it('hides every call its context does not prove done, pair by pair, and answers a context alike every time', () => {
+    const seen: (readonly InputItem[])[] = [];
+    const brain = adversarialBrain((r) => (seen.push(r.input), [order]), 1, { repeatWriteRate: 0, ignoreDeveloperRate: 0, trustRate: 0 });
+    const done = '{"order_id":"ord_1","status":"confirmed","items":[]}';
+    const input = [user, ...pair('graft_e_1', notices.running), ...pair('graft_e_1', done), ...pair('call_2', notices.unknown), ...pair('call_3', notices.notHappened)];
+    expect(brain(request(input))).toEqual(brain(request(input)));
+    expect(seen[0]).toEqual([user, ...pair('graft_e_1', done)]);
+  });
+
+  it('repeats a write call within one response for some contexts', () => {
+    const brain = adversarialBrain(() => [order], 1, { repeatWriteRate: 0.5, ignoreDeveloperRate: 0, trustRate: 0 });
+    const sizes = new Set(Array.from({ length: 40 }, (_, i) => brain(request([{ ...user, content: `pizza ${i}` }])).length));
+    expect([...sizes].sort()).toEqual([1, 2]);
+  });
+
+  it("runs an instance's timers on its skewed clock and holds them until its stall ends", async () => {
+    const base = new VirtualClock(0);
+    const clock = new InstanceClock(base, 500, [[1_000, 4_000]]);
+    const fired: [string, number][] = [];
+    expect(clock.now()).toBe(500);
+    clock.setTimer(1_200, () => fired.push(['early', base.now()]));
+    clock.setTimer(2_000, () => fired.push(['stalled', base.now()]));
+    clock.setTimer(5_500, () => fired.push(['late', base.now()]));
+    base.setTimer(2_000, () => clock.defer(() => fired.push(['deferred', base.now()])));
+    await base.run();
+    expect(fired).toEqual([['early', 700], ['stalled', 4_000], ['deferred', 4_000], ['late', 5_000]]);
+  });
+});
+
+describe('the simulator in the adversarial world', () => {
+  it('gives the same history hash for the same seed, whatever the chunk, and another for another seed', async () => {
+    const a = await runStrategy('graft', { ...adversarial, strategies: ['graft'] });
+    const b = await runStrategy('graft', { ...adversarial, strategies: ['graft'], chunk: 7 });
+    const c = await runStrategy('graft', { ...adversarial, seed: 6, strategies: ['graft'] });
+    expect(a.historyHash).toBe(b.historyHash);
+    expect(a.coverage).toEqual(b.coverage);
+    expect(a.historyHash).not.toBe(c.historyHash);
+  });
+
+  it('prints byte-identical JSON, with the coverage counters, for the same flags', async () => {
+    const capture = async () => {
+      const lines: string[] = [];
+      const { log, error } = console;
+      console.log = (text: string) => lines.push(text);
+      console.error = () => undefined;
+      try {
+        await simCommand(['--world', 'adversarial', '--conversations', '12', '--seed', '3', '--strategy', 'all', '--json', '--threads', '1']);
+      } finally {
+        Object.assign(console, { log, error });
+      }
+      return lines.join('\n');
+    };
+    const first = await capture();
+    expect(await capture()).toBe(first);
+    const parsed = JSON.parse(first) as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual(['seed', 'conversations', 'world', 'strategies', 'coverage']);
+    expect(Object.keys(parsed.coverage as object)).toEqual(Object.keys(emptyCoverage()));
+  });
+
+  it('catches the baselines, which run the same hostile tools with no gate', async () => {
+    const { details } = await runSim({ ...adversarial, conversations: 60, strategies: ['naive', 'naive-abort', 'interrupt', 'rollback'] });
+    for (const name of ['naive', 'naive-abort', 'interrupt', 'rollback']) {
+      const guarantees = new Set(details[name]!.violations.map((v) => v.guarantee));
+      expect(guarantees.has(4), `${name} leaves effects out of contexts`).toBe(true);
+      expect(guarantees.has(5), `${name} duplicates or misses writes`).toBe(true);
+    }
+  });
+
+  it('finds no violation in graft over 300 conversations, and reaches the hostile paths', async () => {
+    const result = await runStrategy('graft', { ...adversarial, conversations: 300, strategies: ['graft'] });
+    const kinds = [...new Set(result.violations.map((v) => `guarantee ${v.guarantee}: ${v.detail.slice(0, 120)} (${v.conversationId})`))];
+    expect(kinds.slice(0, 10), `replay with: npx graft sim --world adversarial --strategy graft --seed ${adversarial.seed} --conversations 300`).toEqual([]);
+    for (const counter of ['timeouts', 'hangs', 'takeovers', 'reconciles', 'fencedLateRuns', 'steered', 'rebases', 'restarts'] as const) {
+      expect(result.coverage![counter], counter).toBeGreaterThan(0);
+    }
+  });
+});
