@@ -3,7 +3,7 @@
 // `graft sim` command that replays it; also when, over the whole sweep, graft never reached one
 // of the paths the world exists to exercise.
 //
-//   npm run sim:sweep [-- --seeds 200 --conversations 25 --threads 2 --budget-s 170]
+//   npm run sim:sweep [-- --seeds 200 --conversations 20 --threads 2 --budget-s 170]
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
@@ -43,7 +43,7 @@ async function sweep(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string', default: '200' },
-      conversations: { type: 'string', default: '25' },
+      conversations: { type: 'string', default: '20' },
       threads: { type: 'string', default: String(availableParallelism()) },
       'budget-s': { type: 'string', default: '170' },
     },

@@ -30,6 +30,7 @@ function write(key: string, start: number, wrote: number | null, end: number | n
     toolCallId: `call_${key}`,
     effectId: null,
     runner: 'i0',
+    requestedBy: null,
     startAt: start,
     startOp: start,
     endAt: end,
@@ -70,11 +71,13 @@ describe("the adversarial world's checker", () => {
     expect(rules(record({ invocations: threw, calls: [call(4, { seen: new Map([['call_k3', 'failed']]) })] }))).toEqual([4]);
   });
 
-  it('reports writes that overlap, but not a fenced late run or a failure before writing', () => {
+  it('reports writes that overlap, but not a fenced late run, a failure before writing, or the writes of one response', () => {
     expect(rules(record({ invocations: [write('a', 1, 5, 6), write('b', 3, 4, 7)] }))).toEqual([3]);
     expect(rules(record({ invocations: [write('a', 1, 2, 9), write('b', 3, 4, 5)] }))).toEqual([]);
     expect(rules(record({ invocations: [write('a', 1, null, 9, { fenced: true }), write('b', 3, 4, 5)] }))).toEqual([]);
     expect(rules(record({ invocations: [write('a', 1, null, 9, { outcome: 'threw' }), write('b', 3, 4, 5)] }))).toEqual([]);
+    // Two writes of one response were decided together.
+    expect(rules(record({ invocations: [write('a', 1, 5, 6, { requestedBy: 2 }), write('b', 3, 4, 7, { requestedBy: 2 })] }))).toEqual([]);
   });
 
   it('reports a key invoked twice; each key generation is a key of its own', () => {

@@ -196,12 +196,14 @@ export class AdversarialShops {
 
   private start(record: ConversationRecord, name: string, ctx: ToolContext, runner: string): ToolInvocation {
     const { clock, recorder } = this.env;
+    const requestedBy = recorder.requestedBy.get(`${ctx.conversationId}/${ctx.toolCallId}`) ?? null;
     const invocation: ToolInvocation = {
       tool: name,
       key: ctx.idempotencyKey ?? ctx.toolCallId,
       toolCallId: ctx.toolCallId,
       effectId: ctx.effectId,
       runner,
+      requestedBy,
       startAt: clock.now(),
       startOp: recorder.nextOp(),
       endAt: null,
@@ -221,7 +223,7 @@ export class AdversarialShops {
       startAt: invocation.startAt,
       endOp: null,
       ok: null,
-      requestedBy: recorder.requestedBy.get(`${ctx.conversationId}/${ctx.toolCallId}`) ?? null,
+      requestedBy,
     });
     if (ctx.effectId) recorder.effectCalls.set(`${ctx.conversationId}/${ctx.effectId}`, ctx.toolCallId);
     return invocation;

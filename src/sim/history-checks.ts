@@ -79,7 +79,8 @@ function truthAt(invocations: readonly ToolInvocation[], op: number): Map<string
  * Guarantee 3: no two writes of a conversation overlap. A write's span runs from the start of its
  * invocation to the moment the shop accepted it (see `writeSpan`): only then could it still change
  * the shop. An invocation that never wrote — it failed before reaching the shop, or the shop
- * refused it (a fenced late run, an unknown order) — has no span and overlaps nothing.
+ * refused it (a fenced late run, an unknown order) — has no span and overlaps nothing. Writes that
+ * one response asked for together may run together: they were decided on one context.
  */
 export function writeOverlapFindings(invocations: readonly ToolInvocation[]): Finding[] {
   const writes = invocations.flatMap((invocation) => {
@@ -91,7 +92,8 @@ export function writeOverlapFindings(invocations: readonly ToolInvocation[]): Fi
     for (let j = i + 1; j < writes.length; j += 1) {
       const a = writes[i]!;
       const b = writes[j]!;
-      if (a.span.from < b.span.to && b.span.from < a.span.to) offences.push(`${describe(a.invocation)} and ${describe(b.invocation)} wrote at the same time`);
+      const together = a.invocation.requestedBy !== null && a.invocation.requestedBy === b.invocation.requestedBy;
+      if (!together && a.span.from < b.span.to && b.span.from < a.span.to) offences.push(`${describe(a.invocation)} and ${describe(b.invocation)} wrote at the same time`);
     }
   }
   return summarise(3, offences);

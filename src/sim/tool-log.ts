@@ -15,6 +15,8 @@ export interface ToolInvocation {
   effectId: string | null;
   /** The instance (or bot) that ran it. */
   runner: string;
+  /** Index (in the conversation's model calls) of the call whose response asked for it, when known. */
+  requestedBy: number | null;
   startAt: number;
   startOp: number;
   endAt: number | null;
