@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
+import { replayCommand } from '../src/cli/sim-command.js';
 import type { Coverage } from '../src/sim/coverage.js';
 import { addCoverage, emptyCoverage, missingCoverage } from '../src/sim/coverage.js';
 import type { Violation } from '../src/sim/invariants.js';
@@ -97,6 +98,7 @@ function report(results: SeedResult[], planned: number, conversations: number): 
   for (const r of failing) {
     console.log(`\nseed ${r.seed}: ${r.count} violations; replay: npx graft sim --world adversarial --strategy graft --seed ${r.seed} --conversations ${conversations}`);
     for (const v of r.violations) console.log(`  ${v.conversationId}: guarantee ${v.guarantee}: ${v.detail}`);
+    console.log(`  alone: ${replayCommand({ seed: r.seed, world: 'adversarial', faults: false }, r.violations[0]!.conversationId)}`);
   }
   const coverage = emptyCoverage();
   for (const r of results) addCoverage(coverage, r.coverage);

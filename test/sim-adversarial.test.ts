@@ -8,7 +8,7 @@ import { COVERAGE_MIN_CONVERSATIONS, emptyCoverage, missingCoverage } from '../s
 import { historyFindings } from '../src/sim/history-checks.js';
 import { InstanceClock } from '../src/sim/instance-clock.js';
 import type { ConversationRecord, ModelCallRecord } from '../src/sim/recorder.js';
-import { runSim, runStrategy } from '../src/sim/run.js';
+import { runRange, runSim, runStrategy } from '../src/sim/run.js';
 import type { ToolInvocation } from '../src/sim/tool-log.js';
 import { VirtualClock } from '../src/sim/virtual-clock.js';
 
@@ -142,13 +142,16 @@ describe('the adversarial model and instances', () => {
 });
 
 describe('the simulator in the adversarial world', () => {
-  it('gives the same history hash for the same seed, whatever the chunk, and another for another seed', async () => {
+  it('gives the same history hash for the same seed, whatever the chunk or range, and another for another seed', async () => {
     const a = await runStrategy('graft', { ...adversarial, strategies: ['graft'] });
     const b = await runStrategy('graft', { ...adversarial, strategies: ['graft'], chunk: 7 });
     const c = await runStrategy('graft', { ...adversarial, seed: 6, strategies: ['graft'] });
     expect(a.historyHash).toBe(b.historyHash);
     expect(a.coverage).toEqual(b.coverage);
     expect(a.historyHash).not.toBe(c.historyHash);
+    // A conversation is the same whatever range it is run in (`graft sim --first N` replays conv_N alone).
+    const whole = await runRange('graft', { ...adversarial, strategies: ['graft'] }, [0, 6]);
+    expect((await runRange('graft', { ...adversarial, strategies: ['graft'] }, [4, 6])).hashes).toEqual(whole.hashes.slice(4));
   });
 
   it('prints byte-identical JSON, with the coverage counters, for the same flags', async () => {

@@ -8,6 +8,7 @@ import { UsageError, flagHelp, intFlag, parseFlags } from './args.js';
 
 const flags: FlagSpec = {
   conversations: { type: 'string', help: 'simulated conversations per strategy', default: '1000' },
+  first: { type: 'string', help: 'index of the first conversation (replay conv_N alone: --first N --conversations 1)', default: '0' },
   seed: { type: 'string', help: 'seed of the workload, latencies and faults', default: '1' },
   strategy: { type: 'string', help: `one of ${STRATEGIES.join(', ')}, or all`, default: 'all' },
   world: { type: 'string', help: 'polite | adversarial (hostile model and tools, 2-3 stalling instances)', default: 'polite' },
@@ -45,6 +46,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     const options: SimOptions = {
       seed: intFlag('seed', values.seed, { max: 2 ** 31 - 1 }),
       conversations: intFlag('conversations', values.conversations, { min: 1, max: 10_000_000 }),
+      first: intFlag('first', values.first, { max: 10_000_000 }),
       threads,
       strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
       faults: values.faults === true,
@@ -58,6 +60,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     const broken = details.graft?.violations ?? [];
     for (const v of broken.slice(0, 20)) console.error(`graft violation (seed ${options.seed}, ${v.conversationId}): guarantee ${v.guarantee}: ${v.detail}`);
     if (broken.length > 20) console.error(`graft: ${broken.length} violations in all`);
+    if (broken[0]) console.error(`replay the first alone: ${replayCommand(options, broken[0].conversationId)}`);
     const uncovered = result.coverage ? missingCoverage(result.coverage, result.conversations) : [];
     for (const name of uncovered) console.error(`graft coverage: ${name} is 0 (the adversarial world never reached that path)`);
     return broken.length > 0 || uncovered.length > 0 ? 1 : 0;
@@ -68,6 +71,15 @@ export async function simCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/** The command that runs one conversation (`conv_N`) of this run again, alone. */
+export function replayCommand(options: Pick<SimOptions, 'seed' | 'world' | 'faults' | 'onSettleDuringFirstCall'>, conversationId: string): string {
+  const flags = ['--strategy graft', `--seed ${options.seed}`, `--first ${conversationId.replace(/^conv_/, '')}`, '--conversations 1'];
+  if (options.world === 'adversarial') flags.unshift('--world adversarial');
+  if (options.faults) flags.push('--faults');
+  if (options.onSettleDuringFirstCall === 'rebase') flags.push('--policy rebase');
+  return `npx graft sim ${flags.join(' ')}`;
 }
 
 /** Progress on stderr: a live line on a terminal, a line per strategy otherwise. */

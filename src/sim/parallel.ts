@@ -22,8 +22,9 @@ export type WorkerMessage = { done: number } | { result: RangeResult };
  */
 export async function runStrategyParallel(strategy: Strategy, options: SimOptions, threads: number): Promise<StrategyResult> {
   const n = options.conversations;
+  const first = options.first ?? 0;
   const parts = Math.max(1, Math.min(threads, n));
-  const ranges = Array.from({ length: parts }, (_, i): [number, number] => [Math.floor((i * n) / parts), Math.floor(((i + 1) * n) / parts)]);
+  const ranges = Array.from({ length: parts }, (_, i): [number, number] => [first + Math.floor((i * n) / parts), first + Math.floor(((i + 1) * n) / parts)]);
   const done = ranges.map(() => 0);
   const { onProgress, ...plain } = options;
   const results = await Promise.all(

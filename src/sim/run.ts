@@ -44,6 +44,8 @@ export type World = (typeof WORLDS)[number];
 export interface SimOptions {
   seed: number;
   conversations: number;
+  /** The index of the first conversation (default 0): conversation `c` is the same in any run of its seed. */
+  first?: number;
   strategies: readonly Strategy[];
   faults: boolean;
   /** Default `polite`. */
@@ -127,7 +129,8 @@ export interface RangeResult {
 
 /** Runs one strategy over the whole workload. */
 export async function runStrategy(strategy: Strategy, options: SimOptions): Promise<StrategyResult> {
-  const part = await runRange(strategy, options, [0, options.conversations], (n) => options.onProgress?.(strategy, n, options.conversations));
+  const first = options.first ?? 0;
+  const part = await runRange(strategy, options, [first, first + options.conversations], (n) => options.onProgress?.(strategy, n, options.conversations));
   return { report: report(part.total), violations: part.violations, historyHash: historyHashOf(part.hashes), coverage: part.coverage };
 }
 
