@@ -25,7 +25,11 @@ export interface Coverage {
   restarts: number;
   /** Running writes whose owner was lost (cause `owner-lost`). Informational. */
   ownerLost: number;
-  /** Settles recorded after their effect had settled differently (`late: true`). Informational. */
+  /**
+   * Settles recorded after their effect had settled differently (`late: true`). Informational: a
+   * late run can settle differently only when the tool's fence failed, and this world's tools fence
+   * (a stalled owner's late run is refused, and settles as failed, as the fence already said).
+   */
   lateSettles: number;
   /** Reconciles asked while a run under the same key was still in flight. Informational. */
   reconcilesInFlight: number;
