@@ -139,42 +139,14 @@ export interface Driver {
  * channel that retries an unacknowledged webhook does. Once the conversation is finished — or at
  * the deadline — every instance is closed, so the virtual clock runs dry.
  */
-export function graftCluster(
-  script: CustomerScript,
-  env: ClusterEnv,
-  model: SimModel,
-  record: ConversationRecord,
-  observer: GraftObserver,
-  options: { instructions: string; onSettleDuringFirstCall?: 'restart' | 'rebase'; cluster: ClusterOptions },
-): Driver {
-  const { cluster } = options;
+export function graftCluster(script: CustomerScript, env: ClusterEnv, model: SimModel, record: ConversationRecord, observer: GraftObserver, options: ClusterRunOptions): Driver {
   const conversationId = script.conversationId;
   const shared = new MemoryStore({ copy: false });
-  const count = 2 + Math.floor(env.rng.uniform(conversationId, 'instances') * (cluster.maxInstances - 1));
-  const instances = Array.from({ length: count }, (_, i) => {
-    const { skewMs, stalls } = instanceFaults(env.rng, conversationId, i, 0, cluster.faults);
-    const spin = () => record.errors.push(`instance i${i} set over 10,000 timers at ${Math.round(env.clock.now())} ms: a busy loop`);
-    const clock = new InstanceClock(env.clock, skewMs, stalls, spin);
-    const graft = createGraft({
-      store: instanceStore(shared, clock),
-      model: model.via(clock),
-      tools: env.shops.tools(clock, `i${i}`),
-      clock,
-      instanceId: `i${i}`,
-      instructions: options.instructions,
-      modelTimeoutMs: cluster.modelTimeoutMs,
-      limits: cluster.limits,
-      pollMs: cluster.pollMs,
-      ...(options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {}),
-      onEvent: (_id, event, state) => observer.onEvent(event, state),
-      deliver: (delivery) => observer.delivered(delivery.replyId),
-      onError: (error) => record.errors.push(`instance i${i}: ${describe(error)}`),
-    });
-    return { clock, graft };
-  });
+  const count = 2 + Math.floor(env.rng.uniform(conversationId, 'instances') * (options.cluster.maxInstances - 1));
+  const instances = Array.from({ length: count }, (_, i) => startInstance(i, { conversationId, shared, env, model, record, observer, options }));
   let arrived = 0;
   let channel = Promise.resolve();
-  closeWhenFinished(script, env, shared, record, instances.map((i) => i.graft), () => arrived, cluster);
+  closeWhenFinished(script, env, shared, record, instances.map((i) => i.graft), () => arrived, options.cluster);
   const deliver = (messageId: string, text: string, arrive: () => void) => {
     const { clock, graft } = instances[Math.floor(env.rng.uniform(conversationId, messageId, 'route') * count)]!;
     return new Promise<void>((accepted) =>
@@ -194,6 +166,46 @@ export function graftCluster(
       channel = channel.then(() => deliver(messageId, text, arrive));
     },
   };
+}
+
+export interface ClusterRunOptions {
+  instructions: string;
+  onSettleDuringFirstCall?: 'restart' | 'rebase';
+  cluster: ClusterOptions;
+}
+
+interface InstanceContext {
+  conversationId: string;
+  shared: MemoryStore;
+  env: ClusterEnv;
+  model: SimModel;
+  record: ConversationRecord;
+  observer: GraftObserver;
+  options: ClusterRunOptions;
+}
+
+/** Instance `i` of a conversation: its stalls and skew, and a graft on its clock, store view, model view and tools. */
+function startInstance(i: number, { conversationId, shared, env, model, record, observer, options }: InstanceContext): { clock: InstanceClock; graft: Graft } {
+  const { cluster } = options;
+  const { skewMs, stalls } = instanceFaults(env.rng, conversationId, i, 0, cluster.faults);
+  const spin = () => record.errors.push(`instance i${i} set over 10,000 timers at ${Math.round(env.clock.now())} ms: a busy loop`);
+  const clock = new InstanceClock(env.clock, skewMs, stalls, spin);
+  const graft = createGraft({
+    store: instanceStore(shared, clock),
+    model: model.via(clock),
+    tools: env.shops.tools(clock, `i${i}`),
+    clock,
+    instanceId: `i${i}`,
+    instructions: options.instructions,
+    modelTimeoutMs: cluster.modelTimeoutMs,
+    limits: cluster.limits,
+    pollMs: cluster.pollMs,
+    ...(options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {}),
+    onEvent: (_id, event, state) => observer.onEvent(event, state),
+    deliver: (delivery) => observer.delivered(delivery.replyId),
+    onError: (error) => record.errors.push(`instance i${i}: ${describe(error)}`),
+  });
+  return { clock, graft };
 }
 
 /**
