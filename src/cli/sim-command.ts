@@ -22,9 +22,9 @@ const flags: FlagSpec = {
 const HELP = `Usage: graft sim [flags]
 
 Runs the deterministic simulator: the same customers, latencies and faults for every strategy,
-graft against the strategies teams use today. Exits 1 if graft breaks a guarantee, or if, in the
-adversarial world with at least ${COVERAGE_MIN_CONVERSATIONS} conversations, graft never reached one
-of the paths the world exists to exercise (a coverage counter is 0).
+graft against the strategies teams use today. Exits 1 if graft breaks a guarantee, or if a run of
+the adversarial world (${COVERAGE_MIN_CONVERSATIONS}+ conversations) never reached one of the paths it
+exists to exercise (a coverage counter is 0).
 
 ${flagHelp(flags)}`;
 
