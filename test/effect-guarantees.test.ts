@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { BrainRequest } from '../src/core/brain.js';
 import type { EventOf, GraftEvent } from '../src/core/events.js';
+import { lineage } from '../src/core/context.js';
 import type { Clock } from '../src/core/ports.js';
 import { createShopClerk } from '../src/model/shop-clerk/index.js';
 import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.js';
@@ -196,6 +197,24 @@ describe('the effect guarantees under an adversarial world', () => {
     expect(h.delivered.map((d) => d.covers)).toEqual([['m1', 'm2']]);
     expect(outputsOf(brain.calls[1]!).some((o) => o.includes('not_executed'))).toBe(true);
     expect(ledger.runs.length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('grafts', () => {
+  it('gives each graft pair of an effect its own call id within a lineage (running, then done)', async () => {
+    const h = clerkHarness({ create_order: 5_000 });
+    h.sendAt(0, 'm1', "I'd like 2 pizzas.");
+    h.sendAt(1_000, 'm2', 'Is it on its way?');
+    await h.clock.run();
+    expect(h.errors).toEqual([]);
+    const state = await h.graft.conversation('c1');
+    let grafted = 0;
+    for (const call of state.calls.values()) {
+      const ids = lineage(state, call.callId).flatMap((c) => c.entries.flatMap((e) => (e.item.type === 'function_call' ? [e.item.call_id] : [])));
+      grafted = Math.max(grafted, ids.filter((id) => id.startsWith('graft_')).length);
+      expect(new Set(ids).size, `call ids repeat in the lineage of ${call.callId}: ${ids.join(', ')}`).toBe(ids.length);
+    }
+    expect(grafted).toBeGreaterThanOrEqual(2);
   });
 });
 

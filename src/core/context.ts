@@ -45,7 +45,8 @@ function learn(known: Knowledge, entries: readonly ContextEntry[]): void {
     if (entry.replyId !== undefined) known.replies.add(entry.replyId);
     if (entry.effect) {
       known.effects.set(entry.effect.effectId, entry.effect.status);
-      if (entry.item.type === 'function_call' && entry.item.call_id.startsWith('graft_')) {
+      // The output of a graft pair carries the effect (the call item does not): count pairs by it.
+      if (entry.item.type === 'function_call_output' && entry.item.call_id.startsWith('graft_')) {
         known.grafts.set(entry.effect.effectId, (known.grafts.get(entry.effect.effectId) ?? 0) + 1);
       }
     }
