@@ -193,7 +193,7 @@ describe('the effect guarantees under an adversarial world', () => {
     expect(h.errors).toEqual([]);
     // The first response's create_order came back at 700, after m2 steered in: refused, not run.
     expect(ofType(h.events, 'tool.refused')[0]!.refusals[0]!.reason).toBe('rebase');
-    expect(ofType(h.events, 'model.requested').map((e) => e.reason)).toContain('rebase');
+    expect(ofType(h.events, 'model.requested').map((e) => e.reason)).toContain('steer');
     expect(h.delivered.map((d) => d.covers)).toEqual([['m1', 'm2']]);
     expect(outputsOf(brain.calls[1]!).some((o) => o.includes('not_executed'))).toBe(true);
     expect(ledger.runs.length).toBeLessThanOrEqual(2);

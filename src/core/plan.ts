@@ -395,13 +395,16 @@ function toolGate(state: ConversationState, config: CoreConfig, now: number, att
     });
   }
   if (batch.events.length > 0 || !allAnswered(state, call)) return;
-  const rebase = call.toolCalls.some((t) => t.outcome?.kind === 'refused' && t.outcome.reason === 'rebase');
-  if (!canCallAgain(state, config, attempt, rebase)) return commitFallback(state, config, batch, attempt);
+  // A rebase brings effects the context lacked; a call that only brings messages that steered in
+  // is a steer, which does not spend the attempt's rebases.
   const bound = messageBound(state, config, attempt);
-  const known = knowledgeOf(state, call.callId);
-  const steered = owedMessages(state, bound).some((m) => !known.messages.has(m.messageId));
   const entries = newInput(state, call.callId, { messagesBeforeSeq: bound, fromFrontier: false });
-  requestModel(config, batch, attempt.attemptId, call.callId, entries, rebase ? 'rebase' : steered ? 'steer' : 'continue', call.stateless);
+  const refused = call.toolCalls.some((t) => t.outcome?.kind === 'refused' && t.outcome.reason === 'rebase');
+  const grafted = entries.some((e) => e.item.type === 'function_call' && e.item.call_id.startsWith('graft_'));
+  const steered = entries.some((e) => e.messageId !== undefined);
+  const reason: ModelCallReason = grafted || (refused && !steered) ? 'rebase' : steered ? 'steer' : 'continue';
+  if (!canCallAgain(state, config, attempt, reason === 'rebase')) return commitFallback(state, config, batch, attempt);
+  requestModel(config, batch, attempt.attemptId, call.callId, entries, reason, call.stateless);
 }
 
 /**
@@ -572,7 +575,9 @@ function wake(state: ConversationState, config: CoreConfig): Command[] {
   }
   const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
   if (live) times.push(leaseCheck(live.owner, live.leaseUntil));
-  const call = live ? getCall(state, live.calls.at(-1)!) : null;
+  // Only the owner moves the attempt on: another instance waking for its retry or its reply wait
+  // would find nothing to do, and wake again at once (a busy loop until the owner acts).
+  const call = live && live.owner === config.instanceId ? getCall(state, live.calls.at(-1)!) : null;
   if (live && call?.status === 'failed' && call.failure?.kind !== 'terminal') {
     times.push(retryAt(config, call, consecutiveFailures(state, live)));
   }
