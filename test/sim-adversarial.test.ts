@@ -55,6 +55,16 @@ describe("the adversarial world's checker", () => {
     expect(stale.map((f) => f.detail)).toEqual(["model call #0 (c1) holds effect call_a as running; graft's ledger had it done"]);
   });
 
+  it('reports a reply drafted on a context that missed a status change before the commit', () => {
+    const reply = (ledger?: Map<string, 'running' | 'done'>) => ({ text: 't', covers: [], kind: 'reply' as const, committedAt: 9, committedOp: 9, deliveredAt: 9, fromCall: 0, ...(ledger ? { ledger } : {}) });
+    const draft = call(5, { callId: 'c1', ledger: new Map([['call_a', 'running']]), seen: new Map([['call_a', 'running']]) });
+    expect(rules(record({ calls: [draft], replies: [reply(new Map([['call_a', 'running']]))] }))).toEqual([]);
+    expect(rules(record({ calls: [draft], replies: [reply(new Map([['call_a', 'done']]))] }))).toEqual([2]);
+    // Without a ledger, the tools' own log at the commit: the write ended (and wrote) before it.
+    const baseline = call(5, { seen: new Map([['call_k', 'running']]) });
+    expect(rules(record({ calls: [baseline], invocations: [write('k', 1, 2, 6)], replies: [reply()] }))).toEqual([2]);
+  });
+
   it('reports a call it cannot link to graft\'s log, and a context that repeats a call id', () => {
     expect(rules(record({ calls: [call(1, { ledger: null })] }))).toEqual([4]);
     expect(rules(record({ calls: [call(1, { ledger: new Map(), repeatedCallIds: ['graft_eff_5_1_1'] })] }))).toEqual([4]);

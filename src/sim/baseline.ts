@@ -21,7 +21,8 @@ export interface BaselineEnv {
   instructions: string;
   modelName: string;
   modelTimeoutMs: number;
-  deliver(reply: { text: string; covers: string[]; kind: 'reply' | 'fallback' }): void;
+  /** `responseId`: the response that is the reply (null for a fallback). */
+  deliver(reply: { text: string; covers: string[]; kind: 'reply' | 'fallback'; responseId: string | null }): void;
 }
 
 interface Message {
@@ -206,7 +207,7 @@ export class BaselineBot {
     if (responseId !== null) this.head = responseId;
     const covered = new Set(attempt.messages.map((m) => m.id));
     this.unanswered = this.unanswered.filter((m) => !covered.has(m.id));
-    this.env.deliver({ text, covers: [...covered], kind });
+    this.env.deliver({ text, covers: [...covered], kind, responseId });
     this.latest = null;
     if (this.strategy === 'enqueue') this.startWaiting();
     if (this.strategy === 'debounce' && this.waiting.length > 0) this.armDebounce();

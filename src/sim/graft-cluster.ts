@@ -84,6 +84,7 @@ export class GraftObserver implements ContextWitness {
         for (const effect of event.effects) this.recorder.effectCalls.set(`${this.record.conversationId}/${effect.effectId}`, effect.toolCallId);
         return;
       case 'reply.committed': {
+        const fromCall = event.callId === null ? -1 : this.record.calls.findLastIndex((c) => c.callId === event.callId);
         const reply: ReplyRecord = {
           text: event.text,
           covers: [...event.covers],
@@ -91,6 +92,8 @@ export class GraftObserver implements ContextWitness {
           committedAt: this.clock.now(),
           committedOp: this.recorder.nextOp(),
           deliveredAt: null,
+          ...(fromCall >= 0 ? { fromCall } : {}),
+          ledger: ledgerOf(state),
         };
         this.replies.set(event.replyId, reply);
         this.record.replies.push(reply);

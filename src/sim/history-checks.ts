@@ -20,6 +20,7 @@ const MAX_LISTED = 3;
 export function historyFindings(record: ConversationRecord): Finding[] {
   return [
     ...contextStatusFindings(record),
+    ...replyContextFindings(record),
     ...writeOverlapFindings(record.invocations),
     ...keyReuseFindings(record.invocations),
     ...replyCoverFindings(record),
@@ -52,6 +53,25 @@ export function contextStatusFindings(record: ConversationRecord): Finding[] {
     }
   });
   return summarise(4, offences);
+}
+
+/**
+ * Guarantee 2, with statuses: a reply is committed only from a draft whose context holds every
+ * started effect at the status it has at the commit (a draft that missed a settle is rebased, one
+ * written while a write runs says so). "At the commit": graft's ledger then, or the tools' own log.
+ */
+export function replyContextFindings(record: ConversationRecord): Finding[] {
+  const offences: string[] = [];
+  for (const reply of record.replies) {
+    const call = reply.fromCall === undefined ? undefined : record.calls[reply.fromCall];
+    if (call?.seen === undefined) continue;
+    const expected = reply.ledger ?? truthAt(record.invocations, reply.committedOp);
+    for (const [toolCallId, status] of expected) {
+      const seen = call.seen.get(toolCallId);
+      if (seen !== status) offences.push(`the ${reply.kind} committed at ${Math.round(reply.committedAt)} ms was drafted holding ${toolCallId} as ${seen ?? 'absent'}; it was ${status}`);
+    }
+  }
+  return summarise(2, offences);
 }
 
 /** Effects that some model call's context lacked altogether (the orphaned-effects figure of this world). */

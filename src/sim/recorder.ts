@@ -43,6 +43,8 @@ export interface ModelCallRecord {
   seen?: ReadonlyMap<string, EffectStatus>;
   /** Call ids that two function calls of the context share (an ambiguous context). */
   repeatedCallIds?: string[];
+  /** The id of the response, once it came (the adversarial world: replies name the call they came from). */
+  responseId?: string;
 }
 
 export interface EffectRecord {
@@ -64,6 +66,10 @@ export interface ReplyRecord {
   committedAt: number;
   committedOp: number;
   deliveredAt: number | null;
+  /** Index in `calls` of the model call whose response is the reply (the adversarial world; none for a fallback). */
+  fromCall?: number;
+  /** graft's ledger when the reply was committed, by tool call id (absent for the baselines: the tool log says). */
+  ledger?: ReadonlyMap<string, EffectStatus>;
 }
 
 /** Gives every observation a global order, so "before" is exact even at equal virtual times. */

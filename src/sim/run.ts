@@ -299,9 +299,10 @@ function baselineConversation(
     instructions: INSTRUCTIONS,
     modelName: config.model,
     modelTimeoutMs: MODEL_TIMEOUT_MS,
-    deliver: (reply) => {
+    deliver: ({ text, covers, kind, responseId }) => {
       const now = env.clock.now();
-      record.replies.push({ ...reply, committedAt: now, committedOp: env.recorder.nextOp(), deliveredAt: now });
+      const fromCall = responseId === null ? -1 : record.calls.findLastIndex((c) => c.responseId === responseId);
+      record.replies.push({ text, covers, kind, committedAt: now, committedOp: env.recorder.nextOp(), deliveredAt: now, ...(fromCall >= 0 ? { fromCall } : {}) });
     },
   });
   return {

@@ -89,7 +89,7 @@ export class SimModel implements ModelClient {
     const key = [this.record.conversationId, messageKey, n];
     const fault = rng.uniform(...key, 'fault');
     const context = this.inner.context(request);
-    const call = {
+    const call: ModelCallRecord = {
       at: clock.now(),
       op: recorder.nextOp(),
       held: heldEffects(context, recorder, this.record.conversationId),
@@ -126,6 +126,7 @@ export class SimModel implements ModelClient {
       );
     });
     call.outputTokens = result.usage.outputTokens;
+    if (this.witness) call.responseId = result.responseId;
     for (const item of result.output) if (item.type === 'function_call') recorder.requestedBy.set(`${this.record.conversationId}/${item.call_id}`, index);
     return result;
   }
