@@ -355,8 +355,10 @@ function knownShop(records: readonly CallRecord[]): Known {
     const outcome = record.outcome;
     if (outcome.kind === 'running') known.pending.push(record);
     if (outcome.kind === 'unknown') known.uncertain.push(record);
-    if (outcome.kind === 'order') known.order = outcome.order;
-    if (outcome.kind === 'no_order' && !landedAfter(records, record)) known.order = null;
+    // A lookup shows the shop at its time: a write made before it that landed after it wins.
+    const stale = record.name === 'get_order' && landedAfter(records, record);
+    if (outcome.kind === 'order' && !stale) known.order = outcome.order;
+    if (outcome.kind === 'no_order' && !stale) known.order = null;
     if (outcome.kind === 'menu') {
       known.menu = outcome.menu;
       known.lastListProductsPosition = Math.max(known.lastListProductsPosition, record.lastPosition);
@@ -371,8 +373,8 @@ function knownShop(records: readonly CallRecord[]): Known {
 }
 
 /**
- * Whether a write made before a lookup turned out, later in the context, to have created an
- * order: a write still in flight when the lookup found nothing, which landed afterwards.
+ * Whether a write made before a lookup turned out, later in the context, to have written the
+ * order: a write still in flight when the lookup read the shop, which landed afterwards.
  */
 function landedAfter(records: readonly CallRecord[], lookup: CallRecord): boolean {
   return records.some(
