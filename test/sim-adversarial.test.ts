@@ -15,7 +15,7 @@ import { VirtualClock } from '../src/sim/virtual-clock.js';
 const adversarial = { seed: 5, conversations: 40, faults: false, world: 'adversarial' } as const;
 
 function record(partial: Partial<ConversationRecord>): ConversationRecord {
-  return { conversationId: 'c', messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [], ...partial };
+  return { conversationId: 'c', messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [], writeDecisions: new Map(), ...partial };
 }
 
 function call(op: number, partial: Partial<ModelCallRecord>): ModelCallRecord {
@@ -88,6 +88,17 @@ describe("the adversarial world's checker", () => {
     expect(rules(record({ invocations: [write('a', 1, null, 9, { outcome: 'threw' }), write('b', 3, 4, 5)] }))).toEqual([]);
     // Two writes of one response were decided together.
     expect(rules(record({ invocations: [write('a', 1, 5, 6, { requestedBy: 2 }), write('b', 3, 4, 7, { requestedBy: 2 })] }))).toEqual([]);
+  });
+
+  it('reports a write decided on a context without a message received before the decision', () => {
+    const messages = [{ id: 'm1', text: 'two pizzas', at: 0, op: 1, contended: false }, { id: 'm2', text: 'no, a burger', at: 0, op: 3, contended: false }];
+    const replies = [{ text: 't', covers: ['m1', 'm2'], kind: 'reply' as const, committedAt: 9, committedOp: 9, deliveredAt: 9 }];
+    const asker = call(2, { userTexts: ['two pizzas'] });
+    const run = write('k', 5, 6, 7, { requestedBy: 0 });
+    expect(rules(record({ messages, replies, calls: [asker], invocations: [run] }))).toEqual([3]);
+    // graft decided it (effect.started) before m2 arrived: not blind, however late the run started.
+    expect(rules(record({ messages, replies, calls: [asker], invocations: [run], writeDecisions: new Map([['call_k', 2]]) }))).toEqual([]);
+    expect(rules(record({ messages, replies, calls: [call(4, { userTexts: ['two pizzas', 'no, a burger'] })], invocations: [run] }))).toEqual([]);
   });
 
   it('reports a key invoked twice; each key generation is a key of its own', () => {

@@ -80,9 +80,14 @@ export class GraftObserver implements ContextWitness {
       case 'model.requested':
         this.ledgers.set(event.callId, ledgerOf(state));
         return;
-      case 'effect.started':
-        for (const effect of event.effects) this.recorder.effectCalls.set(`${this.record.conversationId}/${effect.effectId}`, effect.toolCallId);
+      case 'effect.started': {
+        const op = this.recorder.nextOp();
+        for (const effect of event.effects) {
+          this.recorder.effectCalls.set(`${this.record.conversationId}/${effect.effectId}`, effect.toolCallId);
+          this.record.writeDecisions.set(effect.toolCallId, op);
+        }
         return;
+      }
       case 'reply.committed': {
         const fromCall = event.callId === null ? -1 : this.record.calls.findLastIndex((c) => c.callId === event.callId);
         const reply: ReplyRecord = {

@@ -22,6 +22,7 @@ export function historyFindings(record: ConversationRecord): Finding[] {
     ...contextStatusFindings(record),
     ...replyContextFindings(record),
     ...writeOverlapFindings(record.invocations),
+    ...unseenMessageFindings(record),
     ...keyReuseFindings(record.invocations),
     ...replyCoverFindings(record),
     ...record.errors.map((error) => ({ guarantee: 0, detail: `graft reported an error: ${error}` })),
@@ -117,6 +118,35 @@ export function writeOverlapFindings(invocations: readonly ToolInvocation[]): Fi
     }
   }
   return summarise(3, offences);
+}
+
+/**
+ * Guarantee 3, for messages: a write runs only from a context that holds every customer message
+ * received before it was decided (graft's `effect.started`; for a strategy without a gate, the
+ * start of the run). A write decided before a newer message is the old branch's, or must be
+ * rebased so that the model sees the message. Messages are matched by text, counting repeats.
+ */
+export function unseenMessageFindings(record: ConversationRecord): Finding[] {
+  const offences: string[] = [];
+  for (const invocation of record.invocations) {
+    const call = invocation.requestedBy === null ? undefined : record.calls[invocation.requestedBy];
+    if (!call) continue;
+    const decided = record.writeDecisions.get(invocation.toolCallId) ?? invocation.startOp;
+    const unseen = missingTexts(record.messages.filter((m) => m.op < decided), call.userTexts);
+    if (unseen.length > 0) offences.push(`${describe(invocation)} was decided on a context without message ${unseen.map((m) => m.id).join(', ')}`);
+  }
+  return summarise(3, offences);
+}
+
+/** The messages whose text the context lacks (as many times as the messages repeat it). */
+function missingTexts<M extends { text: string }>(messages: readonly M[], texts: readonly string[]): M[] {
+  const available = new Map<string, number>();
+  for (const text of texts) available.set(text, (available.get(text) ?? 0) + 1);
+  return messages.filter((m) => {
+    const left = available.get(m.text) ?? 0;
+    available.set(m.text, left - 1);
+    return left <= 0;
+  });
 }
 
 /** Guarantee 5: each idempotency key (each generation `<key>#<n>` is its own key) was invoked at most once. */

@@ -20,6 +20,8 @@ export interface ConversationRecord {
   coverage: Coverage | null;
   /** Errors graft reported through `onError` (the adversarial world records them instead of crashing). */
   errors: string[];
+  /** When graft decided to run each write (its `effect.started`), by tool call id: the op of that decision. */
+  writeDecisions: Map<string, number>;
 }
 
 export interface ModelCallRecord {
@@ -88,7 +90,7 @@ export class Recorder {
   conversation(conversationId: string): ConversationRecord {
     let record = this.conversations.get(conversationId);
     if (!record) {
-      record = { conversationId, messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [] };
+      record = { conversationId, messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [], writeDecisions: new Map() };
       this.conversations.set(conversationId, record);
     }
     return record;
