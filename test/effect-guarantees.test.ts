@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { BrainRequest } from '../src/core/brain.js';
 import type { EventOf, GraftEvent } from '../src/core/events.js';
 import { lineage } from '../src/core/context.js';
+import { attentionNeeded } from '../src/core/state.js';
 import type { Clock } from '../src/core/ports.js';
 import { createShopClerk } from '../src/model/shop-clerk/index.js';
 import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.js';
@@ -197,6 +198,40 @@ describe('the effect guarantees under an adversarial world', () => {
     expect(h.delivered.map((d) => d.covers)).toEqual([['m1', 'm2']]);
     expect(outputsOf(brain.calls[1]!).some((o) => o.includes('not_executed'))).toBe(true);
     expect(ledger.runs.length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('late and endless news', () => {
+  it('checks again a write recorded as not done whose late run threw after writing (a tool that did not fence)', async () => {
+    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [say('a colleague will check')], [say('noted')], [say('noted')]]);
+    let ledger!: ReturnType<typeof ledgerTool>;
+    const h = harness({
+      brain,
+      // reconcile looks only at what was written (no tombstone): at 3.7 s nothing was, yet.
+      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 5_000, behave: () => 'throw-after', timeoutMs: 1_000, hangMs: 3_000 })).tool],
+    });
+    h.sendAt(0, 'm1', 'an order');
+    await h.clock.run(120_000);
+    expect(h.errors).toEqual([]);
+    expect(ledger.runs.map((r) => r.wrote)).toEqual([true]);
+    const late = ofType(h.events, 'effect.unknown').find((e) => e.late === true);
+    expect(late).toBeDefined();
+    // Reconciled again, it is now known to have happened.
+    expect(ofType(h.events, 'effect.settled').map((e) => e.outcome)).toEqual(['failed', 'done']);
+    expect(attentionNeeded(await h.graft.conversation('c1'))).toMatch(/settled late/);
+  });
+
+  it('bounds the follow-up turns after a customer message, even when a write keeps failing', async () => {
+    let n = 0;
+    // The model tries the write again in every follow-up; the write never gets through.
+    const brain = () => [n++ % 2 === 0 ? callTool('create_order', { item: `a${n}` }) : say('trying')];
+    let ledger!: ReturnType<typeof ledgerTool>;
+    const h = harness({ brain, tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: () => 'reject' })).tool], graft: { limits: { replyWaitMs: 0 } } });
+    h.sendAt(0, 'm1', 'an order');
+    await h.clock.run(600_000);
+    expect(h.errors).toEqual([]);
+    expect(ofType(h.events, 'attempt.started').filter((e) => e.reason === 'follow-up').length).toBeLessThanOrEqual(3);
+    expect(ledger.runs.length).toBeLessThanOrEqual(4);
   });
 });
 

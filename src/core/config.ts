@@ -55,6 +55,12 @@ export interface Limits {
   toolHangMs: number;
   /** How long the reply gate waits for a running write before committing a reply that knows. */
   replyWaitMs: number;
+  /**
+   * Follow-up turns after the customer's last message. A follow-up may write again, and a write
+   * that keeps failing would otherwise start a follow-up for ever; past it, the news waits for
+   * the customer's next message.
+   */
+  followUpsPerMessage: number;
   /** Longest accepted message, in characters. */
   messageChars: number;
   /** How long an owner's claim on a live attempt or a running write lasts unless renewed. */
@@ -71,6 +77,7 @@ export const defaultLimits: Limits = {
   toolTimeoutMs: 30_000,
   toolHangMs: 120_000,
   replyWaitMs: 5_000,
+  followUpsPerMessage: 3,
   messageChars: 8_000,
   leaseMs: 15_000,
 };

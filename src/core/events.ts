@@ -124,9 +124,11 @@ export type EventBody =
    * The outcome of a write is unknown (see `UnknownCause`). With a `reconciler`, that instance
    * asks the tool's `reconcile`, holding a lease on that until `until` (another instance takes the
    * check over once it expires; logs written before `until` existed have none, and any instance
-   * may check at once). Without one (`timeout`), the write is still in flight.
+   * may check at once). Without one (`timeout`), the write is still in flight. `late`: the run of
+   * a write already recorded as failed threw after all (a tool that did not fence): it may have
+   * happened, so it is reconciled again, and the conversation is flagged.
    */
-  | { type: 'effect.unknown'; effectId: EffectId; reason: string; cause: UnknownCause; reconciler: string | null; until?: number }
+  | { type: 'effect.unknown'; effectId: EffectId; reason: string; cause: UnknownCause; reconciler: string | null; until?: number; late?: true }
   /**
    * No fenced answer: the tool has no `reconcile`, or it failed. The outcome stays unknown (and is
    * grafted as such), every write of the conversation stays blocked, and a person is asked.

@@ -28,7 +28,8 @@ export function plan(state: ConversationState, config: CoreConfig, now: number):
   const batch = new Batch(state);
   decideNext(state, config, Math.max(now, state.now), batch);
   if (batch.events.length > 0) return [{ type: 'append', events: batch.events }];
-  return [...io(state, config), ...wake(state, config)];
+  const at = Math.max(now, state.now);
+  return [...io(state, config, at), ...wake(state, config, at)];
 }
 
 /** Collects decision events and knows the seq each will get when appended. */
@@ -62,7 +63,7 @@ function decideNext(state: ConversationState, config: CoreConfig, now: number, b
     return;
   }
   if (waiting.length > 0) startAttempt(state, config, now, batch, 'message');
-  else if (followUpNeeded(state)) startAttempt(state, config, now, batch, 'follow-up');
+  else if (followUpNeeded(state) && followUpsSinceMessage(state) < config.limits.followUpsPerMessage) startAttempt(state, config, now, batch, 'follow-up');
 }
 
 /**
@@ -146,6 +147,13 @@ function followUpNeeded(state: ConversationState): boolean {
   });
   if (!changed || state.replies.length === 0) return false;
   return missingEffects(state, knowledgeOf(state, state.head)).some((e) => e.status !== 'running');
+}
+
+function followUpsSinceMessage(state: ConversationState): number {
+  const since = state.messages.at(-1)?.seq ?? 0;
+  let count = 0;
+  for (const attempt of state.attempts.values()) if (attempt.reason === 'follow-up' && attempt.startedSeq > since) count += 1;
+  return count;
 }
 
 function startAttempt(state: ConversationState, config: CoreConfig, now: number, batch: Batch, reason: 'message' | 'follow-up'): void {
@@ -518,7 +526,7 @@ function commitFallback(
 }
 
 /** The I/O the state asks for. The shell runs each once, however often it is asked. */
-function io(state: ConversationState, config: CoreConfig): Command[] {
+function io(state: ConversationState, config: CoreConfig, now: number): Command[] {
   const commands: Command[] = [];
   const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
   for (const call of state.calls.values()) {
@@ -556,13 +564,24 @@ function io(state: ConversationState, config: CoreConfig): Command[] {
     commands.push({ type: 'reconcile', effectId: effect.effectId, tool: effect.tool, idempotencyKey: effect.idempotencyKey, origin });
   }
   for (const reply of state.replies) {
-    if (reply.deliveredAt === null) commands.push({ type: 'deliver', replyId: reply.replyId, text: reply.text, covers: reply.covers, kind: reply.kind });
+    if (reply.deliveredAt === null && deliversReply(state, config, reply, now)) {
+      commands.push({ type: 'deliver', replyId: reply.replyId, text: reply.text, covers: reply.covers, kind: reply.kind });
+    }
   }
   return commands;
 }
 
+/**
+ * Who delivers a committed reply: the instance that owned its attempt, until that lease runs out;
+ * then any instance (the owner may have died before delivering). Delivery is at least once.
+ */
+function deliversReply(state: ConversationState, config: CoreConfig, reply: ConversationState['replies'][number], now: number): boolean {
+  const attempt = reply.attemptId === null ? undefined : state.attempts.get(reply.attemptId);
+  return attempt === undefined || attempt.owner === config.instanceId || now >= attempt.leaseUntil;
+}
+
 /** The earliest time at which the state is waiting for the clock (not for an event). */
-function wake(state: ConversationState, config: CoreConfig): Command[] {
+function wake(state: ConversationState, config: CoreConfig, now: number): Command[] {
   const times: number[] = [];
   const leaseCheck = (owner: string, leaseUntil: number) =>
     owner === config.instanceId ? leaseUntil - config.limits.leaseMs / 2 : leaseUntil;
@@ -572,6 +591,10 @@ function wake(state: ConversationState, config: CoreConfig): Command[] {
     if (effect.status === 'running') times.push(effect.startedAt + timeoutMs);
     if (inFlightUnchecked(effect)) times.push(effect.startedAt + hangMs);
     if (leased(effect)) times.push(leaseCheck(effect.owner, effect.leaseUntil));
+  }
+  for (const reply of state.replies) {
+    const attempt = reply.deliveredAt === null && reply.attemptId !== null ? state.attempts.get(reply.attemptId) : undefined;
+    if (attempt && attempt.owner !== config.instanceId && now < attempt.leaseUntil) times.push(attempt.leaseUntil);
   }
   const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
   if (live) times.push(leaseCheck(live.owner, live.leaseUntil));

@@ -339,10 +339,13 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
       const effect = getEffect(state, event.effectId);
       // A write in flight past its time bound goes on to a reconciler; a lost reconciler is replaced.
       invariant(
-        effect.status === 'running' || (effect.status === 'unknown' && !effect.checked && (effect.checkBy !== null || event.reconciler !== null)),
+        effect.status === 'running' ||
+          (effect.status === 'unknown' && !effect.checked && (effect.checkBy !== null || event.reconciler !== null)) ||
+          (event.late === true && effect.status === 'failed' && event.reconciler !== null),
         `effect ${effect.effectId} is ${effect.status}, not running or waiting for a check`,
       );
-      if (effect.status === 'running') Object.assign(effect, { status: 'unknown', changedSeq: event.seq });
+      if (event.late) Object.assign(effect, { late: true, checked: false });
+      if (effect.status !== 'unknown') Object.assign(effect, { status: 'unknown', changedSeq: event.seq });
       effect.cause = event.cause;
       effect.checkBy = event.reconciler;
       if (event.reconciler !== null) Object.assign(effect, { owner: event.reconciler, leaseUntil: event.until ?? effect.leaseUntil });
@@ -504,7 +507,9 @@ export function unfinishedAfter(state: ConversationState, events: readonly Event
         break;
       }
       case 'effect.unknown':
-        // A write of unknown outcome stays work to do (it may be in flight) until it is reconciled.
+        // A write of unknown outcome stays work to do (it may be in flight) until it is reconciled;
+        // a late one had settled, and is work again.
+        if (event.late) running += 1;
         break;
       case 'effect.checked': {
         const effect = state.effects.get(event.effectId);

@@ -113,10 +113,12 @@ export class ConversationActor {
     });
   }
 
-  /** Loads the log and resumes whatever it holds (recovery after a restart). */
+  /** Loads (or reads on in) the log and resumes whatever it holds (recovery, a store notification). */
   wake(): Promise<void> {
     return this.enqueue(async () => {
-      await this.load();
+      // Woken by another instance's append too: read what it appended.
+      if (this.loaded) await this.reload();
+      else await this.load();
       await this.drive();
     });
   }
@@ -493,7 +495,9 @@ function news(state: ConversationState, body: EventBody, source: FactSource, lea
       // A thrown write goes to its reconciler, unless a check of it is already under way or done.
       const effect = state.effects.get(body.effectId);
       const open = effect !== undefined && !effect.checked && (effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy === null));
-      return open ? { ...body, until: leaseUntil } : null;
+      if (open) return { ...body, until: leaseUntil };
+      // A run that throws after its effect was recorded as not done may have written: check again.
+      return source === 'run' && effect?.status === 'failed' ? { ...body, until: leaseUntil, late: true } : null;
     }
     case 'effect.checked': {
       const effect = state.effects.get(body.effectId);
