@@ -13,7 +13,7 @@ import { VirtualClock } from '../src/sim/virtual-clock.js';
 import { MemoryStore } from '../src/store/memory/memory-store.js';
 import type { ToolDefinition } from '../src/tools/define-tool.js';
 import { ToolRejection, defineTool } from '../src/tools/define-tool.js';
-import { harness, shopOnClock } from './harness.js';
+import { harness, instances, shopOnClock } from './harness.js';
 
 /**
  * Regression tests for the holes in the effect guarantees that an adversarial review found
@@ -307,27 +307,12 @@ describe('a stalled owner', () => {
         ? { ...t, reconcile: (key: string, ctx: { conversationId: string }) => Promise.resolve(shop.findByKey(ctx.conversationId, key) ? { happened: true as const, output: {} } : { happened: false as const }) }
         : t,
     );
-    const events: GraftEvent[] = [];
-    const errors: unknown[] = [];
-    const delivered: string[] = [];
-    const make = (instanceId: string, clock: Clock) =>
-      createGraft({
-        store,
-        model: new BrainModel(createShopClerk(), { clock: base, latencyMs: () => 700, idPrefix: instanceId }),
-        tools: shopTools,
-        clock,
-        instanceId,
-        pollMs: 1_000,
-        deliver: (d) => void delivered.push(d.text),
-        onEvent: (_c, e) => {
-          if (!events.some((x) => x.seq === e.seq)) events.push(e);
-        },
-        onError: (e) => errors.push(e),
-      });
+    const cluster = instances({ store, brain: createShopClerk(), tools: shopTools, modelClock: base });
+    const { events, errors, delivered } = cluster;
     // B's clock runs a lease ahead of A's: at B's first sweep (7.5 s) A's write, which lands at
     // 20.7 s, looks abandoned. B claims the attempt and reconciles the write while it is in flight.
-    const a = make('A', base);
-    const b = make('B', skewedClock(base, 16_000));
+    const a = cluster.start('A');
+    const b = cluster.start('B', skewedClock(base, 16_000));
     base.setTimer(0, () => void a.receive({ conversationId: 'c1', messageId: 'm1', text: "I'd like 2 pizzas." }));
     await base.run(300_000);
     await a.close();

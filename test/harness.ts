@@ -3,7 +3,7 @@ import { createMemoryShop } from '../examples/shop/shop.js';
 import { createShopTools } from '../examples/shop/tools.js';
 import type { Brain } from '../src/core/brain.js';
 import type { GraftEvent } from '../src/core/events.js';
-import type { Delivery } from '../src/core/ports.js';
+import type { Clock, Delivery } from '../src/core/ports.js';
 import { BrainModel } from '../src/model/brain-model.js';
 import type { GraftOptions } from '../src/runtime/graft.js';
 import { createGraft } from '../src/runtime/graft.js';
@@ -107,4 +107,29 @@ export function shopOnClock(clock: VirtualClock, latencyMs: number | Record<stri
     }),
   );
   return { shop, tools };
+}
+
+/**
+ * Several graft instances on one store (each call of `start` makes one), recording each event
+ * once (every instance folds every event), the texts delivered and the background errors.
+ */
+export function instances(options: { store: MemoryStore; brain: Brain; tools: ToolDefinition<any>[]; modelClock: VirtualClock; pollMs?: number }) {
+  const events: GraftEvent[] = [];
+  const errors: unknown[] = [];
+  const delivered: string[] = [];
+  const start = (instanceId: string, clock: Clock = options.modelClock) =>
+    createGraft({
+      store: options.store,
+      model: new BrainModel(options.brain, { clock: options.modelClock, latencyMs: () => 700, idPrefix: instanceId }),
+      tools: options.tools,
+      clock,
+      instanceId,
+      pollMs: options.pollMs ?? 1_000,
+      deliver: (d) => void delivered.push(d.text),
+      onEvent: (_c, e) => {
+        if (!events.some((x) => x.seq === e.seq)) events.push(e);
+      },
+      onError: (e) => errors.push(e),
+    });
+  return { start, events, errors, delivered };
 }

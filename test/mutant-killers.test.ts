@@ -14,7 +14,7 @@ import { VirtualClock } from '../src/sim/virtual-clock.js';
 import { MemoryStore } from '../src/store/memory/memory-store.js';
 import type { ToolDefinition } from '../src/tools/define-tool.js';
 import { ToolRejection, defineTool } from '../src/tools/define-tool.js';
-import { harness, recordedTool } from './harness.js';
+import { harness, instances, recordedTool } from './harness.js';
 
 /**
  * Tests written for the mutants of `npm run mutants` that survived the other tests: each plants a
@@ -170,9 +170,6 @@ describe('leases across instances', () => {
     // Mutant lease-of-running-write-not-renewed: a 40 s write, a 15 s lease, and a second instance sweeping.
     const clock = new VirtualClock(0);
     const store = new MemoryStore();
-    const events: GraftEvent[] = [];
-    const errors: unknown[] = [];
-    const delivered: string[] = [];
     const runs: string[] = [];
     const tool = defineTool({
       name: 'create_order',
@@ -188,22 +185,10 @@ describe('leases across instances', () => {
       },
     });
     const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [say('ordered')]]);
-    const make = (instanceId: string) =>
-      createGraft({
-        store,
-        model: new BrainModel(brain, { clock, latencyMs: () => 700, idPrefix: instanceId }),
-        tools: [tool as ToolDefinition],
-        clock,
-        instanceId,
-        pollMs: 1_000,
-        deliver: (d) => void delivered.push(d.text),
-        onEvent: (_c, e) => {
-          if (!events.some((x) => x.seq === e.seq)) events.push(e);
-        },
-        onError: (e) => errors.push(e),
-      });
-    const a = make('A');
-    const b = make('B');
+    const cluster = instances({ store, brain, tools: [tool as ToolDefinition], modelClock: clock });
+    const { events, errors, delivered } = cluster;
+    const a = cluster.start('A');
+    const b = cluster.start('B');
     clock.setTimer(0, () => void a.receive({ conversationId: 'c1', messageId: 'm1', text: 'order a' }));
     await clock.run(120_000);
     await a.close();
