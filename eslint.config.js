@@ -1,15 +1,10 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-
-const impureImports = [
-  { group: ['node:*', 'fs', 'http', 'net', 'crypto'], message: 'src/core is pure: no I/O (inject it through a port).' },
-  { group: ['pg', 'postgres', 'better-sqlite3', 'openai', 'hono', '@hono/*'], message: 'src/core never imports an adapter.' },
-  { group: ['../runtime/*', '../store/*', '../model/*', '../server/*', '../sim/*', '../cli/*', '../emulator/*'], message: 'Dependencies point inward: src/core imports nothing from the shell.' },
-];
+import { boundaries } from './eslint.boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'web/dist/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'web/dist/**', 'test/lint-fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -26,7 +21,6 @@ export default tseslint.config(
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: impureImports }],
       'no-restricted-globals': ['error',
         { name: 'setTimeout', message: 'src/core is pure: time is injected.' },
         { name: 'setInterval', message: 'src/core is pure: time is injected.' },
@@ -41,6 +35,7 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'src/core is pure: use the event time.' }],
     },
   },
+  ...boundaries,
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -22,8 +22,8 @@ import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createMemoryShop } from '../examples/shop/shop.js';
-import { createShopTools } from '../examples/shop/tools.js';
+import { createMemoryShop } from '../src/demo/shop/shop.js';
+import { createShopTools } from '../src/demo/shop/tools.js';
 import { coreConfig } from '../src/core/config.js';
 import type { ModelClient, ModelRequest } from '../src/core/ports.js';
 import { OpenAIModelClient } from '../src/model/openai/index.js';
@@ -50,7 +50,7 @@ const ms = (value: number): string => `${value.toFixed(1)} ms`;
 /** Starts `graft emulator` at zero latency in a child process; resolves with its URL. */
 function startEmulator(): Promise<{ url: string; close: () => Promise<void> }> {
   const code =
-    "const { emulatorCommand } = await import('./src/emulator/cli.ts'); process.exitCode = await emulatorCommand(['--port', '0', '--latency', 'zero']);";
+    "const { emulatorCommand } = await import('./src/emulator/cli'); process.exitCode = await emulatorCommand(['--port', '0', '--latency', 'zero']);";
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     cwd: new URL('..', import.meta.url),
     stdio: ['ignore', 'pipe', 'inherit'],

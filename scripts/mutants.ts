@@ -45,7 +45,7 @@ const CONTEXT = 'src/core/context.ts';
 const STATE = 'src/core/state.ts';
 const ACTOR = 'src/runtime/actor.ts';
 const RUNNER = 'src/runtime/tool-runner.ts';
-const SHOP = 'examples/shop/shop.ts';
+const SHOP = 'src/demo/shop/shop.ts';
 
 const edit = (file: string, from: string, to: string): Edit => ({ file, from, to });
 

@@ -1,22 +1,34 @@
-/** graft: effect-safe conversation branches for bots on the OpenAI Responses API. */
+/**
+ * `graft`: effect-safe conversation branches for bots on the OpenAI Responses API — the core,
+ * the runtime, the tool contract, the stores (`openStore`; the adapters are `graft/sqlite` and
+ * `graft/postgres`) and the OpenAI model client. The HTTP service is `graft/service`.
+ */
 export { createGraft } from './runtime/graft.js';
 export type { Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
 export { defineTool, ToolRejection } from './tools/define-tool.js';
 export type { KeyContext, Reconciliation, ToolContext, ToolDefinition } from './tools/define-tool.js';
 export { MemoryStore } from './store/memory/memory-store.js';
-export type { Clock, Deliverer, Delivery, EventStore, ModelClient, ModelRequest, ModelResult } from './core/ports.js';
+export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open.js';
+export type { GraftStore, OpenStoreOptions, StoreKind, StoreSpec } from './store/open.js';
+export type {
+  Clock,
+  ConversationKey,
+  Deliverer,
+  Delivery,
+  EventStore,
+  ModelClient,
+  ModelRequest,
+  ModelResult,
+} from './core/ports.js';
 export { ConflictError, DuplicateMessageError } from './core/ports.js';
 export { ChainBrokenError, ModelCallAborted } from './core/model-port.js';
 export { InvalidInputError, InvariantViolation, RetryableError, TerminalError } from './core/errors.js';
 export type { GraftEvent, EventBody } from './core/events.js';
 export type { ConversationState } from './core/state.js';
-export { defaultLimits } from './core/config.js';
+export { coreConfig, defaultLimits } from './core/config.js';
 export type { Limits } from './core/config.js';
 export { OpenAIModelClient, openAIOptionsFromEnv } from './model/openai/index.js';
 export type { OpenAIModelClientOptions } from './model/openai/index.js';
 export { BrainModel } from './model/brain-model.js';
 export { createScriptedBrain, say, callTool } from './model/scripted-brain.js';
 export type { Brain, BrainOutput, BrainRequest } from './core/brain.js';
-export { createShopClerk } from './model/shop-clerk/index.js';
-export { createEmulator } from './emulator/index.js';
-export { coreConfig } from './core/config.js';

@@ -5,7 +5,7 @@ import type { EventOf, GraftEvent } from '../src/core/events.js';
 import { lineage } from '../src/core/context.js';
 import { attentionNeeded } from '../src/core/state.js';
 import type { Clock } from '../src/core/ports.js';
-import { createShopClerk } from '../src/model/shop-clerk/index.js';
+import { createShopClerk } from '../src/demo/clerk/index.js';
 import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.js';
 import { BrainModel } from '../src/model/brain-model.js';
 import { createGraft } from '../src/runtime/graft.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { createMemoryShop } from '../examples/shop/shop.js';
-import { createShopTools } from '../examples/shop/tools.js';
+import { createMemoryShop } from '../src/demo/shop/shop.js';
+import { createShopTools } from '../src/demo/shop/tools.js';
 import type { Brain } from '../src/core/brain.js';
 import type { GraftEvent } from '../src/core/events.js';
 import type { Clock, Delivery } from '../src/core/ports.js';

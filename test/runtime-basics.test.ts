@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.js';
-import { createMemoryShop } from '../examples/shop/shop.js';
-import { createShopTools } from '../examples/shop/tools.js';
-import { createShopClerk } from '../src/model/shop-clerk/index.js';
+import { createMemoryShop } from '../src/demo/shop/shop.js';
+import { createShopTools } from '../src/demo/shop/tools.js';
+import { createShopClerk } from '../src/demo/clerk/index.js';
 import { harness, slowTool } from './harness.js';
 
 describe('the runtime on a scripted model', () => {

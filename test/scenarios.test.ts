@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BrainRequest } from '../src/core/brain.js';
-import { createShopClerk } from '../src/model/shop-clerk/index.js';
+import { createShopClerk } from '../src/demo/clerk/index.js';
 import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.js';
 import { harness, recordedTool, shopOnClock, slowTool } from './harness.js';
 

@@ -1,18 +1,18 @@
 import type { Hono } from 'hono';
-import { defaultCatalogue } from '../../examples/shop/catalogue.js';
-import { createMemoryShop } from '../../examples/shop/shop.js';
-import type { AsyncShop } from '../../examples/shop/sql-shop.js';
+import { defaultCatalogue } from '../demo/shop/catalogue.js';
+import { createMemoryShop } from '../demo/shop/shop.js';
+import type { AsyncShop } from '../demo/shop/sql-shop.js';
 import {
   asyncShop,
   createAsyncShopTools,
   createPostgresShop,
   createSqliteShop,
-} from '../../examples/shop/sql-shop.js';
+} from '../demo/shop/sql-shop.js';
 import type { AppEnv } from '../server/app.js';
-import type { ServiceStore } from '../server/open-store.js';
+import type { ServiceStoreWithHandles } from '../server/store-handles.js';
 import { defineTool } from '../tools/define-tool.js';
-import type { FlagSpec } from './args.js';
-import { flagHelp, intFlag } from './args.js';
+import type { FlagSpec } from '../util/args.js';
+import { flagHelp, intFlag } from '../util/args.js';
 import type { CommandOptions, Running } from './serve-command.js';
 import { serveConfig, serveFlags, startFailed, startServe, untilStopped } from './serve-command.js';
 
@@ -38,7 +38,7 @@ Takes every flag of 'graft serve', and:
 ${flagHelp(demoFlags)}`;
 
 /** The shop in the demo's own database: SQLite or PostgreSQL tables beside the events, or memory. */
-async function openShop(opened: ServiceStore): Promise<AsyncShop> {
+async function openShop(opened: ServiceStoreWithHandles): Promise<AsyncShop> {
   if (opened.database) return createSqliteShop(opened.database);
   if (opened.sql) return createPostgresShop(opened.sql);
   return asyncShop(createMemoryShop(defaultCatalogue, { now: Date.now }));

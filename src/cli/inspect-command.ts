@@ -2,8 +2,8 @@ import { openServiceStore, storeSpecFromEnv } from '../server/open-store.js';
 import type { ConversationView } from '../server/view.js';
 import { conversationView } from '../server/view.js';
 import { renderConversationTree } from '../server/view-tree.js';
-import type { FlagSpec } from './args.js';
-import { UsageError, flagHelp, parseFlags } from './args.js';
+import type { FlagSpec } from '../util/args.js';
+import { UsageError, flagHelp, parseFlags } from '../util/args.js';
 import type { CommandOptions } from './serve-command.js';
 
 const flags: FlagSpec = {

@@ -1,8 +1,8 @@
 import type { KeyStore } from '../server/keys/key-store.js';
 import { parseTenantId } from '../server/keys/key-store.js';
 import { openServiceStore, storeSpecFromEnv } from '../server/open-store.js';
-import type { FlagSpec } from './args.js';
-import { UsageError, flagHelp, parseFlags } from './args.js';
+import type { FlagSpec } from '../util/args.js';
+import { UsageError, flagHelp, parseFlags } from '../util/args.js';
 import type { CommandOptions } from './serve-command.js';
 
 const storeFlag = {

@@ -6,12 +6,13 @@ import { createEmulator } from '../emulator/server.js';
 import { OpenAIModelClient, openAIOptionsFromEnv } from '../model/openai/index.js';
 import type { AppEnv, ServerLimits } from '../server/app.js';
 import { listen } from '../server/listen.js';
-import type { ServiceStore } from '../server/open-store.js';
-import { openServiceStore, storeSpecFromEnv } from '../server/open-store.js';
+import type { ServiceStoreWithHandles } from '../server/store-handles.js';
+import { storeSpecFromEnv } from '../server/open-store.js';
+import { openServiceStoreWithHandles } from '../server/store-handles.js';
 import { createService } from '../server/service.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
-import type { FlagSpec } from './args.js';
-import { UsageError, flagHelp, intFlag, parseFlags } from './args.js';
+import type { FlagSpec } from '../util/args.js';
+import { UsageError, flagHelp, intFlag, parseFlags } from '../util/args.js';
 
 type Env = Record<string, string | undefined>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
@@ -182,10 +183,10 @@ async function openModel(
 }
 
 /** Loads a tools module: `export default` or `export const tools`, an array or a function of the store. */
-export async function loadTools(spec: string, opened: ServiceStore): Promise<Tools> {
+export async function loadTools(spec: string, opened: ServiceStoreWithHandles): Promise<Tools> {
   const module = (await import(pathToFileURL(resolve(spec)).href)) as { default?: unknown; tools?: unknown };
   let tools = module.tools ?? module.default;
-  if (typeof tools === 'function') tools = await (tools as (s: ServiceStore) => unknown)(opened);
+  if (typeof tools === 'function') tools = await (tools as (s: ServiceStoreWithHandles) => unknown)(opened);
   if (!Array.isArray(tools))
     throw new UsageError(
       `${spec} exports no tools (an array, or a function returning one, as default or \`tools\`)`,
@@ -195,16 +196,16 @@ export async function loadTools(spec: string, opened: ServiceStore): Promise<Too
 
 export interface StartOptions {
   /** Tools, when not from `--tools` (the demo's shop). */
-  tools?: (opened: ServiceStore) => Promise<Tools>;
+  tools?: (opened: ServiceStoreWithHandles) => Promise<Tools>;
   staticKeys?: Record<string, string>;
   /** Adds routes after the service's (the demo's `/v1/demo/orders`). */
-  routes?: (app: Hono<AppEnv>, opened: ServiceStore) => void;
+  routes?: (app: Hono<AppEnv>, opened: ServiceStoreWithHandles) => void;
   env?: Env;
 }
 
 export interface Running {
   url: string;
-  opened: ServiceStore;
+  opened: ServiceStoreWithHandles;
   modelLabel: string;
   close(): Promise<void>;
 }
@@ -212,7 +213,7 @@ export interface Running {
 /** Opens the store and the model, starts the service and listens. */
 export async function startServe(config: ServeConfig, options: StartOptions = {}): Promise<Running> {
   const env = options.env ?? process.env;
-  const opened = await openServiceStore(config.store);
+  const opened = await openServiceStoreWithHandles(config.store);
   const model = await openModel(config, env).catch(async (error: unknown) => {
     await opened.close();
     throw error;

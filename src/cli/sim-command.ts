@@ -3,8 +3,8 @@ import { COVERAGE_MIN_CONVERSATIONS, missingCoverage } from '../sim/coverage.js'
 import type { SimOptions, Strategy, World } from '../sim/run.js';
 import { STRATEGIES, WORLDS, runSim } from '../sim/run.js';
 import { formatTable } from '../sim/table.js';
-import type { FlagSpec } from './args.js';
-import { UsageError, flagHelp, intFlag, parseFlags } from './args.js';
+import type { FlagSpec } from '../util/args.js';
+import { UsageError, flagHelp, intFlag, parseFlags } from '../util/args.js';
 
 const flags: FlagSpec = {
   conversations: { type: 'string', help: 'simulated conversations per strategy', default: '1000' },

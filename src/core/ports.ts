@@ -28,6 +28,11 @@ export class DuplicateMessageError extends Error {
 }
 
 /** A conversation's identity in a store: conversations are tenant-scoped. */
+/** A reply's delivery id: stable, so receivers can de-duplicate retried deliveries. */
+export function deliveryIdOf(key: ConversationKey, replyId: string): string {
+  return `${key.tenantId}:${key.conversationId}:${replyId}`;
+}
+
 export interface ConversationKey {
   tenantId: string;
   conversationId: string;

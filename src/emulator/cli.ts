@@ -1,4 +1,4 @@
-import { UsageError, flagHelp, intFlag, parseFlags, type FlagSpec } from '../cli/args.js';
+import { UsageError, flagHelp, intFlag, parseFlags, type FlagSpec } from '../util/args.js';
 import { createEmulator } from './server.js';
 
 const flags: FlagSpec = {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createShopClerk } from '../model/shop-clerk/index.js';
+import { createShopClerk } from '../demo/clerk/index.js';
 import { EmulatorEngine, type EmulatorStats } from './engine.js';
 import { resolveOptions, type EmulatorOptions } from './options.js';
 import { createRequestHandler } from './routes.js';

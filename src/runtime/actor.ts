@@ -9,11 +9,10 @@ import type { OutputItem, Usage } from '../core/items.js';
 import { ChainBrokenError, ModelCallAborted } from '../core/model-port.js';
 import { plan } from '../core/plan.js';
 import type { Clock, ConversationKey, Deliverer, EventStore, ModelClient, ToolRunResult, ToolRunner } from '../core/ports.js';
-import { ConflictError, DuplicateMessageError } from '../core/ports.js';
+import { ConflictError, DuplicateMessageError, deliveryIdOf } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
 import { evolve, initialState, leased, unfinishedAfter } from '../core/state.js';
 import { notices } from '../core/context.js';
-import { deliveryIdOf } from '../store/projection.js';
 import { sanitizeOutput } from './output.js';
 
 export interface RuntimeDeps {

@@ -5,12 +5,12 @@ export { createService } from './service.js';
 export type { Service, ServiceOptions } from './service.js';
 export { listen } from './listen.js';
 export type { ListeningServer } from './listen.js';
-export { openServiceStore, storeSpecFromEnv, keyStoreFor } from './open-store.js';
+export { openServiceStore, storeSpecFromEnv } from './open-store.js';
 export type { ServiceStore } from './open-store.js';
 export { MemoryKeyStore, hashKey, parseTenantId } from './keys/key-store.js';
 export type { ApiKeyRecord, KeyStore, TenantSettings } from './keys/key-store.js';
-export { SqliteKeyStore } from './keys/sqlite-key-store.js';
-export { PostgresKeyStore } from './keys/postgres-key-store.js';
+
+
 export { SIGNATURE_HEADER, sign, verifySignature } from './signature.js';
 export { createWebhookDeliverer, WebhookError } from './webhook.js';
 export type { ReplyWebhookBody, WebhookTarget } from './webhook.js';

@@ -1,21 +1,12 @@
-import type BetterSqlite3 from 'better-sqlite3';
-import type { Sql } from 'postgres';
-import type { EventStore } from '../core/ports.js';
-import { DEFAULT_STORE_SPEC, openStore } from '../store/index.js';
+import { DEFAULT_STORE_SPEC, type GraftStore, type StoreKind } from '../store/open.js';
 import type { KeyStore } from './keys/key-store.js';
-import { MemoryKeyStore } from './keys/key-store.js';
-import { PostgresKeyStore } from './keys/postgres-key-store.js';
-import { SqliteKeyStore } from './keys/sqlite-key-store.js';
+import { openServiceStoreWithHandles } from './store-handles.js';
 
 /** The store a service runs on, with the key store in the same database. */
 export interface ServiceStore {
-  kind: 'memory' | 'sqlite' | 'postgres';
-  store: EventStore;
+  kind: StoreKind;
+  store: GraftStore;
   keys: KeyStore;
-  /** The SQLite connection (better-sqlite3), for adapters keeping tables beside the events. */
-  database: BetterSqlite3.Database | null;
-  /** The PostgreSQL connection pool (postgres.js). */
-  sql: Sql | null;
   close(): Promise<void>;
 }
 
@@ -32,24 +23,5 @@ export function storeSpecFromEnv(env: Record<string, string | undefined> = proce
  * store; a SQLite file's directory is created by the store.
  */
 export async function openServiceStore(spec: string): Promise<ServiceStore> {
-  const store = await openStore(spec);
-  try {
-    const database = store.kind === 'sqlite' ? store.database : null;
-    const sql = store.kind === 'postgres' ? store.sql : null;
-    const keys = await keyStoreFor({ database, sql });
-    return { kind: store.kind, store, keys, database, sql, close: () => store.close() };
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-}
-
-/** The key store kept in a store's own database. */
-export async function keyStoreFor(opened: {
-  database?: BetterSqlite3.Database | null;
-  sql?: Sql | null;
-}): Promise<KeyStore> {
-  if (opened.database) return new SqliteKeyStore(opened.database);
-  if (opened.sql) return PostgresKeyStore.open(opened.sql);
-  return new MemoryKeyStore();
+  return openServiceStoreWithHandles(spec);
 }

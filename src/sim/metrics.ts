@@ -1,5 +1,5 @@
-import type { DesiredOrder } from '../model/shop-clerk/language.js';
-import type { Shop } from '../../examples/shop/shop.js';
+import type { DesiredOrder } from '../demo/clerk/language.js';
+import type { Shop } from '../demo/shop/shop.js';
 import type { ConversationRecord } from './recorder.js';
 
 /** The figures of one strategy over a run (the `--json` shape of `graft sim`). */

@@ -1,7 +1,7 @@
 import { coreConfig } from '../core/config.js';
 import type { GraftEvent } from '../core/events.js';
 import type { ReplyId } from '../core/ids.js';
-import { createShopClerk } from '../model/shop-clerk/index.js';
+import { createShopClerk } from '../demo/clerk/index.js';
 import { createGraft } from '../runtime/graft.js';
 import { createToolRunner } from '../runtime/tool-runner.js';
 import { MemoryStore } from '../store/memory/memory-store.js';

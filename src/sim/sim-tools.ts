@@ -1,6 +1,6 @@
-import type { Shop } from '../../examples/shop/shop.js';
-import { createMemoryShop } from '../../examples/shop/shop.js';
-import { createShopTools } from '../../examples/shop/tools.js';
+import type { Shop } from '../demo/shop/shop.js';
+import { createMemoryShop } from '../demo/shop/shop.js';
+import { createShopTools } from '../demo/shop/tools.js';
 import type { ToolContext, ToolDefinition } from '../tools/define-tool.js';
 import { defineTool } from '../tools/define-tool.js';
 import type { Recorder } from './recorder.js';

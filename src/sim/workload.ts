@@ -1,6 +1,6 @@
-import { defaultCatalogue } from '../../examples/shop/catalogue.js';
-import type { DesiredOrder, Intent, OrderLine } from '../model/shop-clerk/language.js';
-import { applyIntent, renderIntent } from '../model/shop-clerk/language.js';
+import { defaultCatalogue } from '../demo/shop/catalogue.js';
+import type { DesiredOrder, Intent, OrderLine } from '../demo/clerk/language.js';
+import { applyIntent, renderIntent } from '../demo/clerk/language.js';
 import type { KeyedRandom } from './rng.js';
 
 /** The workload's knobs. The defaults are fixed, so that figures compare across versions. */

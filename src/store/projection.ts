@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GraftEvent } from '../core/events.js';
-import type { ConversationKey } from '../core/ports.js';
+import { type ConversationKey, deliveryIdOf } from '../core/ports.js';
 import { canonicalJson } from '../tools/define-tool.js';
 
 /**
@@ -55,9 +55,4 @@ export function requestHash(tool: string, args: string): string {
     // Arguments that are not JSON are hashed as they are (graft never starts such a call).
   }
   return createHash('sha256').update(`${tool}\u0000${canonical}`).digest('hex');
-}
-
-/** A reply's delivery id: stable, so receivers can de-duplicate retried deliveries. */
-export function deliveryIdOf(key: ConversationKey, replyId: string): string {
-  return `${key.tenantId}:${key.conversationId}:${replyId}`;
 }

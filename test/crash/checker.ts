@@ -1,9 +1,9 @@
 import { knowledgeOf } from '../../src/core/context.js';
 import { parseConversationId } from '../../src/core/ids.js';
 import { replay } from '../../src/core/state.js';
-import type { DesiredOrder } from '../../src/model/shop-clerk/language.js';
+import type { DesiredOrder } from '../../src/demo/clerk/language.js';
 import type { OpenedStore } from '../../src/store/index.js';
-import type { AsyncShop } from '../../examples/shop/sql-shop.js';
+import type { AsyncShop } from '../../src/demo/shop/sql-shop.js';
 import type { TestTables } from './tables.js';
 
 /**

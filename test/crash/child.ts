@@ -10,13 +10,13 @@
 import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createPostgresShop, createAsyncShopTools, createSqliteShop } from '../../examples/shop/sql-shop.js';
+import { createPostgresShop, createAsyncShopTools, createSqliteShop } from '../../src/demo/shop/sql-shop.js';
 import { coreConfig } from '../../src/core/config.js';
 import type { ConversationId } from '../../src/core/ids.js';
 import { plan } from '../../src/core/plan.js';
 import { replay } from '../../src/core/state.js';
 import { BrainModel } from '../../src/model/brain-model.js';
-import { createShopClerk } from '../../src/model/shop-clerk/index.js';
+import { createShopClerk } from '../../src/demo/clerk/index.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { createGraft } from '../../src/runtime/graft.js';
 import { openStore } from '../../src/store/index.js';

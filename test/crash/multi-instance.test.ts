@@ -1,8 +1,8 @@
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { createPostgresShop } from '../../examples/shop/sql-shop.js';
-import type { DesiredOrder } from '../../src/model/shop-clerk/language.js';
-import { applyIntent } from '../../src/model/shop-clerk/language.js';
+import { createPostgresShop } from '../../src/demo/shop/sql-shop.js';
+import type { DesiredOrder } from '../../src/demo/clerk/language.js';
+import { applyIntent } from '../../src/demo/clerk/language.js';
 import { KeyedRandom } from '../../src/sim/rng.js';
 import { customerScript } from '../../src/sim/workload.js';
 import { openStore } from '../../src/store/index.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryShop } from '../../examples/shop/shop.js';
-import { createShopTools } from '../../examples/shop/tools.js';
+import { createMemoryShop } from '../../src/demo/shop/shop.js';
+import { createShopTools } from '../../src/demo/shop/tools.js';
 import type { GraftEvent } from '../../src/core/events.js';
 import type { Delivery } from '../../src/core/ports.js';
 import { createEmulator } from '../../src/emulator/index.js';

@@ -1,6 +1,6 @@
 import type { ResponseFunctionToolCall, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryShop, createShopTools } from '../../examples/shop/index.js';
+import { createMemoryShop, createShopTools } from '../../src/demo/shop/index.js';
 import { createScriptedBrain } from '../../src/emulator/index.js';
 import { toolSpec } from '../../src/tools/define-tool.js';
 import { startHarness, type Harness } from './harness.js';

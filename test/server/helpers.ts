@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMemoryShop } from '../../examples/shop/shop.js';
-import { createShopTools } from '../../examples/shop/tools.js';
+import { createMemoryShop } from '../../src/demo/shop/shop.js';
+import { createShopTools } from '../../src/demo/shop/tools.js';
 import type { GraftEvent } from '../../src/core/events.js';
 import type { EventStore } from '../../src/core/ports.js';
 import { createEmulator } from '../../src/emulator/index.js';

@@ -9,8 +9,7 @@ import { projectionOps, type ProjectionOp } from '../projection.js';
 import { SCHEMA_MIGRATIONS_TABLE, SQLITE_MIGRATIONS, SQLITE_STATEMENTS, type SqliteMigration } from './migrations.js';
 import { type LedgerRow, type OutboxRow, toKey, toLedgerEntry, toOutboxEntry } from '../rows.js';
 
-/** Where the SQLite store keeps its file when no path is given. */
-export const DEFAULT_SQLITE_PATH = './data/graft.db';
+import { DEFAULT_SQLITE_PATH } from '../open.js';
 
 export interface SqliteStoreOptions {
   /** The database file (its directory is created), or `:memory:`. Default `./data/graft.db`. */

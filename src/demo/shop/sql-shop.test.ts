@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ToolContext, ToolRejection } from '../../src/tools/define-tool.js';
-import { postgresAvailable, postgresSchema } from '../../test/server/postgres.js';
+import { type ToolContext, ToolRejection } from '../../tools/define-tool.js';
+import { postgresAvailable, postgresSchema } from '../../../test/server/postgres.js';
 import { createMemoryShop, type Order } from './shop.js';
 import type { AsyncShop } from './sql-shop.js';
 import { asyncShop, createAsyncShopTools, createPostgresShop, createSqliteShop } from './sql-shop.js';

@@ -4,7 +4,7 @@ import {
   findProduct,
   joinWords,
   type Product,
-} from '../../../examples/shop/catalogue.js';
+} from '../shop/catalogue.js';
 import { deepFreeze } from './memo.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ToolRejection } from '../../src/tools/define-tool.js';
+import { ToolRejection } from '../../tools/define-tool.js';
 import { type Catalogue, defaultCatalogue, findProduct, MAX_LINE_QUANTITY } from './catalogue.js';
 
 /**

@@ -4,7 +4,7 @@ import {
   type KeyContext,
   type ToolContext,
   type ToolDefinition,
-} from '../../src/tools/define-tool.js';
+} from '../../tools/define-tool.js';
 import { type Catalogue, defaultCatalogue } from './catalogue.js';
 import {
   checkItems,

@@ -1,6 +1,6 @@
 /**
  * The demo shop's catalogue: what customers can order, what it costs and what they call it.
- * The customer language (`src/model/shop-clerk/language.ts`) reads the names from here, so a
+ * The customer language (`src/demo/clerk/language.ts`) reads the names from here, so a
  * catalogue is all it takes to teach the clerk a new product.
  */
 

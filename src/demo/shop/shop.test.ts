@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ToolContext, ToolRejection, toolSpec } from '../../src/tools/define-tool.js';
+import { type ToolContext, ToolRejection, toolSpec } from '../../tools/define-tool.js';
 import { describeLine, defaultCatalogue } from './catalogue.js';
 import { createMemoryShop, type Shop, ShopUnavailableError, type ShopTool } from './shop.js';
 import { createShopTools } from './tools.js';

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defaultCatalogue } from '../../../examples/shop/catalogue.js';
-import { createMemoryShop, type Shop } from '../../../examples/shop/shop.js';
-import { createShopTools } from '../../../examples/shop/tools.js';
+import { defaultCatalogue } from '../shop/catalogue.js';
+import { createMemoryShop, type Shop } from '../shop/shop.js';
+import { createShopTools } from '../shop/tools.js';
 import type { BrainOutput } from '../../core/brain.js';
 import type { FunctionToolSpec, InputItem } from '../../core/items.js';
 import { type ToolContext, toolSpec } from '../../tools/define-tool.js';
-import { contextTokens, estimateTokens, outputTokens } from '../tokens.js';
+import { contextTokens, estimateTokens, outputTokens } from '../../model/tokens.js';
 import { createShopClerk } from './brain.js';
 import { applyIntent, type DesiredOrder, type Intent, renderIntent } from './language.js';
 

@@ -7,7 +7,7 @@ import {
   findProduct,
   formatPrice,
   joinWords,
-} from '../../../examples/shop/catalogue.js';
+} from '../shop/catalogue.js';
 import {
   applyIntent,
   canonicalLines,

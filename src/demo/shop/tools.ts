@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool, type ToolContext, type ToolDefinition } from '../../src/tools/define-tool.js';
+import { defineTool, type ToolContext, type ToolDefinition } from '../../tools/define-tool.js';
 import { MAX_LINE_QUANTITY } from './catalogue.js';
 import type { Order, Shop } from './shop.js';
 

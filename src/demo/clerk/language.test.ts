@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defaultCatalogue } from '../../../examples/shop/catalogue.js';
+import { defaultCatalogue } from '../shop/catalogue.js';
 import {
   applyIntent,
   type DesiredOrder,

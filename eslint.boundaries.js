@@ -1,0 +1,84 @@
+// @ts-check
+/**
+ * The units of graft and the arrows between them (docs/architecture.md). A unit may import from
+ * itself and from the units listed for it, and from no other folder of src/; only the units listed
+ * in PACKAGES may import a database driver, the model SDK or the web framework; nothing imports
+ * from examples/. `npx eslint .` enforces it; test/lint-boundaries.test.ts checks that bad imports
+ * are reported.
+ */
+export const UNITS = {
+  core: [],
+  util: [],
+  tools: ['core'],
+  runtime: ['core', 'tools'],
+  store: ['core', 'tools'],
+  model: ['core'],
+  server: ['core', 'runtime', 'tools', 'store', 'model'],
+  demo: ['core', 'tools'],
+  emulator: ['core', 'model', 'demo', 'util'],
+  sim: ['core', 'runtime', 'tools', 'store', 'model', 'demo'],
+  cli: ['core', 'runtime', 'tools', 'store', 'model', 'server', 'demo', 'emulator', 'sim', 'util'],
+};
+
+/** The library's entry point, src/index.ts, sees these units. */
+const LIBRARY = ['core', 'runtime', 'tools', 'store', 'model'];
+
+/** Which units may import which driver or framework (any other package is free). */
+const PACKAGES = {
+  'better-sqlite3': ['store', 'server', 'demo'],
+  postgres: ['store', 'server', 'demo'],
+  openai: ['model'],
+  hono: ['server', 'cli'],
+  '@hono/node-server': ['server'],
+};
+
+const EXAMPLES = {
+  regex: '(^|/)examples/',
+  message: 'Nothing imports from examples/: they are apps that use graft, not parts of it.',
+};
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/**
+ * @param {string} name the unit
+ * @param {readonly string[]} allowed the units it may import besides itself
+ */
+function rulesFor(name, allowed) {
+  const forbidden = Object.keys(UNITS).filter((unit) => unit !== name && !allowed.includes(unit));
+  const patterns = [EXAMPLES];
+  if (name === 'core' || name === 'util') {
+    patterns.push({ regex: '^(?!\\./)', message: `src/${name} imports nothing outside itself (no other folder, no package, no node: module).` });
+  } else if (forbidden.length > 0) {
+    patterns.push({
+      regex: `^${name === 'index' ? '\\./' : '(\\.\\./)+'}(${forbidden.join('|')})/`,
+      message: `src/${name} may import only ${[name, ...allowed].map((unit) => `src/${unit}`).join(', ')} (docs/architecture.md).`,
+    });
+  }
+  const packages = Object.entries(PACKAGES).filter(([, users]) => !users.includes(name)).map(([pkg]) => pkg);
+  if (packages.length > 0 && name !== 'core' && name !== 'util') {
+    patterns.push({
+      regex: `^(${packages.map(escape).join('|')})(/|$)`,
+      message: `src/${name} does not import ${packages.join(', ')}: drivers, the model SDK and the web framework stay in their adapters.`,
+    });
+  }
+  return { 'no-restricted-imports': ['error', { patterns }] };
+}
+
+/** The boundary rules, as ESLint flat-config entries. */
+export const boundaries = [
+  ...Object.entries(UNITS).map(([unit, allowed]) => ({
+    files: [`src/${unit}/**/*.ts`],
+    ignores: ['src/**/*.test.ts'],
+    rules: rulesFor(unit, allowed),
+  })),
+  { files: ['src/index.ts'], rules: rulesFor('index', LIBRARY) },
+  {
+    files: ['**/*.ts', '**/*.js'],
+    ignores: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [EXAMPLES] }] },
+  },
+  {
+    files: ['src/**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [EXAMPLES] }] },
+  },
+];
