@@ -8,19 +8,12 @@ import { openStore } from '../../src/store/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import { describeEventStore, stamp } from './event-store-contract.js';
+import { describePostgres, hasPostgres, TEST_POSTGRES_URL } from '../postgres.js';
 
-const url = process.env.GRAFT_TEST_PG_URL;
+if (hasPostgres) describePostgresStore(TEST_POSTGRES_URL);
+else describePostgres('EventStore contract: postgres', () => it('needs PostgreSQL', () => {}));
 
-if (url === undefined || url === '') {
-  console.log('PostgreSQL store tests skipped: set GRAFT_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them.');
-  describe.skip('EventStore contract: postgres (GRAFT_TEST_PG_URL is not set)', () => {
-    it('needs PostgreSQL', () => {});
-  });
-} else {
-  describePostgres(url);
-}
-
-function describePostgres(url: string): void {
+function describePostgresStore(url: string): void {
   // Every store of this run gets a schema of its own under one random prefix; all are dropped.
   const run = `graft_test_${randomBytes(4).toString('hex')}`;
   const admin = postgres(url, { max: 2, onnotice: () => {} });

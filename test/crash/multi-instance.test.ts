@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createPostgresShop } from '../../src/demo/shop/sql-shop.js';
 import type { DesiredOrder } from '../../src/demo/clerk/language.js';
 import { applyIntent } from '../../src/demo/clerk/language.js';
@@ -10,18 +10,18 @@ import { checkDatabase } from './checker.js';
 import type { Instance } from './spawn.js';
 import { startInstance } from './spawn.js';
 import { testTables } from './tables.js';
+import { describePostgres, TEST_POSTGRES_URL } from '../postgres.js';
 
-const PG_URL = process.env.GRAFT_TEST_PG_URL;
-if (!PG_URL) console.log('Multi-instance tests skipped: set GRAFT_TEST_PG_URL (for example postgres://postgres@127.0.0.1:5432/test) to run them.');
+const PG_URL = TEST_POSTGRES_URL;
 
 const debug = (text: string) => { if (process.env.GRAFT_DEBUG) console.error(`mi: ${text}`); };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function scenario(notify: boolean): Promise<{ violations: string[]; errors: string[]; killedMidTurn: boolean }> {
-  const admin = postgres(PG_URL!, { max: 1, onnotice: () => undefined });
+  const admin = postgres(PG_URL, { max: 1, onnotice: () => undefined });
   const database = `graft_mi_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
   await admin.unsafe(`CREATE DATABASE ${database}`);
-  const url = new URL(PG_URL!);
+  const url = new URL(PG_URL);
   url.pathname = `/${database}`;
   const spec = url.toString();
   const instances: Instance[] = [];
@@ -78,7 +78,7 @@ async function scenario(notify: boolean): Promise<{ violations: string[]; errors
   }
 }
 
-describe.skipIf(!PG_URL)('several instances on one PostgreSQL', () => {
+describePostgres('several instances on one PostgreSQL', () => {
   for (const notify of [true, false]) {
     it(`keeps every guarantee with messages spread over 3 instances, one killed mid-turn (NOTIFY ${notify ? 'on' : 'off'})`, async () => {
       const { violations, errors, killedMidTurn } = await scenario(notify);

@@ -10,7 +10,7 @@ import { keysCommand } from '../../src/cli/keys-command.js';
 import { serveCommand, serveConfig, startServe } from '../../src/cli/serve-command.js';
 import type { ConversationView } from '../../src/server/view.js';
 import { until } from './helpers.js';
-import { postgresAvailable, TEST_POSTGRES_URL } from './postgres.js';
+import { describePostgres, TEST_POSTGRES_URL } from '../postgres.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graft-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -149,8 +149,7 @@ describe('the graft CLI', () => {
   });
 });
 
-const hasPostgres = await postgresAvailable();
-describe.runIf(hasPostgres)('the demo on PostgreSQL', () => {
+describePostgres('the demo on PostgreSQL', () => {
   it('shares one shop between two instances on one database', async () => {
     const name = `graft_cli_${randomBytes(5).toString('hex')}`;
     const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => undefined });

@@ -5,7 +5,7 @@ import { hashKey, MemoryKeyStore } from '../../src/server/keys/key-store.js';
 import { PostgresKeyStore } from '../../src/server/keys/postgres-key-store.js';
 import { SqliteKeyStore } from '../../src/server/keys/sqlite-key-store.js';
 import { sign, verifySignature } from '../../src/server/signature.js';
-import { postgresAvailable, postgresSchema } from './postgres.js';
+import { describePostgres, postgresSchema } from '../postgres.js';
 
 function keyStoreContract(
   name: string,
@@ -70,8 +70,7 @@ keyStoreContract('SQLite', () => {
   return Promise.resolve({ keys: new SqliteKeyStore(db), stored });
 });
 
-const hasPostgres = await postgresAvailable();
-describe.runIf(hasPostgres)('on PostgreSQL', () => {
+describePostgres('on PostgreSQL', () => {
   const schemas: Awaited<ReturnType<typeof postgresSchema>>[] = [];
   afterAll(async () => {
     for (const s of schemas) await s.drop();

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ToolContext, ToolRejection } from '../../tools/define-tool.js';
-import { postgresAvailable, postgresSchema } from '../../../test/server/postgres.js';
+import { describePostgres, postgresSchema } from '../../../test/postgres.js';
 import { createMemoryShop, type Order } from './shop.js';
 import type { AsyncShop } from './sql-shop.js';
 import { asyncShop, createAsyncShopTools, createPostgresShop, createSqliteShop } from './sql-shop.js';
@@ -269,8 +269,7 @@ function shopContract(name: string, open: () => Promise<AsyncShop>) {
 shopContract('memory (async)', () => Promise.resolve(asyncShop(createMemoryShop())));
 shopContract('SQLite', () => Promise.resolve(createSqliteShop(new Database(':memory:'))));
 
-const hasPostgres = await postgresAvailable();
-describe.runIf(hasPostgres)('on PostgreSQL', () => {
+describePostgres('on PostgreSQL', () => {
   const schemas: Awaited<ReturnType<typeof postgresSchema>>[] = [];
   afterAll(async () => {
     for (const s of schemas) await s.drop();

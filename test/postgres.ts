@@ -2,11 +2,29 @@ import { randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import postgres from 'postgres';
 
-/** The PostgreSQL server the tests use: `GRAFT_TEST_POSTGRES_URL`, else the local one. */
-export const TEST_POSTGRES_URL =
-  process.env.GRAFT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { describe } from 'vitest';
 
-/** Whether the test server answers (the suites that need it are skipped when it does not). */
+/** The PostgreSQL server the tests use: `GRAFT_TEST_PG_URL`, else the machine's local one. */
+export const TEST_POSTGRES_URL = process.env.GRAFT_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * Whether the PostgreSQL suites run. Outside CI they are skipped, with a notice, when the server
+ * does not answer. Under CI (`CI=true`) they always run, so a server that is down fails the run
+ * instead of skipping the tests silently.
+ */
+export const hasPostgres: boolean = process.env.CI === 'true' || (await postgresAvailable());
+
+/** `describe` for a suite that needs PostgreSQL (see `hasPostgres`). */
+export function describePostgres(name: string, suite: () => void): void {
+  if (hasPostgres) {
+    describe(name, suite);
+    return;
+  }
+  console.log(`PostgreSQL tests skipped (${name}): nothing answers at ${TEST_POSTGRES_URL}; set GRAFT_TEST_PG_URL.`);
+  describe.skip(name, suite);
+}
+
+/** Whether the test server answers. */
 export async function postgresAvailable(): Promise<boolean> {
   const sql = postgres(TEST_POSTGRES_URL, { connect_timeout: 2, max: 1, onnotice: () => undefined });
   try {
