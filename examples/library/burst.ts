@@ -34,7 +34,7 @@ try {
   if (replies.length !== 1 || reply === undefined || reply.covers.join() !== 'm1,m2')
     throw new Error(`expected one reply covering m1 and m2, got ${JSON.stringify(replies)}`);
   if (orders.length !== 1) throw new Error(`expected one order, got ${JSON.stringify(orders)}`);
-  const items = orders[0]?.items.map((item) => `${item.quantity} ${item.product}`).join(', ');
+  const items = orders[0]?.items.map((item) => `${item.quantity} ${item.product}`).sort().join(', ');
   console.log(`library on ${store.kind}: one reply covering m1 and m2, one order (${items})`);
 
   // The service, embedded: the same API as `graft serve`, on a port of our own.

@@ -115,7 +115,7 @@ describe('the packed library', () => {
 
   it('runs a burst on SQLite: one reply, one order, and the embedded service', () => {
     const output = run(process.execPath, ['burst.js', 'sqlite:./data/burst.db'], app);
-    expect(output).toContain('library on sqlite: one reply covering m1 and m2, one order (2 pizza, 1 cola)');
+    expect(output).toContain('library on sqlite: one reply covering m1 and m2, one order (1 cola, 2 pizza)');
     expect(output).toContain('service on sqlite: POST 202, one reply');
   });
 
@@ -124,7 +124,7 @@ describe('the packed library', () => {
     const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => undefined });
     try {
       const output = run(process.execPath, ['burst.js', TEST_POSTGRES_URL, schema], app);
-      expect(output).toContain('library on postgres: one reply covering m1 and m2, one order (2 pizza, 1 cola)');
+      expect(output).toContain('library on postgres: one reply covering m1 and m2, one order (1 cola, 2 pizza)');
       expect(output).toContain('service on postgres: POST 202, one reply');
     } finally {
       await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
