@@ -55,7 +55,7 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'gate-skips-wait-for-write-in-flight',
     rule: 'a write that may still be in flight closes every write gate (step 2)',
-    edits: [edit(PLAN, '    refuseIfSuperseded(attempt, writes) ??\n    waitForWritesInFlight(state) ??\n', '    refuseIfSuperseded(attempt, writes) ??\n')],
+    edits: [edit(PLAN, "  if (inFlight) return { kind: 'wait' };\n", '')],
   },
   {
     name: 'gate-timed-out-write-stops-blocking',
@@ -64,8 +64,8 @@ export const MUTANTS: Mutant[] = [
   },
   {
     name: 'gate-skips-blocked-refusal',
-    rule: 'a write whose outcome no fenced answer settled blocks every write (step 2b)',
-    edits: [edit(PLAN, '    refuseIfBlocked(state, writes) ??\n', '')],
+    rule: 'a write whose outcome no fenced answer settled blocks every write (step 2)',
+    edits: [edit(PLAN, "  return blocked ? refuseAll(writes, 'blocked', notices.blocked(blocked.tool)) : null;", '  return null;')],
   },
   {
     name: 'gate-no-rebase-for-missing-effects',
@@ -91,13 +91,13 @@ export const MUTANTS: Mutant[] = [
   },
   {
     name: 'gate-reruns-failed-key-same-generation',
-    rule: 'a key whose runs all failed runs again only under a new key generation (step 4)',
+    rule: 'a key whose runs all failed runs again only under a new key generation (step 5)',
     edits: [edit(PLAN, 'const generation = (previous?.generation ?? 0) + 1;', 'const generation = previous?.generation ?? 1;')],
   },
   {
     name: 'gate-drops-duplicate-call-check',
     rule: 'a key repeated within one response runs once (step 5)',
-    edits: [edit(PLAN, '      keys.add(t.idempotencyKey);\n', '')],
+    edits: [edit(PLAN, '    keys.add(key);\n', '')],
   },
   // The frontier.
   {

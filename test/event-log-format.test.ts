@@ -31,7 +31,7 @@ describe('the v1 event log format', () => {
   it('decides nothing more on a finished v1 log, and rebuilds its requests', () => {
     const state = replay(parseConversationId('c1'), fixture);
     const config = coreConfig({ instanceId: 'later' });
-    expect(plan(state, config, state.now + 60_000)).toEqual([]);
+    expect(plan(state, config, state.now + 60_000)).toEqual({ kind: 'io', commands: [], wakeAt: null });
     for (const call of state.calls.values()) expect(buildRequest(state, config, call).input.length).toBeGreaterThan(0);
   });
 });

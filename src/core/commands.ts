@@ -12,20 +12,24 @@ export interface CallOrigin {
 }
 
 /**
- * What the core asks the shell to do. `append` carries decisions: they take effect only once
- * appended at the expected seq (that append is the gate). Every other command is idempotent by its
- * id: the shell runs it once however often it is asked.
+ * The I/O the core asks the shell to run. Each is idempotent by its id: the shell runs it once
+ * however often it is asked.
  */
 export type Command =
-  | { type: 'append'; events: EventBody[] }
   | { type: 'call-model'; callId: CallId; request: ModelRequest }
   | { type: 'abort-model'; callId: CallId }
   | { type: 'run-write'; effectId: EffectId; tool: string; arguments: string; idempotencyKey: IdempotencyKey; origin: CallOrigin }
   | { type: 'run-read'; tool: string; arguments: string; origin: CallOrigin }
   /** Ask the tool whether a write whose owner was lost happened (its `reconcile`). */
   | { type: 'reconcile'; effectId: EffectId; tool: string; idempotencyKey: IdempotencyKey; origin: CallOrigin }
-  | { type: 'deliver'; replyId: ReplyId; text: string; covers: MessageId[]; kind: 'reply' | 'follow-up' | 'fallback' }
-  /** Call `decide` again at this time (the earliest deadline the state is waiting for). */
-  | { type: 'wake'; at: number };
+  | { type: 'deliver'; replyId: ReplyId; text: string; covers: MessageId[]; kind: 'reply' | 'follow-up' | 'fallback' };
 
 export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;
+
+/**
+ * What `plan` says to do at one moment. Decisions come first: while there are events to append,
+ * there is no I/O (they take effect only once appended at the expected seq — that append is the
+ * gate — and the next plan is made on the state they build). Otherwise the I/O the state asks for,
+ * and the time to plan again at when the state is waiting for the clock (null when it is not).
+ */
+export type Plan = { kind: 'append'; events: EventBody[] } | { kind: 'io'; commands: Command[]; wakeAt: number | null };

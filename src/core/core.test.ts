@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Command } from './commands.js';
+import type { Plan } from './commands.js';
 import { coreConfig } from './config.js';
 import { knowledgeOf } from './context.js';
 import type { EventBody, GraftEvent } from './events.js';
@@ -26,12 +26,11 @@ function core(config = coreConfig({ instanceId: 'me' })) {
     }
   };
   /** Appends decisions until the core asks only for I/O; returns that I/O. */
-  const settle = (as = config): Command[] => {
+  const settle = (as = config): Io => {
     for (;;) {
-      const commands = plan(state, as, now);
-      const decision = commands.find((c) => c.type === 'append');
-      if (!decision) return commands;
-      append(decision.events);
+      const next = plan(state, as, now);
+      if (next.kind === 'io') return next;
+      append(next.events);
     }
   };
   const lastCall = () => [...state.calls.values()].at(-1)!;
@@ -78,13 +77,16 @@ function core(config = coreConfig({ instanceId: 'me' })) {
   };
 }
 
-const types = (commands: Command[]) => commands.map((c) => c.type);
+type Io = Extract<Plan, { kind: 'io' }>;
+
+const types = (io: Io) => io.commands.map((c) => c.type);
 
 describe('the pure core', () => {
   it('starts a model call holding the message as soon as a message arrives', () => {
     const c = core();
     const io = c.message('m1');
-    expect(types(io)).toEqual(['call-model', 'wake']);
+    expect(types(io)).toEqual(['call-model']);
+    expect(io.wakeAt).not.toBeNull();
     expect(c.lastCall().entries.map((e) => e.messageId)).toEqual(['m1']);
     expect(c.log.map((e) => e.type)).toEqual(['message.received', 'attempt.started', 'model.requested']);
   });
@@ -94,7 +96,7 @@ describe('the pure core', () => {
     c.message('m1');
     const first = c.lastCall().callId;
     const io = c.at(300).message('m2');
-    expect(io).toContainEqual({ type: 'abort-model', callId: first });
+    expect(io.commands).toContainEqual({ type: 'abort-model', callId: first });
     expect(c.lastCall().entries.map((e) => e.messageId)).toEqual(['m1', 'm2']);
     expect(c.lastCall().parent).toBeNull();
   });
@@ -134,7 +136,7 @@ describe('the pure core', () => {
     c.at(800).message('m2');
     const stale = c.lastCall().callId;
     const io = c.at(900).settleEffect([...c.state.effects.keys()][0]!);
-    expect(io).toContainEqual({ type: 'abort-model', callId: stale });
+    expect(io.commands).toContainEqual({ type: 'abort-model', callId: stale });
     expect(c.lastCall()).toMatchObject({ reason: 'restart', parent: a1 });
   });
 
@@ -143,9 +145,9 @@ describe('the pure core', () => {
     c.message('m1');
     c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
     c.at(800).message('m2');
-    const io = c.at(1_500).respond(c.lastCall().callId, { calls: [{ id: 'fc2', name: 'update_order', kind: 'write' }] });
-    expect(types(io)).not.toContain('append');
+    c.at(1_500).respond(c.lastCall().callId, { calls: [{ id: 'fc2', name: 'update_order', kind: 'write' }] });
     expect(c.state.effects.size).toBe(1);
+    expect(c.log.some((e) => e.type === 'tool.refused')).toBe(false);
     c.at(5_000).settleEffect([...c.state.effects.keys()][0]!);
     expect(c.log.some((e) => e.type === 'tool.refused' && e.refusals[0]!.reason === 'rebase')).toBe(true);
     expect(c.lastCall().reason).toBe('rebase');
@@ -158,7 +160,7 @@ describe('the pure core', () => {
     c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
     c.at(800).message('m2');
     const io = c.at(1_500).respond(c.lastCall().callId, { text: 'Placing your order.' });
-    expect(io).toContainEqual({ type: 'wake', at: 2_500 });
+    expect(io.wakeAt).toBe(2_500);
     expect(c.state.replies).toHaveLength(0);
     c.at(2_500).tick();
     expect(c.state.replies.map((r) => r.covers)).toEqual([['m1', 'm2']]);
@@ -213,7 +215,7 @@ describe('the pure core', () => {
     const c = core(coreConfig({ instanceId: 'me', limits: { leaseMs: 10_000 } as never }));
     c.message('m1');
     const io = c.at(4_000).tick();
-    expect(types(io)).toContain('wake');
+    expect(io.wakeAt).toBe(5_000);
     c.at(5_000).tick();
     expect(c.log.at(-1)).toMatchObject({ type: 'lease.renewed', owner: 'me', until: 15_000 });
   });
@@ -227,7 +229,7 @@ describe('the pure core', () => {
     expect(c.log.some((e) => e.type === 'lease.claimed' && e.owner === 'other')).toBe(true);
     expect(c.state.calls.get(lost)!.failure?.kind).toBe('takeover');
     expect(c.lastCall()).toMatchObject({ owner: 'other', reason: 'retry' });
-    expect(io).toContainEqual(expect.objectContaining({ type: 'call-model', callId: c.lastCall().callId }));
+    expect(io.commands).toContainEqual(expect.objectContaining({ type: 'call-model', callId: c.lastCall().callId }));
   });
 
   it("records a lost owner's running write as unknown, and reconciles it", () => {
@@ -237,7 +239,7 @@ describe('the pure core', () => {
     const io = c.at(11_000).tickAs('other');
     const effect = [...c.state.effects.values()][0]!;
     expect(effect).toMatchObject({ status: 'unknown', checkBy: 'other' });
-    expect(io).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId, tool: 'create_order' }));
+    expect(io.commands).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId, tool: 'create_order' }));
     // The original owner never reconciles what another instance took over.
     expect(types(c.tick())).not.toContain('reconcile');
   });
@@ -248,7 +250,7 @@ describe('the pure core', () => {
     c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
     const io = c.at(11_000).tickAs('other');
     expect(c.log.some((e) => e.type === 'lease.claimed' && e.owner === 'other')).toBe(true);
-    expect(io).toContainEqual(expect.objectContaining({ type: 'run-read', tool: 'get_order' }));
+    expect(io.commands).toContainEqual(expect.objectContaining({ type: 'run-read', tool: 'get_order' }));
     // The lost owner no longer drives the attempt, so it does not run them again.
     expect(types(c.tick())).not.toContain('run-read');
   });
@@ -267,7 +269,7 @@ describe('the pure core', () => {
     // It died before its check was recorded: the next instance takes the check over.
     const io = c.at(26_000).tickAs('third');
     expect(effect).toMatchObject({ status: 'unknown', checkBy: 'third', owner: 'third' });
-    expect(io).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId }));
+    expect(io.commands).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId }));
     c.append([{ type: 'effect.checked', effectId: effect.effectId, note: 'no reconcile' }]);
     expect(types(c.at(60_000).tickAs('fourth'))).not.toContain('reconcile');
     expect(c.log.filter((e) => e.type === 'effect.unknown')).toHaveLength(2);

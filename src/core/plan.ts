@@ -1,4 +1,4 @@
-import type { Command } from './commands.js';
+import type { Command, Plan } from './commands.js';
 import type { CoreConfig } from './config.js';
 import { toolBounds } from './config.js';
 import type { ContextEntry, EventBody, ModelCallReason, RefusalReason } from './events.js';
@@ -21,15 +21,16 @@ import { attentionNeeded, generationKey, getAttempt, getCall, getEffect, leased 
 import { buildRequest, callOrigin } from './request.js';
 
 /**
- * The decisions of one moment: events to append (the gate) or, when there are none, the I/O the
- * state asks for. `now` is the caller's clock reading; nothing here reads a clock.
+ * The core's decision at one moment, a pure function of the state (which `evolve` folds from the
+ * log): the events to append (the gate), or, when there are none, the I/O the state asks for and
+ * when to plan again. `now` is the caller's clock reading; nothing here reads a clock.
  */
-export function plan(state: ConversationState, config: CoreConfig, now: number): Command[] {
-  const batch = new Batch(state);
-  decideNext(state, config, Math.max(now, state.now), batch);
-  if (batch.events.length > 0) return [{ type: 'append', events: batch.events }];
+export function plan(state: ConversationState, config: CoreConfig, now: number): Plan {
   const at = Math.max(now, state.now);
-  return [...io(state, config, at), ...wake(state, config, at)];
+  const batch = new Batch(state);
+  decideNext(state, config, at, batch);
+  if (batch.events.length > 0) return { kind: 'append', events: batch.events };
+  return { kind: 'io', commands: io(state, config, at), wakeAt: wakeAt(state, config, at) };
 }
 
 /** Collects decision events and knows the seq each will get when appended. */
@@ -417,15 +418,15 @@ function toolGate(state: ConversationState, config: CoreConfig, now: number, att
 
 /**
  * The write gate (DESIGN.md, "At a write gate"): all write calls of one response, decided
- * together, by the first step that decides.
+ * together, by DESIGN's five steps in order. Steps 1 to 3 decide for the whole response when they
+ * apply; steps 4 and 5 answer call by call.
  */
 function writeGate(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision {
   return (
     refuseIfSuperseded(attempt, writes) ??
-    waitForWritesInFlight(state) ??
-    refuseIfBlocked(state, writes) ??
+    waitForWritesInFlight(state, writes) ??
     rebaseIfStale(state, config, attempt, call, writes) ??
-    startOrReplay(state, writes)
+    replayOrStart(state, writes)
   );
 }
 
@@ -442,20 +443,19 @@ function refuseIfSuperseded(attempt: AttemptState, writes: ToolCallState[]): Wri
 /**
  * Step 2: a write that may still be in flight — running, past its time bound, or being
  * reconciled — closes every write gate until it settles or `reconcile` fences it. It is never
- * gone past, however slow.
+ * gone past, however slow. One that `reconcile` could not settle stays in the way until a person
+ * resolves it: the writes are refused as blocked (so the model can tell the customer).
  */
-function waitForWritesInFlight(state: ConversationState): WriteDecision | null {
-  const inFlight = state.effectOrder.some((id) => {
-    const effect = getEffect(state, id);
-    return effect.status === 'running' || (effect.status === 'unknown' && !effect.checked);
-  });
-  return inFlight ? { kind: 'wait' } : null;
-}
-
-/** Step 2b: a write whose outcome no fenced answer settled blocks every write until a person resolves it. */
-function refuseIfBlocked(state: ConversationState, writes: ToolCallState[]): WriteDecision | null {
+function waitForWritesInFlight(state: ConversationState, writes: ToolCallState[]): WriteDecision | null {
+  const inFlight = state.effectOrder.some((id) => mayBeInFlight(getEffect(state, id)));
+  if (inFlight) return { kind: 'wait' };
   const blocked = state.effectOrder.map((id) => getEffect(state, id)).find((e) => e.status === 'unknown' && e.checked);
   return blocked ? refuseAll(writes, 'blocked', notices.blocked(blocked.tool)) : null;
+}
+
+/** A write that may still be in flight: running, or of unknown outcome that no check has settled yet. */
+function mayBeInFlight(effect: EffectState): boolean {
+  return effect.status === 'running' || (effect.status === 'unknown' && !effect.checked);
 }
 
 /**
@@ -468,36 +468,57 @@ function rebaseIfStale(state: ConversationState, config: CoreConfig, attempt: At
   return missingEffects(state, known).length > 0 || unseen ? refuseAll(writes, 'rebase', notices.notExecuted) : null;
 }
 
+/** Steps 4 and 5, call by call; the refusals keep the order of the calls. */
+function replayOrStart(state: ConversationState, writes: ToolCallState[]): WriteDecision {
+  const replayed = new Map(writes.flatMap((t) => replayIfRecorded(state, t) ?? []).map((r) => [r.toolCallId, r]));
+  const { start, repeats } = startBatch(state, writes.filter((t) => !replayed.has(t.toolCallId)));
+  const refusals = writes.flatMap((t) => replayed.get(t.toolCallId) ?? repeats.get(t.toolCallId) ?? []);
+  return { kind: 'start', refusals, start };
+}
+
+/** The latest run of a write call's key, or null when the key never ran. */
+function previousRun(state: ConversationState, t: ToolCallState): EffectState | null {
+  invariant(t.idempotencyKey !== undefined, `write call ${t.toolCallId} has no idempotency key`);
+  const previousId = state.keys.get(t.idempotencyKey);
+  return previousId === undefined ? null : getEffect(state, previousId);
+}
+
 /**
- * Steps 4 and 5: a key that already ran answers with its recorded result (an unknown outcome is
- * never re-run blindly); a key whose runs all failed runs under a new generation; a key repeated
- * within the response runs once; the rest start, as one batch.
+ * Step 4: a key that already ran answers with its recorded result, and does not run: done, or of
+ * unknown outcome (never re-run blindly). A key whose runs all failed may run again (step 5).
  */
-function startOrReplay(state: ConversationState, writes: ToolCallState[]): WriteDecision {
-  const refusals: Refusal[] = [];
+function replayIfRecorded(state: ConversationState, t: ToolCallState): Refusal | null {
+  const previous = previousRun(state, t);
+  return previous && previous.status !== 'failed' ? { toolCallId: t.toolCallId, reason: 'duplicate-key', output: effectOutput(previous) } : null;
+}
+
+/**
+ * Step 5: the other writes start, as one batch (one `effect started` appended at the expected
+ * seq). A key repeated within the response runs once; a key whose runs all failed runs under a
+ * new generation of its key.
+ */
+function startBatch(state: ConversationState, writes: ToolCallState[]): { start: WriteSpec[]; repeats: Map<string, Refusal> } {
   const start: WriteSpec[] = [];
+  const repeats = new Map<string, Refusal>();
   const keys = new Set<IdempotencyKey>();
   for (const t of writes) {
-    invariant(t.idempotencyKey !== undefined, `write call ${t.toolCallId} has no idempotency key`);
-    const previousId = state.keys.get(t.idempotencyKey);
-    const previous = previousId === undefined ? null : getEffect(state, previousId);
-    if (previous && previous.status !== 'failed') {
-      refusals.push({ toolCallId: t.toolCallId, reason: 'duplicate-key', output: effectOutput(previous) });
-    } else if (keys.has(t.idempotencyKey)) {
-      refusals.push({ toolCallId: t.toolCallId, reason: 'duplicate-call', output: notices.duplicateCall });
-    } else {
-      keys.add(t.idempotencyKey);
-      const generation = (previous?.generation ?? 0) + 1;
-      start.push({
-        toolCallId: t.toolCallId,
-        tool: t.name,
-        arguments: t.arguments,
-        idempotencyKey: generationKey(t.idempotencyKey, generation),
-        ...(generation > 1 ? { generation } : {}),
-      });
+    const previous = previousRun(state, t);
+    const key = t.idempotencyKey!;
+    if (keys.has(key)) {
+      repeats.set(t.toolCallId, { toolCallId: t.toolCallId, reason: 'duplicate-call', output: notices.duplicateCall });
+      continue;
     }
+    keys.add(key);
+    const generation = (previous?.generation ?? 0) + 1;
+    start.push({
+      toolCallId: t.toolCallId,
+      tool: t.name,
+      arguments: t.arguments,
+      idempotencyKey: generationKey(key, generation),
+      ...(generation > 1 ? { generation } : {}),
+    });
   }
-  return { kind: 'start', refusals, start };
+  return { start, repeats };
 }
 
 /** The fallback reply: the customer is never left without an answer, and a human is asked to look. */
@@ -580,8 +601,8 @@ function deliversReply(state: ConversationState, config: CoreConfig, reply: Conv
   return attempt === undefined || attempt.owner === config.instanceId || now >= attempt.leaseUntil;
 }
 
-/** The earliest time at which the state is waiting for the clock (not for an event). */
-function wake(state: ConversationState, config: CoreConfig, now: number): Command[] {
+/** The earliest time at which the state is waiting for the clock (not for an event), or null. */
+function wakeAt(state: ConversationState, config: CoreConfig, now: number): number | null {
   const times: number[] = [];
   const leaseCheck = (owner: string, leaseUntil: number) =>
     owner === config.instanceId ? leaseUntil - config.limits.leaseMs / 2 : leaseUntil;
@@ -607,5 +628,5 @@ function wake(state: ConversationState, config: CoreConfig, now: number): Comman
   if (call?.status === 'responded' && call.toolCalls.length === 0 && anyRunning(state)) {
     times.push((call.respondedAt ?? 0) + config.limits.replyWaitMs);
   }
-  return times.length === 0 ? [] : [{ type: 'wake', at: Math.min(...times) }];
+  return times.length === 0 ? null : Math.min(...times);
 }

@@ -189,14 +189,15 @@ export class ConversationActor {
   /** Decides and appends until the core asks only for I/O, then starts that I/O. */
   private async drive(): Promise<void> {
     for (let step = 0; step < MAX_DECISIONS_PER_DRIVE; step += 1) {
-      const commands = plan(this.state, this.deps.config, this.deps.clock.now());
-      const append = commands.find((c): c is CommandOf<'append'> => c.type === 'append');
-      if (!append) {
-        commands.forEach((c) => this.execute(c));
-        if (!commands.some((c) => c.type === 'wake')) this.clearWake();
+      const next = plan(this.state, this.deps.config, this.deps.clock.now());
+      if (next.kind === 'io') {
+        next.commands.forEach((c) => this.execute(c));
+        if (next.wakeAt === null) this.clearWake();
+        else this.setWake(next.wakeAt);
         this.schedulePoll();
         return;
       }
+      const append = next;
       const events = this.stamp(append.events);
       this.deps.onCrashPoint?.('before-append');
       try {
@@ -230,10 +231,6 @@ export class ConversationActor {
         return this.once(`deliver:${command.replyId}`, false, () => this.deliver(command));
       case 'reconcile':
         return this.once(`reconcile:${command.effectId}`, false, () => this.reconcile(command));
-      case 'wake':
-        return this.setWake(command.at);
-      case 'append':
-        throw new InvariantViolation('append is not I/O');
     }
   }
 

@@ -92,7 +92,8 @@ async function diagnose(): Promise<string[]> {
     const replies = state.replies.filter((r) => r.deliveredAt === null).map((r) => r.replyId);
     const uncovered = state.messages.filter((m) => m.coveredBy === null).map((m) => m.messageId);
     const pending = [...state.calls.values()].filter((c) => c.status === 'pending').map((c) => `${c.callId} owner ${c.owner}`);
-    const commands = plan(state, graftConfig, now).map((c) => c.type === 'append' ? `append ${c.events.map((e) => e.type).join(',')}` : c.type);
+    const next = plan(state, graftConfig, now);
+    const commands = next.kind === 'append' ? [`append ${next.events.map((e) => e.type).join(',')}`] : [...next.commands.map((c) => c.type), ...(next.wakeAt === null ? [] : ['wake'])];
     lines.push(
       `diagnose ${key.conversationId} seq ${state.seq} me ${instanceId}: live [${attempts.join('; ')}] calls [${pending.join('; ')}] effects [${effects.join('; ')}] undelivered [${replies.join(',')}] uncovered [${uncovered.join(',')}] plan [${commands.join('; ')}]`,
     );
