@@ -5,6 +5,7 @@
  */
 export { createGraft } from './runtime/graft.js';
 export type { Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
+export type { Logger } from './runtime/logger.js';
 export { defineTool, ToolRejection } from './tools/define-tool.js';
 export type { KeyContext, Reconciliation, ToolContext, ToolDefinition } from './tools/define-tool.js';
 export { MemoryStore } from './store/memory/memory-store.js';
@@ -20,9 +21,10 @@ export type {
   ModelRequest,
   ModelResult,
 } from './core/ports.js';
-export { ConflictError, DuplicateMessageError } from './core/ports.js';
+export { ConflictError, DuplicateMessageError, IdempotencyConflictError } from './core/ports.js';
 export { ChainBrokenError, ModelCallAborted } from './core/model-port.js';
-export { InvalidInputError, InvariantViolation, RetryableError, TerminalError } from './core/errors.js';
+export { GraftError, InvalidInputError, InvariantViolation, RetryableError, TerminalError } from './core/errors.js';
+export type { ErrorKind } from './core/errors.js';
 export type { GraftEvent, EventBody } from './core/events.js';
 export type { ConversationState } from './core/state.js';
 export { coreConfig, defaultLimits } from './core/config.js';

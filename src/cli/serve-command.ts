@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { GraftError } from '../core/errors.js';
 import type { ModelClient } from '../core/ports.js';
 import { createEmulator } from '../emulator/server.js';
 import { OpenAIModelClient, openAIOptionsFromEnv } from '../model/openai/index.js';
@@ -10,9 +12,11 @@ import type { ServiceStoreWithHandles } from '../server/store-handles.js';
 import { storeSpecFromEnv } from '../server/open-store.js';
 import { openServiceStoreWithHandles } from '../server/store-handles.js';
 import { createService } from '../server/service.js';
+import { redactUrl } from '../store/open.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 import type { FlagSpec } from '../util/args.js';
 import { UsageError, flagHelp, intFlag, parseFlags } from '../util/args.js';
+import { createLogger } from './logger.js';
 
 type Env = Record<string, string | undefined>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
@@ -77,6 +81,15 @@ export const serveFlags: FlagSpec = {
     help: 'then messages per minute per conversation [env GRAFT_RATE_PER_MINUTE]',
     default: '60',
   },
+  'log-level': {
+    type: 'string',
+    help: 'fatal | error | warn | info | debug | trace | silent [env GRAFT_LOG_LEVEL]',
+    default: 'info',
+  },
+  'log-text': {
+    type: 'boolean',
+    help: 'put message and reply text in log records [env GRAFT_LOG_TEXT=1]',
+  },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -95,6 +108,7 @@ const ENV_OF: Record<string, string[]> = {
   'max-message-chars': ['GRAFT_MAX_MESSAGE_CHARS'],
   'rate-burst': ['GRAFT_RATE_BURST'],
   'rate-per-minute': ['GRAFT_RATE_PER_MINUTE'],
+  'log-level': ['GRAFT_LOG_LEVEL'],
 };
 
 export interface ServeConfig {
@@ -110,6 +124,10 @@ export interface ServeConfig {
   webhookUrl: string | null;
   webhookSecret: string | null;
   limits: Partial<ServerLimits>;
+  /** The log level of `graft serve` (JSON lines on stdout). */
+  logLevel: string;
+  /** Message and reply text in log records (default false: redacted). */
+  logText: boolean;
 }
 
 /** Flags over environment over defaults. `argv` holds flags only; `spec` may add flags of its own. */
@@ -153,6 +171,8 @@ export function serveConfig(
       burst: intFlag('rate-burst', pick('rate-burst'), { min: 1 }),
       perMinute: intFlag('rate-per-minute', pick('rate-per-minute')),
     },
+    logLevel: pick('log-level') ?? 'info',
+    logText: given['log-text'] === true || env.GRAFT_LOG_TEXT === '1' || env.GRAFT_LOG_TEXT === 'true',
   };
   return { config, values: { ...given, help: given.help } };
 }
@@ -201,6 +221,8 @@ export interface StartOptions {
   /** Adds routes after the service's (the demo's `/v1/demo/orders`). */
   routes?: (app: Hono<AppEnv>, opened: ServiceStoreWithHandles) => void;
   env?: Env;
+  /** Where the service logs (silent without one). */
+  logger?: Logger;
 }
 
 export interface Running {
@@ -233,6 +255,7 @@ export async function startServe(config: ServeConfig, options: StartOptions = {}
       webhook: { url: config.webhookUrl, secret: config.webhookSecret },
       limits: config.limits,
       ...(options.staticKeys ? { staticKeys: options.staticKeys } : {}),
+      ...(options.logger ? { logger: options.logger, logText: config.logText } : {}),
     });
     options.routes?.(service.app, opened);
     await service.start();
@@ -279,13 +302,15 @@ export interface CommandOptions {
   signal?: AbortSignal;
   log?: (line: string) => void;
   env?: Env;
+  /** `graft serve`'s logger (default: pino on stdout at `--log-level`). */
+  logger?: Logger;
 }
 
 /** Reports why the service could not start: 2 for a bad setting, 1 for anything else (a port in use). */
 export function startFailed(command: string, error: unknown): number {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`graft ${command}: could not start: ${message}`);
-  return error instanceof UsageError || error instanceof TypeError ? 2 : 1;
+  return (error instanceof GraftError && error.kind === 'invalid-input') || error instanceof TypeError ? 2 : 1;
 }
 
 /** `graft serve`: runs the service until stopped; returns the exit code. */
@@ -306,13 +331,24 @@ export async function serveCommand(argv: string[], options: CommandOptions = {})
     return 2;
   }
   let running: Running;
+  let logger: Logger;
   try {
-    running = await startServe(config, { env });
+    logger = options.logger ?? createLogger(config.logLevel);
   } catch (error) {
     return startFailed('serve', error);
   }
-  log(`graft listening on ${running.url} (store ${config.store}, model ${running.modelLabel})`);
+  try {
+    running = await startServe(config, { env, logger });
+  } catch (error) {
+    logger.fatal({ event: 'service.failed', err: error }, 'graft serve could not start');
+    return startFailed('serve', error);
+  }
+  const store = redactUrl(config.store);
+  logger.info({ event: 'service.started', url: running.url, store, model: running.modelLabel }, 'graft listening');
+  log(`graft listening on ${running.url} (store ${store}, model ${running.modelLabel})`);
   await untilStopped(options.signal);
+  logger.info({ event: 'service.stopping' }, 'graft stopping');
   await running.close();
+  logger.info({ event: 'service.stopped' }, 'graft stopped');
   return 0;
 }

@@ -1,3 +1,4 @@
+import { GraftError } from './errors.js';
 import type { FunctionToolSpec, InputItem, OutputItem, Usage } from './items.js';
 
 /**
@@ -37,13 +38,17 @@ export interface ModelClient {
 }
 
 /** The API answered `previous_response_not_found`: the request must be rebuilt in stateless form. */
-export class ChainBrokenError extends Error {
+export class ChainBrokenError extends GraftError {
   override readonly name = 'ChainBrokenError';
+  readonly kind = 'retryable';
+  readonly code = 'chain_broken';
 }
 
 /** The call was aborted (superseded, or past its time bound); `usage` bills what was generated. */
-export class ModelCallAborted extends Error {
+export class ModelCallAborted extends GraftError {
   override readonly name = 'ModelCallAborted';
+  readonly kind = 'terminal';
+  readonly code = 'model_call_aborted';
   constructor(readonly usage: Usage | null = null) {
     super('model call aborted');
   }

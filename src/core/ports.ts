@@ -1,3 +1,4 @@
+import { GraftError } from './errors.js';
 import type { ClassifiedCall, EventBody, GraftEvent } from './events.js';
 import type { MessageId, ReplyId } from './ids.js';
 import type { KeyContext } from './tool-port.js';
@@ -5,8 +6,10 @@ import type { KeyContext } from './tool-port.js';
 export type { ModelClient, ModelRequest, ModelResult } from './model-port.js';
 
 /** Another event got in first: reload from the store and decide again. */
-export class ConflictError extends Error {
+export class ConflictError extends GraftError {
   override readonly name = 'ConflictError';
+  readonly kind = 'retryable';
+  readonly code = 'conflict';
   constructor(
     readonly key: ConversationKey,
     readonly expectedSeq: number,
@@ -17,8 +20,10 @@ export class ConflictError extends Error {
 }
 
 /** The same inbound message (channel message id) was appended before. */
-export class DuplicateMessageError extends Error {
+export class DuplicateMessageError extends GraftError {
   override readonly name = 'DuplicateMessageError';
+  readonly kind = 'terminal';
+  readonly code = 'duplicate_message';
   constructor(
     readonly key: ConversationKey,
     readonly messageId: MessageId | string,
@@ -39,8 +44,10 @@ export interface ConversationKey {
 }
 
 /** The same idempotency key was used again for a different request. */
-export class IdempotencyConflictError extends Error {
+export class IdempotencyConflictError extends GraftError {
   override readonly name = 'IdempotencyConflictError';
+  readonly kind = 'terminal';
+  readonly code = 'idempotency_conflict';
   constructor(
     readonly key: ConversationKey,
     readonly idempotencyKey: string,

@@ -1,3 +1,5 @@
+import type { ErrorKind } from '../core/errors.js';
+import { GraftError } from '../core/errors.js';
 import type { ErrorEnvelope } from './wire.js';
 
 /**
@@ -5,21 +7,31 @@ import type { ErrorEnvelope } from './wire.js';
  * `{ "error": { "message", "type", "param", "code" } }`. Messages follow the real API's wording
  * where it is known.
  */
-export class ApiError extends Error {
+export class ApiError extends GraftError {
   override readonly name = 'ApiError';
+  /** As a client should take it: 429 and 5xx are retryable, 400 is bad input, other 4xx terminal. */
+  readonly kind: ErrorKind;
+  /** The envelope's `code`, else its `type` (`invalid_request_error`, `server_error`). */
+  readonly code: string;
+  override readonly retryAfterMs: number | null;
   constructor(
     readonly status: number,
     message: string,
     readonly type: string,
     readonly param: string | null = null,
-    readonly code: string | null = null,
+    /** The envelope's `code` (null when the API sends none). */
+    readonly apiCode: string | null = null,
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
+    this.kind = status === 429 || status >= 500 ? 'retryable' : status === 400 ? 'invalid-input' : 'terminal';
+    this.code = apiCode ?? type;
+    const afterMs = Number(headers['retry-after-ms']);
+    this.retryAfterMs = headers['retry-after-ms'] !== undefined && Number.isFinite(afterMs) ? afterMs : null;
   }
 
   envelope(): ErrorEnvelope {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.apiCode } };
   }
 }
 

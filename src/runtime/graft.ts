@@ -12,6 +12,8 @@ import { toolSpec } from '../tools/define-tool.js';
 import type { CrashPoint } from './actor.js';
 import { ConversationActor } from './actor.js';
 import { systemClock } from './clock.js';
+import { logged, loggedDeliverer, loggedStore } from './log.js';
+import type { Logger, LogSettings } from './logger.js';
 import { createToolRunner } from './tool-runner.js';
 
 export interface GraftOptions {
@@ -50,6 +52,13 @@ export interface GraftOptions {
   onCrashPoint?: (point: CrashPoint) => void;
   onEvent?: (conversationId: string, event: GraftEvent, state: ConversationState) => void;
   onError?: (error: unknown) => void;
+  /**
+   * Where graft logs model call failures and retries, store failures, failed deliveries, fallback
+   * replies and conversations flagged for a person (a pino logger fits). Silent without one.
+   */
+  logger?: Logger;
+  /** Put customer messages and reply text in log records (default false: only their length). */
+  logText?: boolean;
 }
 
 export interface InboundMessage {
@@ -76,6 +85,23 @@ export interface Graft {
 }
 
 /**
+ * Background failures, logged (unless logged where they happened) and then passed on; without an
+ * `onError` they are thrown, as they are without a logger.
+ */
+function loggedOnError(log: LogSettings, onError: ((error: unknown) => void) | undefined): (error: unknown) => void {
+  return (error) => {
+    if (!(typeof error === 'object' && error !== null && logged.has(error))) {
+      log.logger.error({ event: 'background.failed', err: error }, 'background work failed');
+    }
+    if (onError) onError(error);
+    else
+      queueMicrotask(() => {
+        throw error;
+      });
+  };
+}
+
+/**
  * Creates a graft instance.
  *
  * @example
@@ -98,10 +124,13 @@ export function createGraft(options: GraftOptions): Graft {
     ...(options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {}),
     ...(options.fallbackText ? { fallbackText: options.fallbackText } : {}),
   });
-  const deliverer: Deliverer = { deliver: async (d) => options.deliver(d) };
+  const log: LogSettings | null = options.logger ? { logger: options.logger, includeText: options.logText ?? false } : null;
+  const plain: Deliverer = { deliver: async (d) => options.deliver(d) };
+  const deliverer = log ? loggedDeliverer(log, plain) : plain;
+  const onError = log ? loggedOnError(log, options.onError) : options.onError;
   const deps = {
     tenantId: options.tenantId ?? 'default',
-    store: options.store,
+    store: log ? loggedStore(log, options.store) : options.store,
     model: options.model,
     tools: createToolRunner(options.tools as ToolDefinition[]),
     deliverer,
@@ -111,7 +140,7 @@ export function createGraft(options: GraftOptions): Graft {
     pollMs: options.pollMs ?? null,
     ...(options.onCrashPoint ? { onCrashPoint: options.onCrashPoint } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    ...(options.onError ? { onError: options.onError } : {}),
+    ...(onError ? { onError } : {}),
   };
   // In least recently used order: a Map iterates in insertion order, and each use re-inserts.
   const actors = new Map<ConversationId, ConversationActor>();
@@ -143,7 +172,7 @@ export function createGraft(options: GraftOptions): Graft {
   // resumed when its leases expire: sweep the store's unfinished conversations now and then.
   let sweep: (() => void) | null = null;
   const recover = async () => {
-    const keys = await options.store.unfinished();
+    const keys = await deps.store.unfinished();
     const mine = keys.filter((k) => k.tenantId === deps.tenantId);
     await Promise.all(mine.map((k) => actor(parseConversationId(k.conversationId)).wake()));
   };

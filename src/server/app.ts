@@ -6,7 +6,7 @@ import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
 import { bearerToken } from './auth.js';
 import { parseJsonObject, readBody } from './body.js';
-import { ApiError, errorBody, fromLibraryError } from './errors.js';
+import { ApiError, errorBody, toApiError } from './errors.js';
 import type { EventHub, HubListener } from './event-hub.js';
 import type { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
@@ -117,11 +117,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.json(errorBody(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404),
   );
   app.onError((error, c) => {
-    const known = fromLibraryError(error);
-    if (known) return c.json(errorBody(known), known.status, known.headers);
-    deps.onError?.(error);
-    const failure = new ApiError(500, 'internal', 'the service failed to answer; the request may be retried');
-    return c.json(errorBody(failure), 500);
+    const answer = toApiError(error);
+    // A refusal on purpose is the client's business; a 5xx is the service's own failure.
+    if (answer.status >= 500 && answer !== error) deps.onError?.(error);
+    return c.json(errorBody(answer), answer.status, answer.headers);
   });
   return app;
 }

@@ -1,11 +1,17 @@
 /**
  * The service's error answers. Every refused request gets `{ "error": { "code", "message" } }`
  * with the status that tells the client what to do: fix the request (400, 413), authenticate
- * (401), stop asking for something it cannot see (404), stop reusing an id (409), or slow down
- * (429). A 5xx means the service failed, never that the request was bad.
+ * (401), stop asking for something it cannot see (404), stop reusing an id (409), give up on a
+ * request that cannot succeed (422), or slow down (429, 503 with `Retry-After`). A 500 means the
+ * service failed (a bug), never that the request was bad.
+ *
+ * `toApiError` is the one place where what the library throws becomes an HTTP answer, by the
+ * error's kind (docs/service.md lists every error class).
  */
 
-import { InvalidInputError } from '../core/errors.js';
+import type { ErrorKind } from '../core/errors.js';
+import { GraftError, InvalidInputError } from '../core/errors.js';
+import { DuplicateMessageError, IdempotencyConflictError } from '../core/ports.js';
 
 export type ErrorCode =
   | 'invalid_json'
@@ -18,17 +24,28 @@ export type ErrorCode =
   | 'invalid_signature'
   | 'not_found'
   | 'message_id_conflict'
+  | 'idempotency_conflict'
   | 'payload_too_large'
   | 'message_too_long'
+  | 'unprocessable'
   | 'rate_limited'
   | 'unavailable'
   | 'internal';
 
-export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 422 | 429 | 500 | 503;
+
+/** What a client should do with each status. */
+function kindOf(status: ErrorStatus): ErrorKind {
+  if (status === 429 || status === 503) return 'retryable';
+  if (status === 400 || status === 413) return 'invalid-input';
+  return status === 500 ? 'invariant' : 'terminal';
+}
 
 /** A request refused on purpose: thrown by a route, answered by the app's error handler. */
-export class ApiError extends Error {
+export class ApiError extends GraftError {
   override readonly name = 'ApiError';
+  readonly kind: ErrorKind;
+  override readonly retryAfterMs: number | null;
   constructor(
     readonly status: ErrorStatus,
     readonly code: ErrorCode,
@@ -37,6 +54,9 @@ export class ApiError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
+    this.kind = kindOf(status);
+    const after = headers['retry-after'];
+    this.retryAfterMs = after !== undefined ? Number(after) * 1000 : null;
   }
 }
 
@@ -48,14 +68,44 @@ export function errorBody(error: ApiError): ErrorBody {
   return { error: { code: error.code, message: error.message } };
 }
 
+/** When a retryable error gives no delay of its own, clients are told to wait this long. */
+const DEFAULT_RETRY_AFTER_S = 1;
+
 /**
- * Maps what the library throws for bad input (`InvalidInputError`, naming the field) to a 400
- * or a 413; anything else is the service's own failure.
+ * What the library throws, as the service's answer:
+ * - bad input (`InvalidInputError`, naming the field): 400, or 413 for a text that is too long;
+ * - retryable (a store or model outage, a conflict that did not settle): 503 `unavailable` with
+ *   `Retry-After` in whole seconds (the error's `retryAfterMs`, else 1 s);
+ * - terminal: 409 for a reused message id or idempotency key, else 422 `unprocessable`;
+ * - an invariant violation, or anything that is not a `GraftError`: 500 `internal`.
+ *
+ * @example
+ * toApiError(new RetryableError('SQLite: database is locked', 2_000)); // 503, Retry-After: 2
  */
-export function fromLibraryError(error: unknown): ApiError | null {
+export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (!(error instanceof InvalidInputError)) return null;
-  if (error.reason === 'too-long') return new ApiError(413, 'message_too_long', error.message);
-  const codes = { conversationId: 'invalid_conversation_id', messageId: 'invalid_message_id', text: 'invalid_text' } as const;
-  return new ApiError(400, codes[error.field], error.message);
+  if (error instanceof InvalidInputError) {
+    if (error.reason === 'too-long') return new ApiError(413, 'message_too_long', error.message);
+    const codes = { conversationId: 'invalid_conversation_id', messageId: 'invalid_message_id', text: 'invalid_text' } as const;
+    return new ApiError(400, codes[error.field], error.message);
+  }
+  if (!(error instanceof GraftError)) return internal();
+  switch (error.kind) {
+    case 'retryable': {
+      const seconds = error.retryAfterMs === null ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+      return new ApiError(503, 'unavailable', 'the service is unavailable for now; retry later', {
+        'retry-after': String(seconds),
+      });
+    }
+    case 'terminal':
+      if (error instanceof DuplicateMessageError) return new ApiError(409, 'message_id_conflict', error.message);
+      if (error instanceof IdempotencyConflictError) return new ApiError(409, 'idempotency_conflict', error.message);
+      return new ApiError(422, 'unprocessable', error.message);
+    case 'invalid-input':
+      return new ApiError(400, 'invalid_request', error.message);
+    case 'invariant':
+      return internal();
+  }
 }
+
+const internal = () => new ApiError(500, 'internal', 'the service failed to answer; the request may be retried');

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import type { EventStore, ModelClient } from '../core/ports.js';
+import type { Logger } from '../runtime/logger.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 import type { AppEnv, ServerLimits } from './app.js';
 import { createApp, defaultServerLimits } from './app.js';
@@ -29,8 +30,16 @@ export interface ServiceOptions {
   authCacheMs?: number;
   sseHeartbeatMs?: number;
   fetch?: typeof fetch;
-  /** Where background failures are reported (default: one line on stderr). */
+  /** Where background failures are reported (default: the logger, else one line on stderr). */
   onError?: (error: unknown) => void;
+  /**
+   * Where the service and every tenant's graft log (a pino logger fits): failed requests, model
+   * call failures and retries, store failures, failed webhooks, fallback replies, conversations
+   * that need a person. Silent without one.
+   */
+  logger?: Logger;
+  /** Put customer messages and reply text in log records (default false). */
+  logText?: boolean;
 }
 
 export interface Service {
@@ -71,7 +80,9 @@ const reportError = (error: unknown) =>
  */
 export function createService(options: ServiceOptions): Service {
   const limits = { ...defaultServerLimits, ...options.limits };
-  const onError = options.onError ?? reportError;
+  const logger = options.logger;
+  // With a logger, graft logs its background failures itself.
+  const onError = options.onError ?? (logger ? () => undefined : reportError);
   const hub = new EventHub();
   const metrics = new Metrics();
   const auth = new Authenticator(options.keys, options.staticKeys, options.authCacheMs);
@@ -85,7 +96,11 @@ export function createService(options: ServiceOptions): Service {
     store: options.store,
     model: options.model,
     tools: options.tools,
-    graft: { ...options.graft, limits: { ...options.graft?.limits, messageChars: limits.messageChars } },
+    graft: {
+      ...options.graft,
+      limits: { ...options.graft?.limits, messageChars: limits.messageChars },
+      ...(logger ? { logger, logText: options.logText ?? false } : {}),
+    },
     deliver: async (delivery) => {
       hub.publish(delivery.tenantId, delivery.conversationId, { kind: 'reply', delivery });
       try {
@@ -110,7 +125,10 @@ export function createService(options: ServiceOptions): Service {
     hub,
     metrics,
     limits,
-    onError,
+    onError: (error) => {
+      logger?.error({ event: 'request.failed', err: error }, 'request failed');
+      onError(error);
+    },
     ...(options.sseHeartbeatMs ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
   });
   let unwatch: (() => Promise<void>) | null = null;

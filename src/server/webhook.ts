@@ -1,3 +1,4 @@
+import { GraftError } from '../core/errors.js';
 import type { Delivery } from '../core/ports.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 
@@ -19,8 +20,11 @@ export interface ReplyWebhookBody {
   kind: Delivery['kind'];
 }
 
-export class WebhookError extends Error {
+/** A reply webhook POST failed (no answer, or not a 2xx): graft's runtime retries it with backoff. */
+export class WebhookError extends GraftError {
   override readonly name = 'WebhookError';
+  readonly kind = 'retryable';
+  readonly code = 'webhook_failed';
   constructor(
     message: string,
     readonly status: number | null,

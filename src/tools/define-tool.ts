@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GraftError } from '../core/errors.js';
 import type { FunctionToolSpec } from '../core/items.js';
 import type { KeyContext } from '../core/tool-port.js';
 
@@ -15,8 +16,9 @@ export type { KeyContext };
  * @example
  * if (!order) throw new ToolRejection(`Order '${orderId}' does not exist.`);
  */
-export class ToolRejection extends Error {
+export class ToolRejection extends GraftError {
   override readonly name = 'ToolRejection';
+  readonly kind = 'terminal';
   constructor(
     message: string,
     /** `fenced`: the key was made unusable by `reconcile` (a late run of a call that did not happen). */

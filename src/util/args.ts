@@ -1,10 +1,15 @@
+import { GraftError } from '../core/errors.js';
+
 /** A small flag parser: `--name value`, `--name=value` and boolean `--flag`. Unknown flags are errors. */
 export interface FlagSpec {
   [name: string]: { type: 'string' | 'boolean'; help: string; default?: string };
 }
 
-export class UsageError extends Error {
+/** A bad command line: the CLI prints the message and the command's help, and exits 2. */
+export class UsageError extends GraftError {
   override readonly name = 'UsageError';
+  readonly kind = 'invalid-input';
+  readonly code = 'usage';
 }
 
 export function parseFlags(argv: readonly string[], spec: FlagSpec): Record<string, string | boolean | undefined> {
