@@ -14,6 +14,8 @@ import { defineTool } from '../tools/define-tool.js';
 import type { FlagSpec } from '../util/args.js';
 import { flagHelp, intFlag } from '../util/args.js';
 import type { CommandOptions, Running } from './serve-command.js';
+import { pino } from 'pino';
+import { createLogger } from './logger.js';
 import { serveConfig, serveFlags, startFailed, startServe, untilStopped } from './serve-command.js';
 
 const demoFlags: FlagSpec = {
@@ -92,8 +94,11 @@ export async function startDemo(
   );
   const apiKey = env.GRAFT_DEMO_API_KEY || 'demo';
   let shop: AsyncShop | null = null;
+  // The demo prints its own lines on stdout; its log (failures only, unless a level is given) goes to stderr.
+  const level = values['log-level'] !== undefined || env.GRAFT_LOG_LEVEL ? config.logLevel : 'warn';
   const running = await startServe(config, {
     env,
+    logger: createLogger(level, pino.destination(2)),
     staticKeys: { [apiKey]: DEMO_TENANT },
     tools: async (opened) => {
       shop = await openShop(opened);

@@ -1,11 +1,14 @@
 import type { Brain, BrainOutput, BrainRequest } from '../core/brain.js';
+import { GraftError } from '../core/errors.js';
 
 /** One scripted model call: fixed outputs, or a function of the request (to assert on it). */
 export type ScriptStep = readonly BrainOutput[] | ((request: BrainRequest) => BrainOutput[]);
 
 /** A call the script did not expect. In the emulator it becomes an HTTP 500 carrying this message. */
-export class UnexpectedModelCallError extends Error {
+export class UnexpectedModelCallError extends GraftError {
   override readonly name = 'UnexpectedModelCallError';
+  readonly kind = 'invariant';
+  readonly code = 'unexpected_model_call';
 }
 
 export interface ScriptedBrain extends Brain {
