@@ -223,18 +223,12 @@ export const MUTANTS: Mutant[] = [
       edit(
         ACTOR,
         `        if (!(error instanceof ConflictError)) throw error;
-        await this.reload();
       }
     }
     throw new InvariantViolation(\`conversation \${this.conversationId}: decisions did not settle\`);`,
         `        if (!(error instanceof ConflictError)) throw error;
-        await this.reload();
         // A claim does not depend on what got in first: append it again.
-        if (append.events.every((e) => e.type === 'lease.claimed')) {
-          const again = this.stamp(append.events);
-          await this.deps.store.append(this.key, this.state.seq, again, { unfinished: unfinishedAfter(this.state, append.events) });
-          again.forEach((e) => this.fold(e));
-        }
+        if (next.events.every((e) => e.type === 'lease.claimed')) await this.foldAndAppend(next.events);
       }
     }
     throw new InvariantViolation(\`conversation \${this.conversationId}: decisions did not settle\`);`,

@@ -6,7 +6,7 @@ import type { EventBody, GraftEvent } from './events.js';
 import { EVENT_VERSION } from './events.js';
 import type { CallId, MessageId } from './ids.js';
 import { asIdempotencyKey, parseConversationId } from './ids.js';
-import { plan } from './plan.js';
+import { chooseFrontier, plan, retryAt, writeGate } from './plan.js';
 import { buildRequest } from './request.js';
 import type { ConversationState } from './state.js';
 import { evolve, initialState } from './state.js';
@@ -64,6 +64,11 @@ function core(config = coreConfig({ instanceId: 'me' })) {
           calls: calls.map((c) => ({ toolCallId: c.id, name: c.name, arguments: '{}', kind: c.kind, ...(c.kind === 'write' ? { idempotencyKey: asIdempotencyKey(`${c.name}:${c.id}`) } : {}) })),
         },
       ]);
+      return settle();
+    },
+    /** Answers a read call of a response. */
+    read(callId: CallId, toolCallId: string, output = '{}') {
+      append([{ type: 'tool.read', callId, toolCallId, ok: true, output }]);
       return settle();
     },
     settleEffect(effectId: string, output = '{"ok":true}') {
@@ -273,5 +278,174 @@ describe('the pure core', () => {
     c.append([{ type: 'effect.checked', effectId: effect.effectId, note: 'no reconcile' }]);
     expect(types(c.at(60_000).tickAs('fourth'))).not.toContain('reconcile');
     expect(c.log.filter((e) => e.type === 'effect.unknown')).toHaveLength(2);
+  });
+});
+
+const write = (id: string, name = 'create_order', key = `${name}:${id}`) => ({ id, name, key, kind: 'write' as const });
+const effectIds = (c: ReturnType<typeof core>) => [...c.state.effects.keys()];
+
+describe('the frontier', () => {
+  it('forks from the head while no response of the turn has all its calls answered', () => {
+    const c = core();
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    expect(chooseFrontier(c.state)).toBeNull();
+  });
+
+  it('forks from the response holding the most settled effects, not from a later one that holds fewer', () => {
+    const c = core();
+    c.message('m1');
+    const a1 = c.lastCall().callId;
+    c.at(700).respond(a1, { calls: [write('fc1')] });
+    c.at(800).message('m2');
+    const b1 = c.lastCall().callId;
+    // B's first response holds the write as running; then the write settles: A's response holds it as done.
+    c.at(1_000).respond(b1, { calls: [{ id: 'fc2', name: 'get_order', kind: 'read' }] });
+    c.at(1_100).read(b1, 'fc2');
+    c.at(1_200).settleEffect(effectIds(c)[0]!);
+    expect(chooseFrontier(c.state)).toBe(a1);
+  });
+
+  it('forks from the latest of two responses that hold as many settled effects', () => {
+    const c = core();
+    c.message('m1');
+    const a1 = c.lastCall().callId;
+    c.at(700).respond(a1, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+    c.at(800).read(a1, 'fc1');
+    expect(chooseFrontier(c.state)).toBe(a1);
+  });
+});
+
+describe('the write gate, step by step', () => {
+  /** A response of the live attempt asking for `calls`, before the gate has decided it. */
+  function atGate(c: ReturnType<typeof core>, callId: CallId, calls: ReturnType<typeof write>[]) {
+    c.append([
+      {
+        type: 'model.responded',
+        callId,
+        responseId: `resp_${callId}`,
+        usage,
+        output: calls.map((x) => ({ type: 'function_call' as const, id: `fc_${x.id}`, call_id: x.id, name: x.name, arguments: '{}' })),
+        calls: calls.map((x) => ({ toolCallId: x.id, name: x.name, arguments: '{}', kind: x.kind, idempotencyKey: asIdempotencyKey(x.key) })),
+      },
+    ]);
+    const call = c.state.calls.get(callId)!;
+    const attempt = c.state.attempts.get(call.attemptId)!;
+    return writeGate(c.state, c.config, attempt, call, call.toolCalls);
+  }
+
+  it('step 1: refuses every write of a superseded attempt', () => {
+    const c = core();
+    c.message('m1');
+    const a1 = c.lastCall().callId;
+    c.at(300).message('m2');
+    const decision = atGate(c, a1, [write('fc1')]);
+    expect(decision).toMatchObject({ kind: 'refuse', refusals: [{ toolCallId: 'fc1', reason: 'rebase' }] });
+    // Through plan, nothing at all is appended for it: it is dead.
+    expect(c.tick().commands.some((x) => x.type === 'run-write')).toBe(false);
+    expect(c.state.effects.size).toBe(0);
+  });
+
+  it('step 2: waits while a write may still be in flight, past its time bound too', () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { toolTimeoutMs: 1_000 } as never }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    c.at(800).message('m2');
+    expect(atGate(c, c.lastCall().callId, [write('fc2', 'update_order')])).toEqual({ kind: 'wait' });
+    c.at(2_000).tick();
+    expect(c.state.effects.get(effectIds(c)[0]!)!.status).toBe('unknown');
+    const again = c.state.calls.get(c.lastCall().callId)!;
+    expect(writeGate(c.state, c.config, c.state.attempts.get(again.attemptId)!, again, again.toolCalls)).toEqual({ kind: 'wait' });
+  });
+
+  it('step 2: refuses every write as blocked while a write that no check could settle stays unknown', () => {
+    const c = core(coreConfig({ instanceId: 'me', limits: { toolTimeoutMs: 1_000, toolHangMs: 2_000 } as never }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    c.at(3_000).tick();
+    const effect = effectIds(c)[0]!;
+    c.append([{ type: 'effect.checked', effectId: effect, note: 'no reconcile' }]);
+    c.at(3_100).message('m2');
+    const decision = atGate(c, c.lastCall().callId, [write('fc2', 'update_order')]);
+    expect(decision).toMatchObject({ kind: 'refuse', refusals: [{ toolCallId: 'fc2', reason: 'blocked' }] });
+  });
+
+  it('step 3: rebases writes whose context lacks a settled effect', () => {
+    const c = core(coreConfig({ instanceId: 'me', onSettleDuringFirstCall: 'rebase' }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    c.at(800).message('m2');
+    c.at(900).settleEffect(effectIds(c)[0]!);
+    const decision = atGate(c, c.lastCall().callId, [write('fc2', 'update_order')]);
+    expect(decision).toMatchObject({ kind: 'refuse', refusals: [{ toolCallId: 'fc2', reason: 'rebase' }] });
+  });
+
+  it('step 4: answers a key that already ran with its recorded result, and runs nothing', () => {
+    const c = core();
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    c.at(900).settleEffect(effectIds(c)[0]!, '{"order_id":"ord_1"}');
+    // The attempt's next call asks for the same key again.
+    const decision = atGate(c, c.lastCall().callId, [write('fc1')]);
+    expect(decision).toEqual({ kind: 'start', start: [], refusals: [{ toolCallId: 'fc1', reason: 'duplicate-key', output: '{"order_id":"ord_1"}' }] });
+  });
+
+  it('step 5: starts the other writes as one batch, a key repeated in the response once, a failed key under a new generation', () => {
+    const c = core();
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    c.append([{ type: 'effect.settled', effectId: effectIds(c)[0]!, outcome: 'failed', output: '{"error":"no stock"}' }]);
+    c.tick();
+    const decision = atGate(c, c.lastCall().callId, [write('fc1'), write('fc2', 'update_order'), write('fc3', 'update_order', 'update_order:fc2')]);
+    expect(decision).toEqual({
+      kind: 'start',
+      refusals: [{ toolCallId: 'fc3', reason: 'duplicate-call', output: expect.any(String) }],
+      start: [
+        { toolCallId: 'fc1', tool: 'create_order', arguments: '{}', idempotencyKey: 'create_order:fc1#2', generation: 2 },
+        { toolCallId: 'fc2', tool: 'update_order', arguments: '{}', idempotencyKey: 'update_order:fc2' },
+      ],
+    });
+  });
+});
+
+describe('backoff', () => {
+  const config = coreConfig({ instanceId: 'me', limits: { retryBaseMs: 100, retryMaxMs: 1_000 } as never });
+  const failed = (kind: 'retryable' | 'aborted', retryAfterMs: number | null = null) =>
+    ({ callId: 'call_1', failure: { kind, message: 'x', retryAfterMs, at: 10_000 } }) as never;
+
+  it('doubles the wait with each failure in a row, up to the bound', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => retryAt(config, failed('retryable'), n) - 10_000)).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+  });
+
+  it("waits for the server's retry-after when it is longer, and retries an aborted call at once", () => {
+    expect(retryAt(config, failed('retryable', 5_000), 1)).toBe(15_000);
+    expect(retryAt(config, failed('aborted'), 3)).toBe(10_000);
+  });
+});
+
+describe('graft placement', () => {
+  it('grafts an effect at its place among the messages, after a note that names where it belongs', () => {
+    const c = core();
+    c.message('m1', 'I want a pizza');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    c.at(800).message('m2', 'and a cola');
+    const kinds = c.lastCall().entries.map((e) => (e.messageId ?? (e.item.type === 'message' ? e.item.role : e.item.type)) as string);
+    expect(kinds).toEqual(['m1', 'developer', 'function_call', 'function_call_output', 'm2']);
+    const note = c.lastCall().entries[1]!.item;
+    expect(note).toMatchObject({ content: expect.stringContaining('after the customer wrote "I want a pizza", before "and a cola" was read') });
+  });
+
+  it('grafts an effect again, as a new pair, when its status changed since the context was told', () => {
+    const c = core(coreConfig({ instanceId: 'me', onSettleDuringFirstCall: 'rebase' }));
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
+    c.at(800).message('m2');
+    const b1 = c.lastCall().callId;
+    c.at(900).settleEffect(effectIds(c)[0]!);
+    c.at(1_000).respond(b1, { text: 'Your order is being placed.' });
+    const rebase = c.lastCall();
+    expect(rebase).toMatchObject({ parent: b1, reason: 'rebase' });
+    const grafts = rebase.entries.filter((e) => e.item.type === 'function_call_output');
+    expect(grafts.map((e) => [e.item.type === 'function_call_output' && e.item.call_id, e.effect?.status])).toEqual([[expect.stringMatching(/_2$/), 'done']]);
   });
 });

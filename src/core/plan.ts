@@ -372,10 +372,10 @@ function canCallAgain(state: ConversationState, config: CoreConfig, attempt: Att
 }
 
 type Refusal = { toolCallId: string; reason: RefusalReason; output: string };
-type WriteSpec = { toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey; generation?: number };
+export type WriteSpec = { toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey; generation?: number };
 
 /** What the write gate decided for all writes of one response. */
-type WriteDecision =
+export type WriteDecision =
   | { kind: 'wait' }
   | { kind: 'refuse'; refusals: Refusal[] }
   | { kind: 'start'; refusals: Refusal[]; start: WriteSpec[] };
@@ -421,7 +421,7 @@ function toolGate(state: ConversationState, config: CoreConfig, now: number, att
  * together, by DESIGN's five steps in order. Steps 1 to 3 decide for the whole response when they
  * apply; steps 4 and 5 answer call by call.
  */
-function writeGate(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision {
+export function writeGate(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision {
   return (
     refuseIfSuperseded(attempt, writes) ??
     waitForWritesInFlight(state, writes) ??
@@ -470,9 +470,9 @@ function rebaseIfStale(state: ConversationState, config: CoreConfig, attempt: At
 
 /** Steps 4 and 5, call by call; the refusals keep the order of the calls. */
 function replayOrStart(state: ConversationState, writes: ToolCallState[]): WriteDecision {
-  const replayed = new Map(writes.flatMap((t) => replayIfRecorded(state, t) ?? []).map((r) => [r.toolCallId, r]));
-  const { start, repeats } = startBatch(state, writes.filter((t) => !replayed.has(t.toolCallId)));
-  const refusals = writes.flatMap((t) => replayed.get(t.toolCallId) ?? repeats.get(t.toolCallId) ?? []);
+  const replayed = new Map(writes.map((t) => [t, replayIfRecorded(state, t)]));
+  const { start, repeats } = startBatch(state, writes.filter((t) => replayed.get(t) === null));
+  const refusals = writes.flatMap((t) => replayed.get(t) ?? repeats.get(t) ?? []);
   return { kind: 'start', refusals, start };
 }
 
@@ -497,15 +497,15 @@ function replayIfRecorded(state: ConversationState, t: ToolCallState): Refusal |
  * seq). A key repeated within the response runs once; a key whose runs all failed runs under a
  * new generation of its key.
  */
-function startBatch(state: ConversationState, writes: ToolCallState[]): { start: WriteSpec[]; repeats: Map<string, Refusal> } {
+function startBatch(state: ConversationState, writes: ToolCallState[]): { start: WriteSpec[]; repeats: Map<ToolCallState, Refusal> } {
   const start: WriteSpec[] = [];
-  const repeats = new Map<string, Refusal>();
+  const repeats = new Map<ToolCallState, Refusal>();
   const keys = new Set<IdempotencyKey>();
   for (const t of writes) {
     const previous = previousRun(state, t);
     const key = t.idempotencyKey!;
     if (keys.has(key)) {
-      repeats.set(t.toolCallId, { toolCallId: t.toolCallId, reason: 'duplicate-call', output: notices.duplicateCall });
+      repeats.set(t, { toolCallId: t.toolCallId, reason: 'duplicate-call', output: notices.duplicateCall });
       continue;
     }
     keys.add(key);

@@ -7,7 +7,6 @@ import type {
   GraftEvent,
   ModelCallReason,
   RefusalReason,
-  EventBody,
   UnknownCause,
 } from './events.js';
 import { EVENT_VERSION } from './events.js';
@@ -192,7 +191,12 @@ function toolCall(state: ConversationState, callId: CallId, toolCallId: string):
   return found;
 }
 
-/** Folds one event into the state (in place) and returns it. Events must come in seq order. */
+/**
+ * The fold's step: folds one event into the state and returns it. It updates the state in place
+ * (the simulator folds millions of events; a copy per event would cost more than the rest of the
+ * core), so the caller owns the state it passes. Events must come in seq order. `replay` folds a
+ * whole log; `plan` decides on the result.
+ */
 export function evolve(state: ConversationState, event: GraftEvent): ConversationState {
   invariant(event.v === EVENT_VERSION, `event format v${String(event.v)} is not supported`);
   invariant(event.seq === state.seq + 1, `event seq ${event.seq} does not follow ${state.seq}`);
@@ -476,57 +480,16 @@ export function attentionNeeded(state: ConversationState): string | null {
 }
 
 /**
- * Whether the conversation will have work left once `events` are folded in: a live attempt, a
- * running write, an undelivered reply or an unanswered message. Stores keep it to list the
- * conversations to resume after a restart; it is computed without folding (the append comes first).
+ * Whether the conversation has work left: a live attempt, a write that may be in flight (or whose
+ * owner must check how it ended), an undelivered reply or an unanswered message. Stores keep it
+ * with each append, to list the conversations to resume after a restart: the shell folds the
+ * events it appends first and reads this off the state they build.
  */
-export function unfinishedAfter(state: ConversationState, events: readonly EventBody[]): boolean {
-  let live = state.live;
-  let running = 0;
-  for (const effect of state.effects.values()) if (leased(effect)) running += 1;
-  let undelivered = state.replies.filter((r) => r.deliveredAt === null).length;
-  let uncovered = state.messages.filter((m) => m.coveredBy === null).length;
-  for (const event of events) {
-    switch (event.type) {
-      case 'message.received':
-        uncovered += 1;
-        break;
-      case 'attempt.started':
-        live = event.attemptId;
-        break;
-      case 'attempt.superseded':
-      case 'attempt.failed':
-        if (live === event.attemptId) live = null;
-        break;
-      case 'effect.started':
-        running += event.effects.length;
-        break;
-      case 'effect.settled': {
-        const effect = state.effects.get(event.effectId);
-        if (effect && leased(effect)) running -= 1;
-        break;
-      }
-      case 'effect.unknown':
-        // A write of unknown outcome stays work to do (it may be in flight) until it is reconciled;
-        // a late one had settled, and is work again.
-        if (event.late) running += 1;
-        break;
-      case 'effect.checked': {
-        const effect = state.effects.get(event.effectId);
-        if (effect && leased(effect)) running -= 1;
-        break;
-      }
-      case 'reply.committed':
-        if (event.attemptId !== null && live === event.attemptId) live = null;
-        undelivered += 1;
-        uncovered -= event.covers.length;
-        break;
-      case 'reply.delivered':
-        if (state.replyIndex.get(event.replyId)?.deliveredAt === null) undelivered -= 1;
-        break;
-      default:
-        break;
-    }
-  }
-  return live !== null || running > 0 || undelivered > 0 || uncovered > 0;
+export function unfinished(state: ConversationState): boolean {
+  return (
+    state.live !== null ||
+    state.effectOrder.some((id) => leased(getEffect(state, id))) ||
+    state.replies.some((r) => r.deliveredAt === null) ||
+    state.messages.some((m) => m.coveredBy === null)
+  );
 }

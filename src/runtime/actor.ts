@@ -11,7 +11,7 @@ import { plan } from '../core/plan.js';
 import type { Clock, ConversationKey, Deliverer, EventStore, ModelClient, ToolRunResult, ToolRunner } from '../core/ports.js';
 import { ConflictError, DuplicateMessageError, deliveryIdOf } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
-import { evolve, initialState, leased, unfinishedAfter } from '../core/state.js';
+import { evolve, initialState, leased, unfinished } from '../core/state.js';
 import { notices } from '../core/context.js';
 import { sanitizeOutput } from './output.js';
 
@@ -91,7 +91,7 @@ export class ConversationActor {
 
   /** True when the actor can be dropped and loaded again later: idle, no timer, no work left. */
   get atRest(): boolean {
-    return this.idle && this.timer === null && this.poll === null && !unfinishedAfter(this.state, []);
+    return this.idle && this.timer === null && this.poll === null && !unfinished(this.state);
   }
 
   /** Appends an inbound message (once per message id), then drives the conversation on. */
@@ -159,6 +159,38 @@ export class ConversationActor {
     this.deps.onEvent?.(this.conversationId, event, this.state);
   }
 
+  /**
+   * Folds events into the state, then appends them at the seq the state had before (the gate),
+   * with whether work is left once they are in — read off the state they built, so that there is
+   * one fold of the events. If the append fails they never happened: the state is folded again
+   * from the log, and the error is thrown. `onEvent` hears them once they are appended.
+   */
+  private async foldAndAppend(bodies: readonly EventBody[]): Promise<GraftEvent[]> {
+    const expectedSeq = this.state.seq;
+    const events = this.stamp(bodies);
+    try {
+      for (const event of events) this.state = evolve(this.state, event);
+      this.deps.onCrashPoint?.('before-append');
+      await this.deps.store.append(this.key, expectedSeq, events, { unfinished: unfinished(this.state) });
+    } catch (error) {
+      await this.refold(expectedSeq);
+      throw error;
+    }
+    for (const event of events) this.deps.onEvent?.(this.conversationId, event, this.state);
+    return events;
+  }
+
+  /** Folds the whole log again (events folded ahead of a failed append are void); `onEvent` hears only those past `heardSeq`. */
+  private async refold(heardSeq: number): Promise<void> {
+    this.loaded = false;
+    this.state = initialState(this.conversationId);
+    for (const event of await this.deps.store.read(this.key, 0)) {
+      this.state = evolve(this.state, event);
+      if (event.seq > heardSeq) this.deps.onEvent?.(this.conversationId, event, this.state);
+    }
+    this.loaded = true;
+  }
+
   private stamp(bodies: readonly EventBody[]): GraftEvent[] {
     const at = this.deps.clock.now();
     return bodies.map((body, i) => ({ ...body, v: EVENT_VERSION, seq: this.state.seq + i + 1, at }));
@@ -172,15 +204,12 @@ export class ConversationActor {
     for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries += 1) {
       const body = news(this.state, fact, source, this.deps.clock.now() + this.deps.config.limits.leaseMs);
       if (body === null) return;
-      const events = this.stamp([body]);
-      this.deps.onCrashPoint?.('before-append');
       try {
-        await this.deps.store.append(this.key, this.state.seq, events, { unfinished: unfinishedAfter(this.state, [body]) });
-        events.forEach((e) => this.fold(e));
+        await this.foldAndAppend([body]);
         return;
       } catch (error) {
+        // Another event got in first (the state now holds it): see what the fact still tells.
         if (!(error instanceof ConflictError)) throw error;
-        await this.reload();
       }
     }
     throw new InvariantViolation(`conversation ${this.conversationId}: ${MAX_CONFLICT_RETRIES} append conflicts in a row`);
@@ -197,17 +226,12 @@ export class ConversationActor {
         this.schedulePoll();
         return;
       }
-      const append = next;
-      const events = this.stamp(append.events);
-      this.deps.onCrashPoint?.('before-append');
       try {
-        await this.deps.store.append(this.key, this.state.seq, events, { unfinished: unfinishedAfter(this.state, append.events) });
+        const events = await this.foldAndAppend(next.events);
         for (const e of events) if (e.type === 'effect.started') e.effects.forEach((x) => this.startedHere.add(x.effectId));
-        events.forEach((e) => this.fold(e));
       } catch (error) {
         // The gate: another event got in first, so this decision is void. Decide again on the new state.
         if (!(error instanceof ConflictError)) throw error;
-        await this.reload();
       }
     }
     throw new InvariantViolation(`conversation ${this.conversationId}: decisions did not settle`);
