@@ -1,4 +1,8 @@
+import { z } from 'zod';
+import { invariant, InvariantViolation } from '../core/errors.js';
+import type { GraftEvent } from '../core/events.js';
 import type { ConversationKey, LedgerEntry, OutboxEntry } from '../core/ports.js';
+import { parseEvent } from './event-schema.js';
 
 /** Rows of the SQL stores' ledger and outbox tables (text is stored as JSON, see the migrations). */
 export interface LedgerRow {
@@ -28,27 +32,108 @@ export interface OutboxRow {
   delivered_at: number | string | null;
 }
 
-export const toKey = (row: { tenant: string; conversation: string }): ConversationKey => ({ tenantId: row.tenant, conversationId: row.conversation });
+/** A row of the SQL stores' events table. */
+export interface EventRow {
+  seq: number;
+  type: string;
+  /** The event as JSON text. */
+  body: string;
+}
 
-export const toLedgerEntry = (row: LedgerRow): LedgerEntry => ({
-  tenantId: row.tenant,
-  conversationId: row.conversation,
-  idempotencyKey: row.idempotency_key,
-  requestHash: row.request_hash,
-  effectId: row.effect_id,
-  tool: row.tool,
-  status: row.status,
-  output: row.output === null ? null : (JSON.parse(row.output) as string),
+/**
+ * Decodes the event row that should be at `expectedSeq` of `key`'s log: parses its body with the
+ * versioned schema (see event-schema.ts) and checks the row against it. Pair assertions: what was
+ * checked before writing (contiguous seqs, a well-formed event) is checked again after reading.
+ */
+export function toEvent(key: ConversationKey, row: EventRow, expectedSeq: number): GraftEvent {
+  invariant(row.seq === expectedSeq, `the log of ${key.tenantId}/${key.conversationId} has seq ${row.seq} where ${expectedSeq} was expected (a gap)`);
+  const where = { ...key, seq: row.seq };
+  let json: unknown;
+  try {
+    json = JSON.parse(row.body);
+  } catch (error) {
+    throw new InvariantViolation(`event ${row.seq} of conversation ${key.tenantId}/${key.conversationId} is not JSON: ${(error as Error).message}`);
+  }
+  const event = parseEvent(json, where);
+  invariant(event.seq === row.seq && event.type === row.type, `event row ${row.seq} of ${key.tenantId}/${key.conversationId} does not match its body`);
+  return event;
+}
+
+/** JSON text of a string (a ledger output, an outbox text). */
+const jsonText = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not JSON text' });
+    return z.NEVER;
+  }
+});
+/** Ms since the epoch: PostgreSQL's bigint arrives as text. */
+const epochMs = z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number).pipe(z.number().int());
+
+const keyRow = z.object({ tenant: z.string(), conversation: z.string() });
+
+const ledgerRow = z.object({
+  tenant: z.string(),
+  conversation: z.string(),
+  idempotency_key: z.string(),
+  request_hash: z.string(),
+  effect_id: z.string(),
+  tool: z.string(),
+  status: z.enum(['running', 'done', 'failed', 'unknown']),
+  output: jsonText.pipe(z.string()).nullable(),
 });
 
-export const toOutboxEntry = (row: OutboxRow): OutboxEntry => ({
-  tenantId: row.tenant,
-  conversationId: row.conversation,
-  replyId: row.reply_id,
-  deliveryId: row.delivery_id,
-  text: JSON.parse(row.text) as string,
-  covers: JSON.parse(row.covers) as string[],
-  kind: row.kind,
-  committedAt: Number(row.committed_at),
-  deliveredAt: row.delivered_at === null ? null : Number(row.delivered_at),
+const outboxRow = z.object({
+  tenant: z.string(),
+  conversation: z.string(),
+  reply_id: z.string(),
+  delivery_id: z.string(),
+  text: jsonText.pipe(z.string()),
+  covers: jsonText.pipe(z.array(z.string())),
+  kind: z.enum(['reply', 'follow-up', 'fallback']),
+  committed_at: epochMs,
+  delivered_at: epochMs.nullable(),
 });
+
+/** Parses a row of a projection table, or throws naming the table and the column that is wrong. */
+function parseRow<T extends z.ZodType>(schema: T, table: string, row: unknown): z.output<T> {
+  const result = schema.safeParse(row);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+  throw new InvariantViolation(`a row of ${table} does not parse: ${issues}`);
+}
+
+export const toKey = (row: unknown): ConversationKey => {
+  const { tenant, conversation } = parseRow(keyRow, 'conversations', row);
+  return { tenantId: tenant, conversationId: conversation };
+};
+
+export const toLedgerEntry = (row: LedgerRow): LedgerEntry => {
+  const r = parseRow(ledgerRow, 'ledger', row);
+  return {
+    tenantId: r.tenant,
+    conversationId: r.conversation,
+    idempotencyKey: r.idempotency_key,
+    requestHash: r.request_hash,
+    effectId: r.effect_id,
+    tool: r.tool,
+    status: r.status,
+    output: r.output,
+  };
+};
+
+export const toOutboxEntry = (row: OutboxRow): OutboxEntry => {
+  const r = parseRow(outboxRow, 'outbox', row);
+  return {
+    tenantId: r.tenant,
+    conversationId: r.conversation,
+    replyId: r.reply_id,
+    deliveryId: r.delivery_id,
+    text: r.text,
+    covers: r.covers,
+    kind: r.kind,
+    committedAt: r.committed_at,
+    deliveredAt: r.delivered_at,
+  };
+};

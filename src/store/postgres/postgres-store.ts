@@ -8,7 +8,7 @@ import {
   createSchema, MIGRATION_LOCK, migrationVersions, NOTIFY_CHANNEL, POSTGRES_MIGRATIONS, postgresStatements, quoteSchema, recordMigration,
   type PostgresMigration, type PostgresStatements,
 } from './migrations.js';
-import { type LedgerRow, type OutboxRow, toKey, toLedgerEntry, toOutboxEntry } from '../rows.js';
+import { type EventRow, type LedgerRow, type OutboxRow, toEvent, toKey, toLedgerEntry, toOutboxEntry } from '../rows.js';
 
 /** The postgres.js handle (`sql` tagged template) the store runs on. */
 export type Sql = postgres.Sql;
@@ -193,14 +193,8 @@ export class PostgresStore implements EventStore {
   }
 
   async read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]> {
-    const rows = await this.query<{ seq: number; type: string; body: string }[]>(this.q.readEvents, [key.tenantId, key.conversationId, afterSeq]);
-    return rows.map((row, i) => {
-      const event = JSON.parse(row.body) as GraftEvent;
-      // Pair assertions: what was checked before writing is checked again after reading.
-      invariant(row.seq === afterSeq + i + 1, `the log has seq ${row.seq} where ${afterSeq + i + 1} was expected (a gap)`);
-      invariant(event.seq === row.seq && event.type === row.type, `event row ${row.seq} does not match its body`);
-      return event;
-    });
+    const rows = await this.query<EventRow[]>(this.q.readEvents, [key.tenantId, key.conversationId, afterSeq]);
+    return rows.map((row, i) => toEvent(key, row, afterSeq + i + 1));
   }
 
   async conversations(options: { tenantId?: string; afterConversationId?: string; limit?: number } = {}): Promise<ConversationKey[]> {

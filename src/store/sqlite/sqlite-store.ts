@@ -7,7 +7,7 @@ import type { AppendOptions, ConversationKey, EventStore, LedgerEntry, OutboxEnt
 import { ConflictError, DuplicateMessageError, IdempotencyConflictError } from '../../core/ports.js';
 import { projectionOps, type ProjectionOp } from '../projection.js';
 import { SCHEMA_MIGRATIONS_TABLE, SQLITE_MIGRATIONS, SQLITE_STATEMENTS, type SqliteMigration } from './migrations.js';
-import { type LedgerRow, type OutboxRow, toKey, toLedgerEntry, toOutboxEntry } from '../rows.js';
+import { type EventRow, type LedgerRow, type OutboxRow, toEvent, toKey, toLedgerEntry, toOutboxEntry } from '../rows.js';
 
 import { DEFAULT_SQLITE_PATH } from '../open.js';
 
@@ -142,8 +142,12 @@ export class SqliteStore implements EventStore {
   }
 
   read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]> {
-    const rows = this.statements.readEvents.all({ tenant: key.tenantId, conversation: key.conversationId, afterSeq }) as { seq: number; type: string; body: string }[];
-    return Promise.resolve(rows.map((row, i) => decodeEvent(row, afterSeq + i + 1)));
+    try {
+      const rows = this.statements.readEvents.all({ tenant: key.tenantId, conversation: key.conversationId, afterSeq }) as EventRow[];
+      return Promise.resolve(rows.map((row, i) => toEvent(key, row, afterSeq + i + 1)));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   conversations(options: { tenantId?: string; afterConversationId?: string; limit?: number } = {}): Promise<ConversationKey[]> {
@@ -216,14 +220,6 @@ function classify(error: unknown): Error {
     return Object.assign(new RetryableError(`SQLite: ${(error as Error).message}`, null, code), { cause: error });
   }
   return error instanceof Error ? error : new Error(String(error));
-}
-
-function decodeEvent(row: { seq: number; type: string; body: string }, expectedSeq: number): GraftEvent {
-  const event = JSON.parse(row.body) as GraftEvent;
-  // Pair assertions: what was checked before writing is checked again after reading.
-  invariant(row.seq === expectedSeq, `the log has seq ${row.seq} where ${expectedSeq} was expected (a gap)`);
-  invariant(event.seq === row.seq && event.type === row.type, `event row ${row.seq} does not match its body`);
-  return event;
 }
 
 
