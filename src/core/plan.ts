@@ -419,7 +419,8 @@ function toolGate(state: ConversationState, config: CoreConfig, now: number, att
 /**
  * The write gate (DESIGN.md, "At a write gate"): all write calls of one response, decided
  * together, by DESIGN's five steps in order. Steps 1 to 3 decide for the whole response when they
- * apply; steps 4 and 5 answer call by call.
+ * apply; steps 4 and 5 answer call by call. `plan` brings only the live attempt here (step 1 is the
+ * gate's own guard); it is exported for its unit tests.
  */
 export function writeGate(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision {
   return (
