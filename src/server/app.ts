@@ -1,11 +1,14 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { parseConversationId } from '../core/ids.js';
+import type { ConversationId } from '../core/ids.js';
 import type { EventStore } from '../core/ports.js';
 import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
 import { bearerToken } from './auth.js';
-import { parseJsonObject, readBody } from './body.js';
+import {
+  conversationParam, conversationParamErrors, eventsHeaders, eventsQuery, listQuery, messageBody, messageBodyErrors, parseInput,
+  parseJsonObject, queryErrors, readBody, validate,
+} from './body.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import type { EventHub, HubListener } from './event-hub.js';
 import type { Metrics } from './metrics.js';
@@ -99,11 +102,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.set('tenantId', tenantId);
     await next();
   });
-  app.post('/v1/conversations/:conversationId/messages', (c) => postMessage(c, deps, limits, rates));
-  app.get('/v1/conversations/:conversationId/events', (c) => getEvents(c, deps));
-  app.get('/v1/conversations/:conversationId', async (c) => {
+  const param = validate('param', conversationParam, conversationParamErrors);
+  app.post('/v1/conversations/:conversationId/messages', param, (c) =>
+    postMessage(c, c.req.valid('param').conversationId, deps, limits, rates),
+  );
+  app.get(
+    '/v1/conversations/:conversationId/events',
+    param,
+    validate('query', eventsQuery, queryErrors),
+    validate('header', eventsHeaders, queryErrors),
+    (c) => getEvents(c, c.req.valid('param').conversationId, c.req.valid('query').after ?? c.req.valid('header')['last-event-id'], deps),
+  );
+  app.get('/v1/conversations/:conversationId', param, async (c) => {
     const tenantId = c.get('tenantId');
-    const conversationId = c.req.param('conversationId');
+    const { conversationId } = c.req.valid('param');
     const view = conversationView(
       tenantId,
       conversationId,
@@ -112,7 +124,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (!view) throw notFound(conversationId);
     return c.json(view);
   });
-  app.get('/v1/conversations', (c) => listConversations(c, deps, limits));
+  app.get('/v1/conversations', validate('query', listQuery(limits.pageSize), queryErrors), (c) =>
+    listConversations(c, c.req.valid('query'), deps),
+  );
   app.notFound((c) =>
     c.json(errorBody(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404),
   );
@@ -130,12 +144,12 @@ const notFound = (conversationId: string) =>
 
 async function postMessage(
   c: Context<AppEnv>,
+  conversationId: ConversationId,
   deps: AppDeps,
   limits: ServerLimits,
   rates: RateLimiter,
 ): Promise<Response> {
   const tenantId = c.get('tenantId');
-  const conversationId = parseConversationId(c.req.param('conversationId'));
   const raw = await readBody(c.req.raw, limits.bodyBytes);
   const settings = await deps.auth.tenantSettings(tenantId);
   if (
@@ -148,23 +162,9 @@ async function postMessage(
       `${SIGNATURE_HEADER} is missing or is not the HMAC-SHA256 of the body`,
     );
   }
-  const { id, text, metadata } = parseJsonObject(raw);
-  if (
-    metadata !== undefined &&
-    (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
-  ) {
-    throw new ApiError(400, 'invalid_request', 'metadata must be a JSON object');
-  }
-  if (typeof id !== 'string')
-    throw new ApiError(
-      400,
-      'invalid_message_id',
-      'id (the channel message id) is required and must be a string',
-    );
-  if (typeof text !== 'string')
-    throw new ApiError(400, 'invalid_text', 'text is required and must be a string');
-  if (text.length > limits.messageChars)
-    throw new ApiError(413, 'message_too_long', `text is longer than ${limits.messageChars} characters`);
+  // The body is read here, not by a json validator: the signature covers the raw bytes, and no
+  // more than limits.bodyBytes of them are read, whatever the Content-Type says.
+  const { id, text, metadata } = parseInput(messageBody(limits.messageChars), parseJsonObject(raw), messageBodyErrors);
   const waitMs = rates.take(`${tenantId}\u0000${conversationId}`);
   if (waitMs > 0) {
     throw new ApiError(
@@ -181,10 +181,10 @@ async function postMessage(
     conversationId,
     messageId: id,
     text,
-    ...(metadata ? { metadata: metadata as Record<string, unknown> } : {}),
+    ...(metadata ? { metadata } : {}),
   });
   if (status === 'duplicate') {
-    const earlier = (await graft.conversation(conversationId)).messageIndex.get(id as never);
+    const earlier = (await graft.conversation(conversationId)).messageIndex.get(id);
     if (earlier && earlier.text !== text) {
       throw new ApiError(
         409,
@@ -196,26 +196,8 @@ async function postMessage(
   return c.json({ conversationId, messageId: id, status }, status === 'accepted' ? 202 : 200);
 }
 
-function nonNegativeInt(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (value === undefined || value === '') return fallback;
-  if (!/^\d{1,15}$/.test(value) || Number(value) > max)
-    throw new ApiError(400, 'invalid_query', `${name} must be an integer from 0 to ${max}`);
-  return Number(value);
-}
-
-async function getEvents(c: Context<AppEnv>, deps: AppDeps): Promise<Response> {
+async function getEvents(c: Context<AppEnv>, conversationId: ConversationId, afterSeq: number, deps: AppDeps): Promise<Response> {
   const tenantId = c.get('tenantId');
-  const conversationId = c.req.param('conversationId')!;
-  const afterSeq = nonNegativeInt(
-    'after (or Last-Event-ID)',
-    c.req.query('after') ?? c.req.header('last-event-id'),
-    0,
-  );
   const key = { tenantId, conversationId };
   if ((await deps.store.read(key, 0)).length === 0) throw notFound(conversationId);
   if (deps.hub.full)
@@ -231,19 +213,12 @@ async function getEvents(c: Context<AppEnv>, deps: AppDeps): Promise<Response> {
   );
 }
 
-async function listConversations(c: Context<AppEnv>, deps: AppDeps, limits: ServerLimits): Promise<Response> {
+async function listConversations(
+  c: Context<AppEnv>,
+  { limit, cursor: after }: { limit: number; cursor?: string | undefined },
+  deps: AppDeps,
+): Promise<Response> {
   const tenantId = c.get('tenantId');
-  const limit = Math.max(
-    1,
-    nonNegativeInt('limit', c.req.query('limit'), Math.min(50, limits.pageSize), limits.pageSize),
-  );
-  const cursor = c.req.query('cursor');
-  let after: string | undefined;
-  if (cursor !== undefined) {
-    after = Buffer.from(cursor, 'base64url').toString('utf8');
-    if (after === '' || Buffer.from(after, 'utf8').toString('base64url') !== cursor)
-      throw new ApiError(400, 'invalid_query', 'cursor is not one this API gave');
-  }
   const keys = await deps.store.conversations({
     tenantId,
     limit,

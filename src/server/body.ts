@@ -1,4 +1,7 @@
-import { ApiError } from './errors.js';
+import { validator } from 'hono/validator';
+import { z } from 'zod';
+import { parseConversationId, parseMessageId } from '../core/ids.js';
+import { ApiError, type ErrorCode } from './errors.js';
 
 /**
  * Reads a request body, refusing it with 413 as soon as it passes `maxBytes` (a declared
@@ -48,3 +51,101 @@ export function parseJsonObject(body: Uint8Array): Record<string, unknown> {
   }
   return value as Record<string, unknown>;
 }
+
+/** Which error answers a bad field: its code, and 413 for a value over a size limit (400 otherwise). */
+export interface FieldErrors {
+  /** The code of a field (by its top-level name), else `fallback`. */
+  codes: Readonly<Record<string, ErrorCode>>;
+  fallback: ErrorCode;
+  /** The code of a value too big for a limit (answered 413), by field. */
+  tooBig?: Readonly<Record<string, ErrorCode>>;
+}
+
+/**
+ * Parses a request's input with a zod schema, or throws the `ApiError` of its first issue: the
+ * field decides the code, and the message names the field.
+ *
+ * @example
+ * const { limit } = parseInput(listQuery(limits), c.req.query(), { codes: {}, fallback: 'invalid_query' });
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, errors: FieldErrors): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = typeof issue.path[0] === 'string' ? issue.path[0] : '';
+  const tooBig = issue.code === 'too_big' ? errors.tooBig?.[field] : undefined;
+  const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  const message = issue.message.startsWith(`${field} `) ? issue.message : `${where}${issue.message}`;
+  if (tooBig) throw new ApiError(413, tooBig, message);
+  throw new ApiError(400, errors.codes[field] ?? errors.fallback, message);
+}
+
+/**
+ * `validator` of hono/validator with a zod schema: the route then reads the parsed value with
+ * `c.req.valid(target)`, and bad input is answered as `parseInput` says.
+ */
+export function validate<T extends 'query' | 'param' | 'header', S extends z.ZodType>(target: T, schema: S, errors: FieldErrors) {
+  return validator(target, (value): z.output<S> => parseInput(schema, value, errors));
+}
+
+/** A string that a core parser accepts (its `InvalidInputError` message becomes the issue). */
+const parsedBy = <T>(parse: (value: unknown) => T) =>
+  z.unknown().transform((value, ctx): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
+/** The path of every conversation route. */
+export const conversationParam = z.object({ conversationId: parsedBy(parseConversationId) });
+export const conversationParamErrors: FieldErrors = { codes: {}, fallback: 'invalid_conversation_id' };
+
+/**
+ * The body of `POST /v1/conversations/{id}/messages`. Fields it does not name are ignored; the
+ * library checks the rest of a message (a blank text, say) with the same codes.
+ */
+export const messageBody = (maxChars: number) =>
+  z.object({
+    id: parsedBy(parseMessageId),
+    text: z.string({ error: 'text is required and must be a string' }).max(maxChars, { error: `text is longer than ${maxChars} characters` }),
+    metadata: z.record(z.string(), z.unknown(), { error: 'metadata must be a JSON object' }).optional(),
+  });
+export const messageBodyErrors: FieldErrors = {
+  codes: { id: 'invalid_message_id', text: 'invalid_text', metadata: 'invalid_request' },
+  fallback: 'invalid_request',
+  tooBig: { text: 'message_too_long' },
+};
+
+/** A non-negative integer of a query string (at most 15 digits, so exact as a number). */
+const queryInt = (name: string, max: number) =>
+  z
+    .string({ error: `${name} must be an integer from 0 to ${max}` })
+    .regex(/^\d{1,15}$/, { error: `${name} must be an integer from 0 to ${max}` })
+    .transform(Number)
+    .pipe(z.number().max(max, { error: `${name} must be an integer from 0 to ${max}` }));
+/** An absent or empty parameter takes its default. */
+const orDefault = <S extends z.ZodType, F>(schema: S, fallback: F) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional()).transform((value): z.output<S> | F => value ?? fallback);
+
+/** `GET /v1/conversations/{id}/events?after=N` (else the `Last-Event-ID` header). */
+export const eventsQuery = z.object({ after: orDefault(queryInt('after (or Last-Event-ID)', Number.MAX_SAFE_INTEGER), null) });
+export const eventsHeaders = z.object({ 'last-event-id': orDefault(queryInt('after (or Last-Event-ID)', Number.MAX_SAFE_INTEGER), 0) });
+export const queryErrors: FieldErrors = { codes: {}, fallback: 'invalid_query' };
+
+/** A cursor of `GET /v1/conversations`: the base64url of the last conversation id of a page. */
+const cursor = z.string().transform((value, ctx) => {
+  const after = Buffer.from(value, 'base64url').toString('utf8');
+  if (after !== '' && Buffer.from(after, 'utf8').toString('base64url') === value) return after;
+  ctx.addIssue({ code: 'custom', message: 'cursor is not one this API gave' });
+  return z.NEVER;
+});
+
+/** `GET /v1/conversations?limit=N&cursor=C` (a limit of 0 means 1). */
+export const listQuery = (pageSize: number) =>
+  z.object({
+    limit: orDefault(queryInt('limit', pageSize), Math.min(50, pageSize)).transform((n) => Math.max(1, n)),
+    cursor: cursor.optional(),
+  });
