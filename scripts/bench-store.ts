@@ -22,7 +22,7 @@ import postgres from 'postgres';
 import { createAsyncShopTools, createPostgresShop, createSqliteShop } from '../src/demo/shop/sql-shop.js';
 import { EVENT_VERSION, type GraftEvent } from '../src/core/events.js';
 import type { MessageId } from '../src/core/ids.js';
-import type { EventStore } from '../src/core/ports.js';
+import { conversationKey, type EventStore } from '../src/core/ports.js';
 import { BrainModel } from '../src/model/brain-model.js';
 import { createShopClerk } from '../src/demo/clerk/index.js';
 import { createGraft } from '../src/runtime/graft.js';
@@ -56,7 +56,7 @@ function messageEvent(seq: number): GraftEvent[] {
 
 async function appends(store: OpenedStore): Promise<Pick<Figures, 'sequentialPerSecond' | 'p50' | 'p99' | 'concurrentPerSecond'>> {
   const seqs = new Array<number>(CONVERSATIONS).fill(0);
-  const key = (c: number) => ({ tenantId: 'bench', conversationId: `append-${c}` });
+  const key = (c: number) => conversationKey('bench', `append-${c}`);
   const appendOne = async (c: number) => {
     const seq = seqs[c]!;
     seqs[c] = seq + 1;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvariantViolation } from '../src/core/errors.js';
 import { EVENT_VERSION, type EventBody, type EventType, type GraftEvent } from '../src/core/events.js';
 import { runStrategy } from '../src/sim/run.js';
+import { conversationKey } from '../src/core/ports.js';
 import { MemoryStore } from '../src/store/memory/memory-store.js';
 import { type EventMigration, parseEvent } from '../src/store/event-schema.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -77,7 +78,7 @@ describe('the event schema', () => {
     for (const event of everyEvent) expect(parseEvent(JSON.parse(JSON.stringify(event)), { ...where, seq: event.seq })).toEqual(event);
     const store = new SqliteStore({ path: ':memory:' });
     try {
-      const key = { tenantId: 't1', conversationId: 'c1' };
+      const key = conversationKey('t1', 'c1');
       await store.append(key, 0, everyEvent);
       expect(await store.read(key, 0)).toEqual(everyEvent);
     } finally {
@@ -119,7 +120,7 @@ describe('the event schema', () => {
   it('refuses a corrupt row read from a SQLite store, naming it', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     try {
-      const key = { tenantId: 't1', conversationId: 'c1' };
+      const key = conversationKey('t1', 'c1');
       await store.append(key, 0, everyEvent.slice(0, 3));
       const body = JSON.stringify({ ...everyEvent[1], turn: 'one' });
       store.database.prepare('UPDATE events SET body = ? WHERE seq = 2').run(body);

@@ -5,7 +5,7 @@ import { knowledgeOf } from '../src/core/context.js';
 import type { EventBody, EventOf, GraftEvent } from '../src/core/events.js';
 import { EVENT_VERSION } from '../src/core/events.js';
 import type { AttemptId, ConversationId } from '../src/core/ids.js';
-import type { AppendOptions, ConversationKey } from '../src/core/ports.js';
+import { type AppendOptions, conversationKey, type ConversationKey } from '../src/core/ports.js';
 import { replay } from '../src/core/state.js';
 import { BrainModel } from '../src/model/brain-model.js';
 import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.js';
@@ -23,7 +23,7 @@ import { harness, instances, recordedTool } from './harness.js';
 
 const ofType = <T extends GraftEvent['type']>(events: readonly GraftEvent[], type: T) => events.filter((e): e is EventOf<T> => e.type === type);
 const c1 = 'c1' as ConversationId;
-const key: ConversationKey = { tenantId: 'default', conversationId: c1 };
+const key: ConversationKey = conversationKey('default', c1);
 
 /** A create_order tool on virtual time that records each run; it may throw, and may have a slow `reconcile`. */
 function orderTool(clock: VirtualClock, options: { latencyMs: number; outcome?: 'ok' | 'reject' | 'throw-after'; timeoutMs?: number; reconcileMs?: number }) {

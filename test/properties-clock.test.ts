@@ -7,7 +7,7 @@ import { RetryableError } from '../src/core/errors.js';
 import type { GraftEvent } from '../src/core/events.js';
 import { parseConversationId } from '../src/core/ids.js';
 import { ModelCallAborted } from '../src/core/model-port.js';
-import type { AppendOptions, Clock, ConversationKey, ModelClient } from '../src/core/ports.js';
+import { type AppendOptions, type Clock, conversationKey, type ConversationKey, type ModelClient } from '../src/core/ports.js';
 import { evolve, initialState, replay } from '../src/core/state.js';
 import { BrainModel } from '../src/model/brain-model.js';
 import { createGraft } from '../src/runtime/graft.js';
@@ -450,7 +450,7 @@ async function runWorld(world: World, s: fc.Scheduler): Promise<Outcome> {
     await s.waitNext(1);
   }
   for (const graft of grafts) await graft.close();
-  const log = await store.read({ tenantId: 'default', conversationId: CONVERSATION }, 0);
+  const log = await store.read(conversationKey('default', CONVERSATION), 0);
   return { world, log, invocations: shop.invocations, reconciles: shop.reconciles, errors, sent, settled: stopped === 'settled', stopped, endedAt: clock.now(), pastDue };
 }
 

@@ -1,3 +1,4 @@
+import { conversationKey } from '../core/ports.js';
 import { openServiceStore, storeSpecFromEnv } from '../server/open-store.js';
 import type { ConversationView } from '../server/view.js';
 import { conversationView } from '../server/view.js';
@@ -59,7 +60,7 @@ async function fromStore(
     return conversationView(
       tenantId,
       conversationId,
-      await opened.store.read({ tenantId, conversationId }, 0),
+      await opened.store.read(conversationKey(tenantId, conversationId), 0),
     );
   } finally {
     await opened.close();

@@ -1,6 +1,6 @@
 import { GraftError } from './errors.js';
 import type { ClassifiedCall, EventBody, GraftEvent } from './events.js';
-import type { MessageId, ReplyId } from './ids.js';
+import { type ConversationId, type MessageId, parseConversationId, parseTenantId, type ReplyId, type TenantId } from './ids.js';
 import type { KeyContext } from './tool-port.js';
 
 export type { ModelClient, ModelRequest, ModelResult } from './model-port.js';
@@ -39,9 +39,21 @@ export function deliveryIdOf(key: ConversationKey, replyId: string): string {
 }
 
 export interface ConversationKey {
-  tenantId: string;
-  conversationId: string;
+  tenantId: TenantId;
+  conversationId: ConversationId;
 }
+
+/**
+ * A conversation key from strings that are already known to be good ids (tests, tables of
+ * fixtures); input from outside goes through `parseTenantId` and `parseConversationId`.
+ *
+ * @example
+ * await store.read(conversationKey('t1', 'c1'), 0);
+ */
+export const conversationKey = (tenantId: string, conversationId: string): ConversationKey => ({
+  tenantId: parseTenantId(tenantId),
+  conversationId: parseConversationId(conversationId),
+});
 
 /** The same idempotency key was used again for a different request. */
 export class IdempotencyConflictError extends GraftError {
@@ -58,8 +70,8 @@ export class IdempotencyConflictError extends GraftError {
 
 /** A row of the effect ledger: the latest effect of an idempotency key. */
 export interface LedgerEntry {
-  tenantId: string;
-  conversationId: string;
+  tenantId: TenantId;
+  conversationId: ConversationId;
   idempotencyKey: string;
   /** A hash of the tool and its canonical arguments. */
   requestHash: string;
@@ -71,8 +83,8 @@ export interface LedgerEntry {
 
 /** A row of the reply outbox. */
 export interface OutboxEntry {
-  tenantId: string;
-  conversationId: string;
+  tenantId: TenantId;
+  conversationId: ConversationId;
   replyId: string;
   deliveryId: string;
   text: string;
@@ -99,7 +111,7 @@ export interface EventStore {
   /** The events with seq > `afterSeq`, in order. */
   read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]>;
   /** Conversations ordered by (tenant, conversation id), optionally of one tenant, after a cursor. */
-  conversations(options?: { tenantId?: string; afterConversationId?: string; limit?: number }): Promise<ConversationKey[]>;
+  conversations(options?: { tenantId?: TenantId; afterConversationId?: ConversationId; limit?: number }): Promise<ConversationKey[]>;
   /** Conversations whose last append said they had work left. */
   unfinished(): Promise<ConversationKey[]>;
   ledger(key: ConversationKey, idempotencyKey: string): Promise<LedgerEntry | null>;
@@ -120,8 +132,8 @@ export interface Deliverer {
 
 export interface Delivery {
   deliveryId: string;
-  tenantId: string;
-  conversationId: string;
+  tenantId: TenantId;
+  conversationId: ConversationId;
   replyId: ReplyId;
   text: string;
   covers: MessageId[];

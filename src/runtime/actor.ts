@@ -4,7 +4,7 @@ import { toolBounds } from '../core/config.js';
 import { InvariantViolation, RetryableError, TerminalError, invariant } from '../core/errors.js';
 import type { ClassifiedCall, EventBody, FailureKind, GraftEvent } from '../core/events.js';
 import { EVENT_VERSION } from '../core/events.js';
-import type { ConversationId, MessageId } from '../core/ids.js';
+import type { ConversationId, MessageId, TenantId } from '../core/ids.js';
 import type { OutputItem, Usage } from '../core/items.js';
 import { ChainBrokenError, ModelCallAborted } from '../core/model-port.js';
 import { plan } from '../core/plan.js';
@@ -16,7 +16,7 @@ import { notices } from '../core/context.js';
 import { sanitizeOutput } from './output.js';
 
 export interface RuntimeDeps {
-  tenantId: string;
+  tenantId: TenantId;
   store: EventStore;
   model: ModelClient;
   tools: ToolRunner;

@@ -4,7 +4,7 @@ import { coreConfig } from '../core/config.js';
 import { InvalidInputError } from '../core/errors.js';
 import type { GraftEvent } from '../core/events.js';
 import type { ConversationId } from '../core/ids.js';
-import { parseConversationId, parseMessageId } from '../core/ids.js';
+import { parseConversationId, parseMessageId, parseTenantId } from '../core/ids.js';
 import type { Clock, Deliverer, Delivery, EventStore, ModelClient } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
@@ -129,7 +129,7 @@ export function createGraft(options: GraftOptions): Graft {
   const deliverer = log ? loggedDeliverer(log, plain) : plain;
   const onError = log ? loggedOnError(log, options.onError) : options.onError;
   const deps = {
-    tenantId: options.tenantId ?? 'default',
+    tenantId: parseTenantId(options.tenantId ?? 'default'),
     store: log ? loggedStore(log, options.store) : options.store,
     model: options.model,
     tools: createToolRunner(options.tools as ToolDefinition[]),
@@ -163,7 +163,7 @@ export function createGraft(options: GraftOptions): Graft {
   const unwatch =
     options.pollMs !== undefined && options.store.watch
       ? options.store.watch((key, seq) => {
-          const found = key.tenantId === deps.tenantId ? actors.get(key.conversationId as ConversationId) : undefined;
+          const found = key.tenantId === deps.tenantId ? actors.get(key.conversationId) : undefined;
           if (found && found.snapshot.seq < seq) void found.wake().catch((error: unknown) => deps.onError?.(error));
         })
       : Promise.resolve(() => Promise.resolve());

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import type { ConversationId } from '../core/ids.js';
+import { type ConversationId, parseTenantId, type TenantId } from '../core/ids.js';
 import type { EventStore } from '../core/ports.js';
 import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
@@ -56,7 +56,7 @@ export interface AppDeps {
 
 /** The Hono environment of the service's routes: `c.get('tenantId')` after authentication. */
 export interface AppEnv {
-  Variables: { tenantId: string };
+  Variables: { tenantId: TenantId };
 }
 
 /**
@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         key === null ? 'send an API key as `Authorization: Bearer <key>`' : 'the API key is not valid';
       throw new ApiError(401, 'unauthorized', message, { 'www-authenticate': 'Bearer' });
     }
-    c.set('tenantId', tenantId);
+    c.set('tenantId', parseTenantId(tenantId));
     await next();
   });
   const param = validate('param', conversationParam, conversationParamErrors);
@@ -215,7 +215,7 @@ async function getEvents(c: Context<AppEnv>, conversationId: ConversationId, aft
 
 async function listConversations(
   c: Context<AppEnv>,
-  { limit, cursor: after }: { limit: number; cursor?: string | undefined },
+  { limit, cursor: after }: { limit: number; cursor?: ConversationId | undefined },
   deps: AppDeps,
 ): Promise<Response> {
   const tenantId = c.get('tenantId');

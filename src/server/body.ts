@@ -138,7 +138,8 @@ export const queryErrors: FieldErrors = { codes: {}, fallback: 'invalid_query' }
 /** A cursor of `GET /v1/conversations`: the base64url of the last conversation id of a page. */
 const cursor = z.string().transform((value, ctx) => {
   const after = Buffer.from(value, 'base64url').toString('utf8');
-  if (after !== '' && Buffer.from(after, 'utf8').toString('base64url') === value) return after;
+  const good = after !== '' && Buffer.from(after, 'utf8').toString('base64url') === value;
+  if (good && conversationParam.shape.conversationId.safeParse(after).success) return parseConversationId(after);
   ctx.addIssue({ code: 'custom', message: 'cursor is not one this API gave' });
   return z.NEVER;
 });

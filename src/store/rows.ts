@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { invariant, InvariantViolation } from '../core/errors.js';
 import type { GraftEvent } from '../core/events.js';
+import { parseConversationId, parseTenantId } from '../core/ids.js';
 import type { ConversationKey, LedgerEntry, OutboxEntry } from '../core/ports.js';
 import { parseEvent } from './event-schema.js';
 
@@ -71,11 +72,22 @@ const jsonText = z.string().transform((text, ctx) => {
 /** Ms since the epoch: PostgreSQL's bigint arrives as text. */
 const epochMs = z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number).pipe(z.number().int());
 
-const keyRow = z.object({ tenant: z.string(), conversation: z.string() });
+/** A string that a core id parser accepts (its message becomes the issue). */
+const parsedBy = <T>(parse: (value: unknown) => T) =>
+  z.unknown().transform((value, ctx): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
+const keyRow = z.object({ tenant: parsedBy(parseTenantId), conversation: parsedBy(parseConversationId) });
 
 const ledgerRow = z.object({
-  tenant: z.string(),
-  conversation: z.string(),
+  tenant: parsedBy(parseTenantId),
+  conversation: parsedBy(parseConversationId),
   idempotency_key: z.string(),
   request_hash: z.string(),
   effect_id: z.string(),
@@ -85,8 +97,8 @@ const ledgerRow = z.object({
 });
 
 const outboxRow = z.object({
-  tenant: z.string(),
-  conversation: z.string(),
+  tenant: parsedBy(parseTenantId),
+  conversation: parsedBy(parseConversationId),
   reply_id: z.string(),
   delivery_id: z.string(),
   text: jsonText.pipe(z.string()),
@@ -102,6 +114,23 @@ function parseRow<T extends z.ZodType>(schema: T, table: string, row: unknown): 
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
   throw new InvariantViolation(`a row of ${table} does not parse: ${issues}`);
+}
+
+/** A store's announcement that a conversation's log grew (PostgreSQL's NOTIFY payload). */
+const notification = z.object({ schema: z.string(), tenant: parsedBy(parseTenantId), conversation: parsedBy(parseConversationId), seq: z.number().int() });
+
+/** The JSON text of a notification, or null when it is not one of graft's (another user of the channel). */
+export function toNotification(payload: string): { schema: string; key: ConversationKey; seq: number } | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  const result = notification.safeParse(json);
+  if (!result.success) return null;
+  const { schema, tenant, conversation, seq } = result.data;
+  return { schema, key: { tenantId: tenant, conversationId: conversation }, seq };
 }
 
 export const toKey = (row: unknown): ConversationKey => {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EventBody, GraftEvent } from '../../src/core/events.js';
 import { EVENT_VERSION } from '../../src/core/events.js';
 import type { ConversationKey, EventStore } from '../../src/core/ports.js';
-import { ConflictError, DuplicateMessageError, IdempotencyConflictError } from '../../src/core/ports.js';
+import { ConflictError, conversationKey, DuplicateMessageError, IdempotencyConflictError } from '../../src/core/ports.js';
 
 /** Builds stored events from bodies, numbered after `afterSeq`. */
 export function stamp(afterSeq: number, bodies: EventBody[], at = 1_000): GraftEvent[] {
@@ -26,8 +26,8 @@ const started = (effectId: string, key: string, args = '{"n":1}'): EventBody => 
 export function describeEventStore(name: string, open: () => Promise<EventStore>): void {
   describe(`EventStore contract: ${name}`, () => {
     let store: EventStore;
-    const c1: ConversationKey = { tenantId: 't1', conversationId: 'c1' };
-    const c2: ConversationKey = { tenantId: 't2', conversationId: 'c1' };
+    const c1: ConversationKey = conversationKey('t1', 'c1');
+    const c2: ConversationKey = conversationKey('t2', 'c1');
 
     beforeEach(async () => {
       store = await open();
@@ -45,7 +45,7 @@ export function describeEventStore(name: string, open: () => Promise<EventStore>
       expect(all[0]).toEqual(stamp(0, [message('m1')])[0]);
       expect((await store.read(c1, 2)).map((e) => e.seq)).toEqual([3]);
       expect(await store.read(c2, 0)).toHaveLength(1);
-      expect(await store.read({ tenantId: 't1', conversationId: 'nope' }, 0)).toEqual([]);
+      expect(await store.read(conversationKey('t1', 'nope'), 0)).toEqual([]);
     });
 
     it('refuses an append at a stale seq with a ConflictError, writing nothing', async () => {
@@ -98,11 +98,11 @@ export function describeEventStore(name: string, open: () => Promise<EventStore>
 
     it('lists conversations (paged, per tenant) and the unfinished ones', async () => {
       await store.append(c1, 0, stamp(0, [message('m1')]), { unfinished: true });
-      await store.append({ tenantId: 't1', conversationId: 'c2' }, 0, stamp(0, [message('m1')]), { unfinished: false });
+      await store.append(conversationKey('t1', 'c2'), 0, stamp(0, [message('m1')]), { unfinished: false });
       await store.append(c2, 0, stamp(0, [message('m1')]));
-      expect(await store.conversations()).toEqual([c1, { tenantId: 't1', conversationId: 'c2' }, c2]);
-      expect(await store.conversations({ tenantId: 't1', limit: 1 })).toEqual([c1]);
-      expect(await store.conversations({ tenantId: 't1', afterConversationId: 'c1' })).toEqual([{ tenantId: 't1', conversationId: 'c2' }]);
+      expect(await store.conversations()).toEqual([c1, conversationKey('t1', 'c2'), c2]);
+      expect(await store.conversations({ tenantId: c1.tenantId, limit: 1 })).toEqual([c1]);
+      expect(await store.conversations({ tenantId: c1.tenantId, afterConversationId: c1.conversationId })).toEqual([conversationKey('t1', 'c2')]);
       expect(await store.unfinished()).toEqual([c1]);
       await store.append(c1, 1, stamp(1, [message('m2')]), { unfinished: false });
       expect(await store.unfinished()).toEqual([]);
@@ -147,7 +147,7 @@ export function describeEventStore(name: string, open: () => Promise<EventStore>
     });
 
     it('lets one of many racing appends in per conversation, and all of them across conversations', async () => {
-      const keys = Array.from({ length: 8 }, (_, i): ConversationKey => ({ tenantId: 't1', conversationId: `race${i}` }));
+      const keys = Array.from({ length: 8 }, (_, i) => conversationKey('t1', `race${i}`));
       const results = await Promise.allSettled(
         keys.flatMap((key) => Array.from({ length: 5 }, (_, j) => store.append(key, 0, stamp(0, [message(`m${j}`)])))),
       );

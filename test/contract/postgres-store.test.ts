@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { RetryableError } from '../../src/core/errors.js';
 import type { EventBody } from '../../src/core/events.js';
-import { ConflictError, type ConversationKey } from '../../src/core/ports.js';
+import { ConflictError, conversationKey, type ConversationKey } from '../../src/core/ports.js';
 import { openStore } from '../../src/store/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
@@ -38,7 +38,7 @@ function describePostgresStore(url: string): void {
     });
   });
 
-  const key: ConversationKey = { tenantId: 't1', conversationId: 'c1' };
+  const key: ConversationKey = conversationKey('t1', 'c1');
   const message = (id: string): EventBody => ({ type: 'message.received', messageId: id as never, text: id });
 
   describe('PostgresStore', () => {
@@ -63,7 +63,7 @@ function describePostgresStore(url: string): void {
     it('fences racing appends from separate pools (instances): one wins per seq', async () => {
       const schema = freshSchema();
       const [a, b] = await Promise.all([open(schema), open(schema)]);
-      const keys = Array.from({ length: 5 }, (_, i): ConversationKey => ({ tenantId: 't1', conversationId: `c${i}` }));
+      const keys = Array.from({ length: 5 }, (_, i) => conversationKey('t1', `c${i}`));
       for (let seq = 0; seq < 3; seq++) {
         const results = await Promise.allSettled(keys.flatMap((k) => [a, b, a, b].map((s, j) => s.append(k, seq, stamp(seq, [message(`m${seq}_${j}`)])))));
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(keys.length);
@@ -79,7 +79,7 @@ function describePostgresStore(url: string): void {
       const seen: string[] = [];
       const stop = await watcher.watch((k, seq) => seen.push(`${k.conversationId}@${seq}`));
       await other.append(key, 0, stamp(0, [message('m1')]));
-      await quiet.append({ tenantId: 't1', conversationId: 'quiet' }, 0, stamp(0, [message('m1')]));
+      await quiet.append(conversationKey('t1', 'quiet'), 0, stamp(0, [message('m1')]));
       await writer.append(key, 0, stamp(0, [message('m1'), message('m2')]));
       await vi.waitFor(() => expect(seen).toEqual(['c1@2']), { timeout: 5_000 });
       await stop();

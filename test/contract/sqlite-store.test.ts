@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RetryableError } from '../../src/core/errors.js';
 import type { EventBody } from '../../src/core/events.js';
-import { ConflictError } from '../../src/core/ports.js';
+import { ConflictError, conversationKey } from '../../src/core/ports.js';
 import { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from '../../src/store/index.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { migrate, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -19,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describeEventStore('sqlite', () => Promise.resolve(new SqliteStore({ path: freshPath() })));
 describeEventStore('sqlite (:memory:)', () => Promise.resolve(new SqliteStore({ path: ':memory:' })));
 
-const key = { tenantId: 't1', conversationId: 'c1' };
+const key = conversationKey('t1', 'c1');
 const message = (id: string): EventBody => ({ type: 'message.received', messageId: id as never, text: id });
 
 describe('SqliteStore', () => {

@@ -1,5 +1,6 @@
 import { knowledgeOf } from '../../src/core/context.js';
 import { parseConversationId } from '../../src/core/ids.js';
+import { conversationKey } from '../../src/core/ports.js';
 import { replay } from '../../src/core/state.js';
 import type { DesiredOrder } from '../../src/demo/clerk/language.js';
 import type { OpenedStore } from '../../src/store/index.js';
@@ -23,7 +24,7 @@ export async function checkDatabase(
   const deliveries = await tables.deliveries();
   const invocations = await tables.invocations();
   for (const [conversationId, wanted] of desired) {
-    const events = await store.read({ tenantId: 't', conversationId }, 0);
+    const events = await store.read(conversationKey('t', conversationId), 0);
     const state = replay(parseConversationId(conversationId), events);
     for (const m of state.messages) {
       const covering = state.replies.filter((r) => r.covers.includes(m.messageId));

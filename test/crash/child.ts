@@ -12,7 +12,6 @@ import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPostgresShop, createAsyncShopTools, createSqliteShop } from '../../src/demo/shop/sql-shop.js';
 import { coreConfig } from '../../src/core/config.js';
-import type { ConversationId } from '../../src/core/ids.js';
 import { plan } from '../../src/core/plan.js';
 import { replay } from '../../src/core/state.js';
 import { BrainModel } from '../../src/model/brain-model.js';
@@ -83,7 +82,7 @@ async function settled(timeoutMs: number): Promise<boolean> {
 async function diagnose(): Promise<string[]> {
   const lines: string[] = [];
   for (const key of await store.unfinished()) {
-    const state = replay(key.conversationId as ConversationId, await store.read(key, 0));
+    const state = replay(key.conversationId, await store.read(key, 0));
     const now = Date.now();
     const attempts = [...state.attempts.values()].filter((a) => a.status === 'live').map((a) => `${a.attemptId} owner ${a.owner} lease ${a.leaseUntil - now}ms`);
     const effects = [...state.effects.values()]

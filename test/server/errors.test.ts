@@ -17,7 +17,7 @@ import {
   TerminalError,
   ToolRejection,
 } from '../../src/index.js';
-import type { ConversationKey } from '../../src/core/ports.js';
+import { conversationKey, type ConversationKey } from '../../src/core/ports.js';
 import type { GraftEvent } from '../../src/core/events.js';
 import { ApiError, toApiError } from '../../src/server/errors.js';
 import { WebhookError } from '../../src/server/webhook.js';
@@ -36,7 +36,7 @@ class FailingStore extends MemoryStore {
   }
 }
 
-const key = { tenantId: 't', conversationId: 'c' };
+const key = conversationKey('t', 'c');
 
 /** One of every error class in src, with the kind and code docs/service.md gives it. */
 const EVERY_ERROR: [Error, string, string][] = [

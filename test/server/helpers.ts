@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createMemoryShop } from '../../src/demo/shop/shop.js';
 import { createShopTools } from '../../src/demo/shop/tools.js';
 import type { GraftEvent } from '../../src/core/events.js';
-import type { EventStore } from '../../src/core/ports.js';
+import { conversationKey, type EventStore } from '../../src/core/ports.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import type { LatencyOption } from '../../src/emulator/options.js';
 import { OpenAIModelClient } from '../../src/model/openai/index.js';
@@ -126,7 +126,7 @@ export async function testService(options: TestServiceOptions = {}) {
       ...(key ? { key } : {}),
     });
   const eventsOf = (conversationId: string, tenantId = 'acme'): Promise<GraftEvent[]> =>
-    store.read({ tenantId, conversationId }, 0);
+    store.read(conversationKey(tenantId, conversationId), 0);
   const close = async () => {
     await service.close();
     await emulator.close();

@@ -8,7 +8,7 @@ import {
   createSchema, MIGRATION_LOCK, migrationVersions, NOTIFY_CHANNEL, POSTGRES_MIGRATIONS, postgresStatements, quoteSchema, recordMigration,
   type PostgresMigration, type PostgresStatements,
 } from './migrations.js';
-import { type EventRow, type LedgerRow, type OutboxRow, toEvent, toKey, toLedgerEntry, toOutboxEntry } from '../rows.js';
+import { type EventRow, type LedgerRow, type OutboxRow, toEvent, toKey, toLedgerEntry, toNotification, toOutboxEntry } from '../rows.js';
 
 /** The postgres.js handle (`sql` tagged template) the store runs on. */
 export type Sql = postgres.Sql;
@@ -231,8 +231,8 @@ export class PostgresStore implements EventStore {
    */
   async watch(listener: (key: ConversationKey, seq: number) => void): Promise<() => Promise<void>> {
     const subscription = await this.sql.listen(NOTIFY_CHANNEL, (payload) => {
-      const note = parseNotification(payload);
-      if (note && note.schema === this.schema) listener({ tenantId: note.tenant, conversationId: note.conversation }, note.seq);
+      const note = toNotification(payload);
+      if (note && note.schema === this.schema) listener(note.key, note.seq);
     });
     return () => subscription.unlisten();
   }
@@ -288,16 +288,6 @@ function classify(error: unknown): unknown {
     return Object.assign(new RetryableError(`PostgreSQL: ${(error as Error).message}`, null, code), { cause: error });
   }
   return error;
-}
-
-function parseNotification(payload: string): { schema: string; tenant: string; conversation: string; seq: number } | null {
-  try {
-    const note = JSON.parse(payload) as Record<string, unknown>;
-    const ok = typeof note.schema === 'string' && typeof note.tenant === 'string' && typeof note.conversation === 'string' && typeof note.seq === 'number';
-    return ok ? (note as { schema: string; tenant: string; conversation: string; seq: number }) : null;
-  } catch {
-    return null; // Someone else's notification on the same channel: not ours to read.
-  }
 }
 
 
