@@ -49,17 +49,25 @@ function rulesFor(name, allowed) {
   const forbidden = Object.keys(UNITS).filter((unit) => unit !== name && !allowed.includes(unit));
   const patterns = [EXAMPLES];
   if (name === 'core') {
-    patterns.push({ regex: '^(?!\\./)', message: 'src/core imports nothing outside itself (no other folder, no package, no node: module).' });
+    patterns.push({
+      regex: '^(?!\\./)',
+      message: 'src/core imports nothing outside itself (no other folder, no package, no node: module).',
+    });
   } else if (name === 'util') {
     // The CLI helpers' errors are graft's errors (src/core/errors.ts); nothing else.
-    patterns.push({ regex: '^(?!\\./|\\.\\./core/)', message: 'src/util imports only src/core (no other folder, no package, no node: module).' });
+    patterns.push({
+      regex: '^(?!\\./|\\.\\./core/)',
+      message: 'src/util imports only src/core (no other folder, no package, no node: module).',
+    });
   } else if (forbidden.length > 0) {
     patterns.push({
       regex: `^${name === 'index' ? '\\./' : '(\\.\\./)+'}(${forbidden.join('|')})/`,
       message: `src/${name} may import only ${[name, ...allowed].map((unit) => `src/${unit}`).join(', ')} (docs/architecture.md).`,
     });
   }
-  const packages = Object.entries(PACKAGES).filter(([, users]) => !users.includes(name)).map(([pkg]) => pkg);
+  const packages = Object.entries(PACKAGES)
+    .filter(([, users]) => !users.includes(name))
+    .map(([pkg]) => pkg);
   if (packages.length > 0 && name !== 'core' && name !== 'util') {
     patterns.push({
       regex: `^(${packages.map(escape).join('|')})(/|$)`,

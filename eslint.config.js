@@ -4,12 +4,25 @@ import tseslint from 'typescript-eslint';
 import { boundaries } from './eslint.boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'web/dist/**', 'test/lint-fixtures/**', 'examples/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'data/**',
+      'web/dist/**',
+      'test/lint-fixtures/**',
+      'examples/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -21,25 +34,35 @@ export default tseslint.config(
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.test.ts'],
     rules: {
-      'no-restricted-globals': ['error',
+      'no-restricted-globals': [
+        'error',
         { name: 'setTimeout', message: 'src/core is pure: time is injected.' },
         { name: 'setInterval', message: 'src/core is pure: time is injected.' },
         { name: 'crypto', message: 'src/core is pure: ids are derived or injected.' },
         { name: 'process', message: 'src/core is pure.' },
       ],
-      'no-restricted-properties': ['error',
+      'no-restricted-properties': [
+        'error',
         { object: 'Date', property: 'now', message: 'src/core is pure: use the event time.' },
         { object: 'Math', property: 'random', message: 'src/core is pure: inject a seeded RNG.' },
         { object: 'performance', property: 'now', message: 'src/core is pure.' },
       ],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'src/core is pure: use the event time.' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'src/core is pure: use the event time.',
+        },
+      ],
     },
   },
   ...boundaries,
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: {
+      globals: { URL: 'readonly', console: 'readonly', process: 'readonly', setTimeout: 'readonly' },
+    },
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'scripts/**/*.ts'],

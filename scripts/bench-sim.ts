@@ -17,7 +17,12 @@ async function main(): Promise<void> {
   let totalMs = 0;
   for (const strategy of STRATEGIES) {
     const started = performance.now();
-    await runStrategy(strategy, { seed: 1, conversations: CONVERSATIONS, strategies: [strategy], faults: false });
+    await runStrategy(strategy, {
+      seed: 1,
+      conversations: CONVERSATIONS,
+      strategies: [strategy],
+      faults: false,
+    });
     const ms = performance.now() - started;
     totalMs += ms;
     const perSecond = Math.round(CONVERSATIONS / (ms / 1000));
@@ -26,7 +31,11 @@ async function main(): Promise<void> {
     process.stderr.write(`bench:sim: ${strategy} ${(ms / 1000).toFixed(1)} s\n`);
   }
   const cliStarted = performance.now();
-  execFileSync(process.execPath, ['bin/graft.js', 'sim', '--conversations', String(CONVERSATIONS), '--strategy', 'all', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    process.execPath,
+    ['bin/graft.js', 'sim', '--conversations', String(CONVERSATIONS), '--strategy', 'all', '--json'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const cliMs = performance.now() - cliStarted;
   const all = CONVERSATIONS * STRATEGIES.length;
   const section = [
@@ -48,7 +57,9 @@ async function main(): Promise<void> {
 
 /** Whether each strategy met the goal, from this run's figures, with what bounds graft's speed. */
 function verdict(rates: ReadonlyMap<string, number>): string[] {
-  const missed = [...rates].filter(([, perSecond]) => perSecond < GOAL_PER_SECOND).map(([strategy]) => strategy);
+  const missed = [...rates]
+    .filter(([, perSecond]) => perSecond < GOAL_PER_SECOND)
+    .map(([strategy]) => strategy);
   const baselines = [...rates].filter(([strategy]) => strategy !== 'graft').map(([, perSecond]) => perSecond);
   const goal = `Goal: ${GOAL_PER_SECOND.toLocaleString('en')} simulated conversations per second, per strategy.`;
   const met =

@@ -33,8 +33,17 @@ const CONVERSATIONS = 200;
 const SEQUENTIAL_APPENDS = 4_000;
 const CONCURRENT_APPENDS_EACH = 25;
 const MESSAGES_PER_CONVERSATION = 5;
-const SCRIPT = ["I'd like 2 pizzas", 'add a cola', 'where is my order?', 'make it 3 pizzas', 'thanks, that is all'];
-const PG_URL = process.env.GRAFT_BENCH_PG_URL || process.env.GRAFT_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const SCRIPT = [
+  "I'd like 2 pizzas",
+  'add a cola',
+  'where is my order?',
+  'make it 3 pizzas',
+  'thanks, that is all',
+];
+const PG_URL =
+  process.env.GRAFT_BENCH_PG_URL ||
+  process.env.GRAFT_TEST_PG_URL ||
+  'postgres://postgres@127.0.0.1:5432/test';
 
 interface Figures {
   sequentialPerSecond: number;
@@ -51,10 +60,21 @@ const progress = (line: string) => process.stderr.write(`bench:store: ${line}\n`
 
 /** A one-event append of a new message, as `receive` makes it. */
 function messageEvent(seq: number): GraftEvent[] {
-  return [{ type: 'message.received', messageId: `m${seq}` as MessageId, text: "I'd like 2 pizzas", v: EVENT_VERSION, seq, at: Date.now() }];
+  return [
+    {
+      type: 'message.received',
+      messageId: `m${seq}` as MessageId,
+      text: "I'd like 2 pizzas",
+      v: EVENT_VERSION,
+      seq,
+      at: Date.now(),
+    },
+  ];
 }
 
-async function appends(store: OpenedStore): Promise<Pick<Figures, 'sequentialPerSecond' | 'p50' | 'p99' | 'concurrentPerSecond'>> {
+async function appends(
+  store: OpenedStore,
+): Promise<Pick<Figures, 'sequentialPerSecond' | 'p50' | 'p99' | 'concurrentPerSecond'>> {
   const seqs = new Array<number>(CONVERSATIONS).fill(0);
   const key = (c: number) => conversationKey('bench', `append-${c}`);
   const appendOne = async (c: number) => {
@@ -86,8 +106,15 @@ async function appends(store: OpenedStore): Promise<Pick<Figures, 'sequentialPer
   };
 }
 
-async function endToEnd(store: OpenedStore): Promise<Pick<Figures, 'messagesPerSecond' | 'replyP50' | 'replyP99' | 'appendsPerMessage'>> {
-  const shop = store.kind === 'sqlite' ? createSqliteShop(store.database) : store.kind === 'postgres' ? await createPostgresShop(store.sql) : null;
+async function endToEnd(
+  store: OpenedStore,
+): Promise<Pick<Figures, 'messagesPerSecond' | 'replyP50' | 'replyP99' | 'appendsPerMessage'>> {
+  const shop =
+    store.kind === 'sqlite'
+      ? createSqliteShop(store.database)
+      : store.kind === 'postgres'
+        ? await createPostgresShop(store.sql)
+        : null;
   if (!shop) throw new Error('the store benchmark needs SQLite or PostgreSQL');
   const waiters = new Map<string, () => void>();
   const errors: unknown[] = [];
@@ -117,15 +144,22 @@ async function endToEnd(store: OpenedStore): Promise<Pick<Figures, 'messagesPerS
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONVERSATIONS }, async (_, c) => {
-      for (const [i, text] of SCRIPT.slice(0, MESSAGES_PER_CONVERSATION).entries()) latencies.push(await turn(`e2e-${c}`, `m${i}`, text));
+      for (const [i, text] of SCRIPT.slice(0, MESSAGES_PER_CONVERSATION).entries())
+        latencies.push(await turn(`e2e-${c}`, `m${i}`, text));
     }),
   );
   const ms = performance.now() - started;
   await graft.idle();
   await graft.close();
-  if (errors.length > 0) throw new Error(`graft reported ${errors.length} errors, the first: ${String(errors[0])}`);
+  if (errors.length > 0)
+    throw new Error(`graft reported ${errors.length} errors, the first: ${String(errors[0])}`);
   const messages = CONVERSATIONS * MESSAGES_PER_CONVERSATION;
-  return { messagesPerSecond: messages / (ms / 1000), replyP50: quantile(latencies, 0.5), replyP99: quantile(latencies, 0.99), appendsPerMessage: appendCalls / messages };
+  return {
+    messagesPerSecond: messages / (ms / 1000),
+    replyP50: quantile(latencies, 0.5),
+    replyP99: quantile(latencies, 0.99),
+    appendsPerMessage: appendCalls / messages,
+  };
 }
 
 async function measure(name: string, spec: string): Promise<Figures> {

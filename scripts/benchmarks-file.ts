@@ -8,7 +8,9 @@ export function recordSection(name: string, section: string): void {
   const block = `${begin}\n${section}\n${end}`;
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const pattern = new RegExp(`${begin}[\\s\\S]*?${end}`);
-  const updated = pattern.test(current) ? current.replace(pattern, block) : `${current.trimEnd()}\n\n${block}\n`;
+  const updated = pattern.test(current)
+    ? current.replace(pattern, block)
+    : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, updated);
 }
 

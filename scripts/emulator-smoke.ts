@@ -13,7 +13,11 @@ const tools = [
     type: 'function' as const,
     name: 'create_order',
     description: 'Create an order',
-    parameters: { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } } }, required: ['items'] },
+    parameters: {
+      type: 'object',
+      properties: { items: { type: 'array', items: { type: 'object' } } },
+      required: ['items'],
+    },
     strict: false,
   },
 ];
@@ -33,10 +37,21 @@ async function expectError(what: string, run: () => Promise<unknown>, message: s
 
 const parent = await client.responses.create({ model: 'gpt-4.1-mini', input: 'Hello!', tools });
 console.log(`ok   parent ${parent.id}: ${parent.output_text}`);
-const first = await client.responses.create({ model: 'gpt-4.1-mini', previous_response_id: parent.id, input: "I'd like 2 pizzas.", tools });
+const first = await client.responses.create({
+  model: 'gpt-4.1-mini',
+  previous_response_id: parent.id,
+  input: "I'd like 2 pizzas.",
+  tools,
+});
 const call = first.output.find((item) => item.type === 'function_call');
 console.log(`ok   child 1 ${first.id}: ${call ? `${call.name}(${call.arguments})` : first.output_text}`);
-const stream = await client.responses.create({ model: 'gpt-4.1-mini', previous_response_id: parent.id, input: 'Thanks!', tools, stream: true });
+const stream = await client.responses.create({
+  model: 'gpt-4.1-mini',
+  previous_response_id: parent.id,
+  input: 'Thanks!',
+  tools,
+  stream: true,
+});
 let events = 0;
 let completed = '';
 for await (const event of stream) {
@@ -45,11 +60,20 @@ for await (const event of stream) {
 }
 console.log(`ok   child 2 ${completed} streamed in ${events} events, same parent`);
 if (call && call.type === 'function_call') {
-  await expectError('new input while a call is unanswered', () => client.responses.create({ model: 'gpt-4.1-mini', previous_response_id: first.id, input: 'hello?' }), `No tool output found for function call ${call.call_id}.`);
+  await expectError(
+    'new input while a call is unanswered',
+    () => client.responses.create({ model: 'gpt-4.1-mini', previous_response_id: first.id, input: 'hello?' }),
+    `No tool output found for function call ${call.call_id}.`,
+  );
 }
 await expectError(
   'an output for no call',
-  () => client.responses.create({ model: 'gpt-4.1-mini', previous_response_id: parent.id, input: [{ type: 'function_call_output', call_id: 'call_nope', output: '{}' }] }),
+  () =>
+    client.responses.create({
+      model: 'gpt-4.1-mini',
+      previous_response_id: parent.id,
+      input: [{ type: 'function_call_output', call_id: 'call_nope', output: '{}' }],
+    }),
   'No tool call found for function call output with call_id call_nope.',
 );
 console.log('emulator smoke check passed');

@@ -60,12 +60,24 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'gate-timed-out-write-stops-blocking',
     rule: 'a write past its time bound is still in flight: it keeps the write gates closed',
-    edits: [edit(PLAN, "return effect.status === 'running' || (effect.status === 'unknown' && !effect.checked);", "return effect.status === 'running';")],
+    edits: [
+      edit(
+        PLAN,
+        "return effect.status === 'running' || (effect.status === 'unknown' && !effect.checked);",
+        "return effect.status === 'running';",
+      ),
+    ],
   },
   {
     name: 'gate-skips-blocked-refusal',
     rule: 'a write whose outcome no fenced answer settled blocks every write (step 2)',
-    edits: [edit(PLAN, "  return blocked ? refuseAll(writes, 'blocked', notices.blocked(blocked.tool)) : null;", '  return null;')],
+    edits: [
+      edit(
+        PLAN,
+        "  return blocked ? refuseAll(writes, 'blocked', notices.blocked(blocked.tool)) : null;",
+        '  return null;',
+      ),
+    ],
   },
   {
     name: 'gate-no-rebase-for-missing-effects',
@@ -92,7 +104,13 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'gate-reruns-failed-key-same-generation',
     rule: 'a key whose runs all failed runs again only under a new key generation (step 5)',
-    edits: [edit(PLAN, 'const generation = (previous?.generation ?? 0) + 1;', 'const generation = previous?.generation ?? 1;')],
+    edits: [
+      edit(
+        PLAN,
+        'const generation = (previous?.generation ?? 0) + 1;',
+        'const generation = previous?.generation ?? 1;',
+      ),
+    ],
   },
   {
     name: 'gate-drops-duplicate-call-check',
@@ -108,13 +126,25 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'frontier-ignores-settled-score',
     rule: 'the frontier holds the most settled effects; ties go to the latest',
-    edits: [edit(PLAN, 'if (score > best.score || (score === best.score && seq > best.seq)) best = { callId, score, seq };', 'if (seq > best.seq) best = { callId, score, seq };')],
+    edits: [
+      edit(
+        PLAN,
+        'if (score > best.score || (score === best.score && seq > best.seq)) best = { callId, score, seq };',
+        'if (seq > best.seq) best = { callId, score, seq };',
+      ),
+    ],
   },
   // Grafts.
   {
     name: 'grafts-compare-presence-not-status',
     rule: 'a context that holds an effect at an older status is missing it (guarantee 4)',
-    edits: [edit(CONTEXT, 'if (known.effects.get(effectId) !== effect.status) missing.push(effect);', 'if (!known.effects.has(effectId)) missing.push(effect);')],
+    edits: [
+      edit(
+        CONTEXT,
+        'if (known.effects.get(effectId) !== effect.status) missing.push(effect);',
+        'if (!known.effects.has(effectId)) missing.push(effect);',
+      ),
+    ],
   },
   {
     name: 'grafts-never-graft-failed-effects',
@@ -131,7 +161,13 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'thrown-write-recorded-failed',
     rule: 'a write that throws (not a ToolRejection) has an unknown outcome (guarantee 5)',
-    edits: [edit(RUNNER, "return { outcome: 'unknown', output, message };", "return { outcome: 'rejected', output };")],
+    edits: [
+      edit(
+        RUNNER,
+        "return { outcome: 'unknown', output, message };",
+        "return { outcome: 'rejected', output };",
+      ),
+    ],
   },
   {
     name: 'result-serialised-inside-try',
@@ -191,13 +227,25 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'generation-key-ignores-generation',
     rule: 'a re-run after a fenced did-not-happen uses a new key generation',
-    edits: [edit(STATE, 'return generation <= 1 ? baseKey : (`${baseKey}#${generation}` as IdempotencyKey);', 'return baseKey;')],
+    edits: [
+      edit(
+        STATE,
+        'return generation <= 1 ? baseKey : (`${baseKey}#${generation}` as IdempotencyKey);',
+        'return baseKey;',
+      ),
+    ],
   },
   // Leases.
   {
     name: 'lease-claimed-before-expiry',
     rule: 'another instance takes over only an expired lease (guarantee 7)',
-    edits: [edit(PLAN, 'if (live && live.owner !== me && now >= live.leaseUntil) {', 'if (live && live.owner !== me) {')],
+    edits: [
+      edit(
+        PLAN,
+        'if (live && live.owner !== me && now >= live.leaseUntil) {',
+        'if (live && live.owner !== me) {',
+      ),
+    ],
   },
   {
     name: 'lease-of-running-write-not-renewed',
@@ -239,7 +287,13 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'newer-message-does-not-supersede',
     rule: 'every inbound message supersedes the live attempt at once (guarantee 1)',
-    edits: [edit(PLAN, 'const newer = waiting.filter((m) => m.seq > live.startedSeq);', 'const newer: MessageState[] = [];')],
+    edits: [
+      edit(
+        PLAN,
+        'const newer = waiting.filter((m) => m.seq > live.startedSeq);',
+        'const newer: MessageState[] = [];',
+      ),
+    ],
   },
   {
     name: 'live-attempt-writes-after-newer-message',
@@ -261,18 +315,32 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'reply-commits-missing-steered-message',
     rule: 'a reply covers every message that steered into its attempt (guarantee 2)',
-    edits: [edit(PLAN, 'const unseen = owedMessages(state, bound).some((m) => !known.messages.has(m.messageId));', 'const unseen = false;')],
+    edits: [
+      edit(
+        PLAN,
+        'const unseen = owedMessages(state, bound).some((m) => !known.messages.has(m.messageId));',
+        'const unseen = false;',
+      ),
+    ],
   },
   {
     name: 'steering-bound-is-attempt-start',
     rule: 'past the attempts bound, later messages steer into the live attempt (one reply per burst)',
-    edits: [edit(PLAN, 'return steering ? state.seq + 1 : attempt.startedSeq;', 'return attempt.startedSeq;')],
+    edits: [
+      edit(PLAN, 'return steering ? state.seq + 1 : attempt.startedSeq;', 'return attempt.startedSeq;'),
+    ],
   },
   // Late settles and reconcile.
   {
     name: 'late-settle-dropped',
     rule: 'a settle after its effect settled differently is recorded and flagged, never dropped',
-    edits: [edit(ACTOR, "return source === 'run' && effect.status !== body.outcome ? { ...body, late: true } : null;", 'return null;')],
+    edits: [
+      edit(
+        ACTOR,
+        "return source === 'run' && effect.status !== body.outcome ? { ...body, late: true } : null;",
+        'return null;',
+      ),
+    ],
   },
   {
     name: 'reconcile-did-not-happen-not-recorded',
@@ -293,7 +361,15 @@ export const MUTANTS: Mutant[] = [
 ];
 
 /** The fast tests that guard the rules (not test/crash nor test/server: too slow). */
-const TEST_FILTERS = ['src/core', 'test/effect-guarantees', 'test/scenarios', 'test/properties', 'test/sim', 'test/runtime-basics', 'test/mutant-killers'];
+const TEST_FILTERS = [
+  'src/core',
+  'test/effect-guarantees',
+  'test/scenarios',
+  'test/properties',
+  'test/sim',
+  'test/runtime-basics',
+  'test/mutant-killers',
+];
 const SIM_RUN = ['sim', '--strategy', 'graft', '--conversations', '300', '--seed', '1'];
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const TEST_REPORT = '.mutants-tests.json';
@@ -326,10 +402,21 @@ interface Result {
 const live = new Set<number>();
 
 /** Runs a command in its own process group, killed whole past `timeoutMs`. */
-function run(command: string, args: string[], cwd: string, timeoutMs: number, env: Record<string, string> = {}): Promise<Run> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<Run> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...env } });
+    const child = spawn(command, args, {
+      cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...env },
+    });
     live.add(child.pid!);
     const chunks: string[] = [];
     child.stdout.on('data', (d: Buffer) => chunks.push(d.toString()));
@@ -359,8 +446,13 @@ function killGroup(pid: number): void {
 
 /** The files of the copy: the working tree's tracked and untracked (not ignored) files. */
 function sourceFiles(): string[] {
-  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' });
-  return listed.split('\0').filter((f) => f !== '' && !/^(node_modules|dist)(\/|$)/.test(f) && existsSync(join(REPO, f)));
+  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  });
+  return listed
+    .split('\0')
+    .filter((f) => f !== '' && !/^(node_modules|dist)(\/|$)/.test(f) && existsSync(join(REPO, f)));
 }
 
 async function makeCopy(dir: string, ref: string | null): Promise<void> {
@@ -379,7 +471,10 @@ function applyEdits(mutant: Mutant, file: string, text: string): string {
   let mutated = text;
   for (const e of mutant.edits.filter((x) => x.file === file)) {
     const count = text.split(e.from).length - 1;
-    if (count !== 1) throw new Error(`mutant ${mutant.name}: its snippet occurs ${count} times in ${file}, not once:\n${e.from}`);
+    if (count !== 1)
+      throw new Error(
+        `mutant ${mutant.name}: its snippet occurs ${count} times in ${file}, not once:\n${e.from}`,
+      );
     mutated = mutated.replace(e.from, () => e.to);
   }
   return mutated;
@@ -406,7 +501,9 @@ function checkCatalogue(mutants: readonly Mutant[], root: string): string[] {
 function testStatuses(path: string): Map<string, string> | null {
   if (!existsSync(path)) return null;
   try {
-    const report = JSON.parse(readFileSync(path, 'utf8')) as { testResults: { name: string; assertionResults: { fullName: string; status: string }[] }[] };
+    const report = JSON.parse(readFileSync(path, 'utf8')) as {
+      testResults: { name: string; assertionResults: { fullName: string; status: string }[] }[];
+    };
     const statuses = new Map<string, string>();
     for (const file of report.testResults) {
       const name = file.name.replace(/^.*?\/(src|test|examples)\//, '$1/');
@@ -430,15 +527,27 @@ class Workspace {
   /** Builds dist/ (the CLI runs it), type-checking src and examples on the way. */
   build(): Promise<Run> {
     const tsc = join(this.dir, 'node_modules', 'typescript', 'bin', 'tsc');
-    return run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', '.mutants.tsbuildinfo'], this.dir, this.timeoutMs);
+    return run(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', '.mutants.tsbuildinfo'],
+      this.dir,
+      this.timeoutMs,
+    );
   }
 
   async tests(): Promise<TestRun> {
     const vitest = join(this.dir, 'node_modules', 'vitest', 'vitest.mjs');
     const report = join(this.dir, TEST_REPORT);
     await rm(report, { force: true });
-    const filters = TEST_FILTERS.filter((f) => f !== 'test/mutant-killers' || existsSync(join(this.dir, 'test', 'mutant-killers.test.ts')));
-    const result = await run(process.execPath, [vitest, 'run', '--reporter=json', `--outputFile=${TEST_REPORT}`, ...filters], this.dir, this.timeoutMs);
+    const filters = TEST_FILTERS.filter(
+      (f) => f !== 'test/mutant-killers' || existsSync(join(this.dir, 'test', 'mutant-killers.test.ts')),
+    );
+    const result = await run(
+      process.execPath,
+      [vitest, 'run', '--reporter=json', `--outputFile=${TEST_REPORT}`, ...filters],
+      this.dir,
+      this.timeoutMs,
+    );
     return { ...result, statuses: result.outcome === 'timeout' ? null : testStatuses(report) };
   }
 
@@ -463,9 +572,21 @@ class Workspace {
         result.error = `does not compile: ${firstLines(build.output, 5)}`;
       } else {
         const tests = await this.tests();
-        result.failedTests = tests.statuses === null ? [] : [...baseline].filter(([name, status]) => status === 'passed' && tests.statuses!.get(name) !== 'passed').map(([name]) => name);
+        result.failedTests =
+          tests.statuses === null
+            ? []
+            : [...baseline]
+                .filter(([name, status]) => status === 'passed' && tests.statuses!.get(name) !== 'passed')
+                .map(([name]) => name);
         // Tests that already fail on the unmutated code do not count; a run without a report (a crash) does.
-        result.tests = tests.outcome === 'timeout' ? 'timeout' : tests.statuses === null && tests.outcome === 'failed' ? 'failed' : result.failedTests.length > 0 ? 'failed' : 'passed';
+        result.tests =
+          tests.outcome === 'timeout'
+            ? 'timeout'
+            : tests.statuses === null && tests.outcome === 'failed'
+              ? 'failed'
+              : result.failedTests.length > 0
+                ? 'failed'
+                : 'passed';
         result.sim = (await this.simulate()).outcome;
       }
     } finally {
@@ -482,7 +603,10 @@ function firstLines(text: string, n: number): string {
 
 function killedBy(r: Result): string {
   if (r.error !== null) return `error: ${r.error}`;
-  const by = [r.tests !== 'passed' ? `tests${r.tests === 'timeout' ? ' (timeout)' : ''}` : null, r.sim !== 'passed' ? `sim${r.sim === 'timeout' ? ' (timeout)' : ''}` : null].filter(Boolean);
+  const by = [
+    r.tests !== 'passed' ? `tests${r.tests === 'timeout' ? ' (timeout)' : ''}` : null,
+    r.sim !== 'passed' ? `sim${r.sim === 'timeout' ? ' (timeout)' : ''}` : null,
+  ].filter(Boolean);
   if (by.length === 2 && r.tests === 'failed' && r.sim === 'failed') return 'both';
   return by.length === 0 ? 'SURVIVED' : by.join(' + ');
 }
@@ -493,8 +617,12 @@ const killed = (r: Result) => r.error === null && (r.tests !== 'passed' || r.sim
 const shortName = (name: string) => name.slice(name.lastIndexOf(' > ') + 3);
 
 function table(results: readonly Result[]): string {
-  const rows = results.map((r) => `| \`${r.mutant.name}\` | ${r.mutant.rule} | ${killedBy(r)} | ${r.seconds.toFixed(0)} |`);
-  return ['| mutant | rule it breaks | killed by | seconds |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  const rows = results.map(
+    (r) => `| \`${r.mutant.name}\` | ${r.mutant.rule} | ${killedBy(r)} | ${r.seconds.toFixed(0)} |`,
+  );
+  return ['| mutant | rule it breaks | killed by | seconds |', '| --- | --- | --- | --- |', ...rows].join(
+    '\n',
+  );
 }
 
 /** Writes the section between the mutants markers of BENCHMARKS.md (appended when they are missing). */
@@ -505,11 +633,18 @@ function recordMutants(section: string): void {
   const block = `${begin}\n${section}\n${end}`;
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const pattern = new RegExp(`${begin}[\\s\\S]*?${end}`);
-  writeFileSync(file, pattern.test(current) ? current.replace(pattern, () => block) : `${current.trimEnd()}\n\n${block}\n`);
+  writeFileSync(
+    file,
+    pattern.test(current) ? current.replace(pattern, () => block) : `${current.trimEnd()}\n\n${block}\n`,
+  );
 }
 
 /** Runs `work` over `items`, each worker taking the next item when it is free. */
-async function pool<T>(items: readonly T[], workers: readonly Workspace[], work: (w: Workspace, item: T) => Promise<void>): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  workers: readonly Workspace[],
+  work: (w: Workspace, item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     workers.map(async (w) => {
@@ -522,7 +657,11 @@ async function pool<T>(items: readonly T[], workers: readonly Workspace[], work:
  * The simulator run that judges mutants: the adversarial world when `graft sim` has it and graft
  * passes it unmutated, else the polite world with faults (said aloud). Null when neither passes.
  */
-async function chooseSim(w: Workspace, wanted: string, timeoutMs: number): Promise<{ args: string[]; seconds: number; note: string | null } | null> {
+async function chooseSim(
+  w: Workspace,
+  wanted: string,
+  timeoutMs: number,
+): Promise<{ args: string[]; seconds: number; note: string | null } | null> {
   const help = (await run(process.execPath, ['bin/graft.js', 'sim', '--help'], w.dir, timeoutMs)).output;
   // One thread: the mutants already use the cores.
   const threads = help.includes('--threads') ? ['--threads', '1'] : [];
@@ -530,12 +669,18 @@ async function chooseSim(w: Workspace, wanted: string, timeoutMs: number): Promi
   const polite = [...SIM_RUN, '--faults', ...threads];
   let note: string | null = null;
   if (wanted !== 'polite') {
-    if (!help.includes('--world')) note = '`graft sim` has no --world flag yet: the polite simulator (with faults) judges instead';
+    if (!help.includes('--world'))
+      note = '`graft sim` has no --world flag yet: the polite simulator (with faults) judges instead';
     else {
       w.sim = adversarial;
       const base = await w.simulate();
       if (base.outcome === 'passed') return { args: adversarial, seconds: base.seconds, note: null };
-      const why = base.output.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-1)[0] ?? base.outcome;
+      const why =
+        base.output
+          .trim()
+          .split('\n')
+          .filter((l) => !/^\s+at /.test(l))
+          .slice(-1)[0] ?? base.outcome;
       note = `the adversarial simulator fails on the unmutated code (${why}): the polite simulator (with faults) judges instead`;
       if (wanted === 'adversarial') {
         console.error(`mutants: ${note}`);
@@ -570,7 +715,11 @@ async function main(): Promise<number> {
     for (const p of problems) console.error(`mutants: ${p}`);
     return problems.length > 0 ? 2 : 0;
   }
-  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
+  const only =
+    values.only
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? null;
   const unknown = only?.filter((name) => !MUTANTS.some((m) => m.name === name)) ?? [];
   if (unknown.length > 0) {
     console.error(`mutants: no mutant named ${unknown.join(', ')} (see --list)`);
@@ -595,7 +744,10 @@ async function main(): Promise<number> {
     void rm(root, { recursive: true, force: true }).finally(() => process.exit(130));
   });
   try {
-    const workers = Array.from({ length: parallel }, (_, i) => new Workspace(join(root, `w${i + 1}`), timeoutMs));
+    const workers = Array.from(
+      { length: parallel },
+      (_, i) => new Workspace(join(root, `w${i + 1}`), timeoutMs),
+    );
     await Promise.all(workers.map((w) => makeCopy(w.dir, ref)));
     const rotten = ref === null ? problems : checkCatalogue(selected, workers[0]!.dir);
     if (rotten.length > 0) {
@@ -609,17 +761,23 @@ async function main(): Promise<number> {
       console.error(`mutants: the unmutated copy does not build:\n${broken.output}`);
       return 2;
     }
-    const [baseTests, sim] = await Promise.all([workers[0]!.tests(), chooseSim(workers.at(-1)!, values.sim, timeoutMs)]);
+    const [baseTests, sim] = await Promise.all([
+      workers[0]!.tests(),
+      chooseSim(workers.at(-1)!, values.sim, timeoutMs),
+    ]);
     if (sim === null) return 2;
     for (const w of workers) w.sim = sim.args;
     if (sim.note) console.log(`mutants: ${sim.note}`);
     const baseline = baseTests.statuses;
     if (baseline === null || ![...baseline.values()].includes('passed')) {
-      console.error(`mutants: the tests do not run on the unmutated code (${baseTests.outcome}):\n${baseTests.output.slice(-3000)}`);
+      console.error(
+        `mutants: the tests do not run on the unmutated code (${baseTests.outcome}):\n${baseTests.output.slice(-3000)}`,
+      );
       return 2;
     }
     const knownFailures = [...baseline].filter(([, status]) => status !== 'passed').map(([name]) => name);
-    for (const name of knownFailures) console.log(`mutants: fails on the unmutated code, so it does not count: ${name}`);
+    for (const name of knownFailures)
+      console.log(`mutants: fails on the unmutated code, so it does not count: ${name}`);
     console.log(
       `mutants: baseline: ${baseline.size - knownFailures.length} tests pass (${baseTests.seconds.toFixed(0)} s), the simulator passes (${sim.seconds.toFixed(0)} s); ${selected.length} mutants, ${parallel} at a time`,
     );
@@ -629,14 +787,24 @@ async function main(): Promise<number> {
       const result = await w.judge(mutant, baseline);
       results.push(result);
       const names = result.failedTests.map(shortName);
-      const caught = names.length > 0 ? ` (${names.slice(0, 2).join('; ')}${names.length > 2 ? `; +${names.length - 2} more` : ''})` : '';
-      console.log(`[${String(results.length).padStart(2)}/${selected.length}] ${mutant.name}: ${killedBy(result)} in ${result.seconds.toFixed(0)} s${caught}`);
+      const caught =
+        names.length > 0
+          ? ` (${names.slice(0, 2).join('; ')}${names.length > 2 ? `; +${names.length - 2} more` : ''})`
+          : '';
+      console.log(
+        `[${String(results.length).padStart(2)}/${selected.length}] ${mutant.name}: ${killedBy(result)} in ${result.seconds.toFixed(0)} s${caught}`,
+      );
     });
     results.sort((a, b) => selected.indexOf(a.mutant) - selected.indexOf(b.mutant));
 
     const total = (performance.now() - started) / 1000;
     const summary = `${results.filter(killed).length} of ${results.length} mutants killed`;
-    const command = ['npm run mutants', only || ref ? ' --' : '', only ? ` --only ${only.join(',')}` : '', ref ? ` --ref ${ref}` : ''].join('');
+    const command = [
+      'npm run mutants',
+      only || ref ? ' --' : '',
+      only ? ` --only ${only.join(',')}` : '',
+      ref ? ` --ref ${ref}` : '',
+    ].join('');
     const section = [
       `## Mutants (\`${command}\`)`,
       '',

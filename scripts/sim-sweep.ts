@@ -33,8 +33,19 @@ else serveSeeds();
 /** A worker: runs each seed it is sent and answers with its first violations and coverage. */
 function serveSeeds(): void {
   parentPort!.on('message', (task: SeedTask) => {
-    void runStrategy('graft', { seed: task.seed, conversations: task.conversations, strategies: ['graft'], faults: false, world: 'adversarial' }).then((r) => {
-      const result: SeedResult = { seed: task.seed, violations: r.violations.slice(0, SHOWN_PER_SEED), count: r.violations.length, coverage: r.coverage! };
+    void runStrategy('graft', {
+      seed: task.seed,
+      conversations: task.conversations,
+      strategies: ['graft'],
+      faults: false,
+      world: 'adversarial',
+    }).then((r) => {
+      const result: SeedResult = {
+        seed: task.seed,
+        violations: r.violations.slice(0, SHOWN_PER_SEED),
+        count: r.violations.length,
+        coverage: r.coverage!,
+      };
       parentPort!.postMessage(result);
     });
   });
@@ -53,18 +64,36 @@ async function sweep(): Promise<void> {
   const conversations = Number(values.conversations);
   const deadline = Date.now() + Number(values['budget-s']) * 1_000;
   const started = Date.now();
-  const results = await runPool(seeds, conversations, Math.max(1, Number(values.threads)), deadline, (done) => {
-    if (done % 10 === 0 || done === seeds.length) console.log(`sim:sweep ${done}/${seeds.length} seeds (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  });
+  const results = await runPool(
+    seeds,
+    conversations,
+    Math.max(1, Number(values.threads)),
+    deadline,
+    (done) => {
+      if (done % 10 === 0 || done === seeds.length)
+        console.log(
+          `sim:sweep ${done}/${seeds.length} seeds (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+        );
+    },
+  );
   report(results, seeds.length, conversations);
 }
 
 /** Runs the seeds over a pool of workers, stopping new seeds at the deadline. */
-async function runPool(seeds: number[], conversations: number, threads: number, deadline: number, onDone: (done: number) => void): Promise<SeedResult[]> {
+async function runPool(
+  seeds: number[],
+  conversations: number,
+  threads: number,
+  deadline: number,
+  onDone: (done: number) => void,
+): Promise<SeedResult[]> {
   const queue = [...seeds];
   const results: SeedResult[] = [];
   const worker = () =>
-    new Worker(`import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(import.meta.url)}))`, { eval: true });
+    new Worker(
+      `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(import.meta.url)}))`,
+      { eval: true },
+    );
   await Promise.all(
     Array.from({ length: Math.min(threads, seeds.length) }, async () => {
       const w = worker();
@@ -96,17 +125,28 @@ function ask(worker: Worker, task: SeedTask): Promise<SeedResult> {
 function report(results: SeedResult[], planned: number, conversations: number): void {
   const failing = results.filter((r) => r.count > 0);
   for (const r of failing) {
-    console.log(`\nseed ${r.seed}: ${r.count} violations; replay: npx graft sim --world adversarial --strategy graft --seed ${r.seed} --conversations ${conversations}`);
+    console.log(
+      `\nseed ${r.seed}: ${r.count} violations; replay: npx graft sim --world adversarial --strategy graft --seed ${r.seed} --conversations ${conversations}`,
+    );
     for (const v of r.violations) console.log(`  ${v.conversationId}: guarantee ${v.guarantee}: ${v.detail}`);
-    console.log(`  alone: ${replayCommand({ seed: r.seed, world: 'adversarial', faults: false }, r.violations[0]!.conversationId)}`);
+    console.log(
+      `  alone: ${replayCommand({ seed: r.seed, world: 'adversarial', faults: false }, r.violations[0]!.conversationId)}`,
+    );
   }
   const coverage = emptyCoverage();
   for (const r of results) addCoverage(coverage, r.coverage);
   const swept = results.length * conversations;
-  console.log(`\ncoverage over ${swept} conversations: ${Object.entries(coverage).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  console.log(
+    `\ncoverage over ${swept} conversations: ${Object.entries(coverage)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
   const uncovered = missingCoverage(coverage, swept);
   for (const name of uncovered) console.log(`coverage: ${name} is 0 over the whole sweep`);
-  if (results.length < planned) console.log(`time budget reached: ${results.length} of ${planned} seeds swept`);
-  console.log(`${failing.length === 0 ? 'ok' : 'FAILED'}: ${failing.length} of ${results.length} seeds with violations`);
+  if (results.length < planned)
+    console.log(`time budget reached: ${results.length} of ${planned} seeds swept`);
+  console.log(
+    `${failing.length === 0 ? 'ok' : 'FAILED'}: ${failing.length} of ${results.length} seeds with violations`,
+  );
   process.exitCode = failing.length > 0 || uncovered.length > 0 ? 1 : 0;
 }

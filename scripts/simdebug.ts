@@ -8,11 +8,21 @@ const strategy = (process.argv[3] ?? 'graft') as 'graft';
 const faults = process.argv[4] === 'faults';
 const rng = new KeyedRandom(Number(process.env.SEED ?? 1));
 const script = customerScript(rng, conv);
-const [r] = await runChunk(strategy, [script], rng, { seed: 1, conversations: 1, strategies: [strategy], faults });
+const [r] = await runChunk(strategy, [script], rng, {
+  seed: 1,
+  conversations: 1,
+  strategies: [strategy],
+  faults,
+});
 console.log('desired', JSON.stringify(script.desired));
-for (const m of r!.record.messages) console.log('msg', m.at, m.id, JSON.stringify(m.text), m.contended ? 'contended' : '');
-for (const c of r!.record.calls) console.log('call', Math.round(c.at), 'held', [...c.held].join(','), c.aborted ? 'aborted' : '');
-for (const e of r!.record.effects) console.log('effect', Math.round(e.startAt), e.tool, e.toolCallId, 'ok', e.ok, 'by', e.requestedBy);
-for (const i of r!.shop.invocations()) console.log('inv', i.tool, JSON.stringify(i.args), i.idempotencyKey, 'changed', i.changed, i.error ?? '');
-for (const p of r!.record.replies) console.log('reply', Math.round(p.committedAt), p.kind, p.covers.join(','), JSON.stringify(p.text));
+for (const m of r!.record.messages)
+  console.log('msg', m.at, m.id, JSON.stringify(m.text), m.contended ? 'contended' : '');
+for (const c of r!.record.calls)
+  console.log('call', Math.round(c.at), 'held', [...c.held].join(','), c.aborted ? 'aborted' : '');
+for (const e of r!.record.effects)
+  console.log('effect', Math.round(e.startAt), e.tool, e.toolCallId, 'ok', e.ok, 'by', e.requestedBy);
+for (const i of r!.shop.invocations())
+  console.log('inv', i.tool, JSON.stringify(i.args), i.idempotencyKey, 'changed', i.changed, i.error ?? '');
+for (const p of r!.record.replies)
+  console.log('reply', Math.round(p.committedAt), p.kind, p.covers.join(','), JSON.stringify(p.text));
 console.log(r!.violations);

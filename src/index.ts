@@ -23,7 +23,13 @@ export type {
 } from './core/ports.js';
 export { ConflictError, DuplicateMessageError, IdempotencyConflictError } from './core/ports.js';
 export { ChainBrokenError, ModelCallAborted } from './core/model-port.js';
-export { GraftError, InvalidInputError, InvariantViolation, RetryableError, TerminalError } from './core/errors.js';
+export {
+  GraftError,
+  InvalidInputError,
+  InvariantViolation,
+  RetryableError,
+  TerminalError,
+} from './core/errors.js';
 export type { ErrorKind } from './core/errors.js';
 export type { GraftEvent, EventBody } from './core/events.js';
 export type { ConversationState } from './core/state.js';

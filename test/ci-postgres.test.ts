@@ -11,13 +11,19 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..');
 
 function runSuite(env: Record<string, string>): { status: number | null; output: string } {
-  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST')));
-  const child = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', 'test/server/key-store.test.ts'], {
-    cwd: root,
-    env: { ...childEnv, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const childEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST')),
+  );
+  const child = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/vitest/vitest.mjs'), 'run', 'test/server/key-store.test.ts'],
+    {
+      cwd: root,
+      env: { ...childEnv, ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   return { status: child.status, output: `${child.stdout}${child.stderr}` };
 }
 

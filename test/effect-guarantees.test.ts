@@ -20,10 +20,15 @@ import { harness, instances, shopOnClock } from './harness.js';
  * (issue 9), each named after its scenario. Each failed on the code before the fix.
  */
 
-const outputsOf = (r: BrainRequest) => r.input.flatMap((i) => (i.type === 'function_call_output' ? [i.output] : []));
-const ofType = <T extends GraftEvent['type']>(events: GraftEvent[], type: T) => events.filter((e): e is EventOf<T> => e.type === type);
+const outputsOf = (r: BrainRequest) =>
+  r.input.flatMap((i) => (i.type === 'function_call_output' ? [i.output] : []));
+const ofType = <T extends GraftEvent['type']>(events: GraftEvent[], type: T) =>
+  events.filter((e): e is EventOf<T> => e.type === type);
 
-function clerkHarness(toolLatency: number | Record<string, number>, graft: Parameters<typeof harness>[0]['graft'] = {}) {
+function clerkHarness(
+  toolLatency: number | Record<string, number>,
+  graft: Parameters<typeof harness>[0]['graft'] = {},
+) {
   let made!: ReturnType<typeof shopOnClock>;
   const h = harness({
     brain: createShopClerk(),
@@ -34,7 +39,16 @@ function clerkHarness(toolLatency: number | Record<string, number>, graft: Param
 }
 
 /** A write tool on virtual time that records every run, with what it did. */
-function ledgerTool(clock: VirtualClock, options: { latencyMs: number; behave?: (run: number) => 'ok' | 'throw-after' | 'reject' | 'bigint'; timeoutMs?: number; hangMs?: number; reconcile?: boolean }) {
+function ledgerTool(
+  clock: VirtualClock,
+  options: {
+    latencyMs: number;
+    behave?: (run: number) => 'ok' | 'throw-after' | 'reject' | 'bigint';
+    timeoutMs?: number;
+    hangMs?: number;
+    reconcile?: boolean;
+  },
+) {
   const runs: { key: string | null; at: number; wrote: boolean; aborted: number | null }[] = [];
   const written = new Set<string>();
   const tool = defineTool({
@@ -46,7 +60,14 @@ function ledgerTool(clock: VirtualClock, options: { latencyMs: number; behave?: 
     ...(options.hangMs !== undefined ? { hangMs: options.hangMs } : {}),
     ...(options.reconcile === false
       ? {}
-      : { reconcile: (key: string) => Promise.resolve(written.has(key) ? { happened: true as const, output: { order: key } } : { happened: false as const }) }),
+      : {
+          reconcile: (key: string) =>
+            Promise.resolve(
+              written.has(key)
+                ? { happened: true as const, output: { order: key } }
+                : { happened: false as const },
+            ),
+        }),
     async run(_args, ctx) {
       const run = { key: ctx.idempotencyKey, at: clock.now(), wrote: false, aborted: null as number | null };
       runs.push(run);
@@ -71,22 +92,46 @@ describe('the effect guarantees under an adversarial world', () => {
     h.sendAt(35_000, 'm2', 'Add a cola.');
     await h.clock.run();
     expect(h.errors).toEqual([]);
-    const invocations = h.shop().invocations().filter((i) => i.tool === 'create_order');
+    const invocations = h
+      .shop()
+      .invocations()
+      .filter((i) => i.tool === 'create_order');
     expect(invocations).toHaveLength(1);
     expect(h.shop().orders('c1')).toHaveLength(1);
-    expect(h.shop().orders('c1')[0]!.items).toEqual([{ product: 'cola', quantity: 1 }, { product: 'pizza', quantity: 2 }]);
+    expect(h.shop().orders('c1')[0]!.items).toEqual([
+      { product: 'cola', quantity: 1 },
+      { product: 'pizza', quantity: 2 },
+    ]);
     // Past the 30 s bound the write was recorded as unknown, and the model was told it still runs.
     expect(ofType(h.events, 'effect.unknown').map((e) => e.cause)).toEqual(['timeout']);
-    const told = h.events.some((e) => e.type === 'model.requested' && e.entries.some((x) => x.item.type === 'function_call_output' && x.item.output.includes('still running past its time bound')));
+    const told = h.events.some(
+      (e) =>
+        e.type === 'model.requested' &&
+        e.entries.some(
+          (x) =>
+            x.item.type === 'function_call_output' &&
+            x.item.output.includes('still running past its time bound'),
+        ),
+    );
     expect(told).toBe(true);
     expect(h.delivered.flatMap((d) => d.covers)).toEqual(['m1', 'm2']);
   });
 
   it('keeps the write gate closed for a write past its time bound, and reads the tool timeoutMs and fires its signal', async () => {
     // The model asks for b while a runs past its bound, and again after the gate rebased it.
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'b' })], [callTool('create_order', { item: 'b' })], [say('both done')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'b' })],
+      [callTool('create_order', { item: 'b' })],
+      [say('both done')],
+    ]);
     let ledger!: ReturnType<typeof ledgerTool>;
-    const h = harness({ brain, tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 5_000, timeoutMs: 1_000, hangMs: 60_000 })).tool] });
+    const h = harness({
+      brain,
+      tools: (clock) => [
+        (ledger = ledgerTool(clock, { latencyMs: 5_000, timeoutMs: 1_000, hangMs: 60_000 })).tool,
+      ],
+    });
     h.sendAt(0, 'm1', 'two orders');
     await h.clock.run();
     expect(h.errors).toEqual([]);
@@ -100,9 +145,17 @@ describe('the effect guarantees under an adversarial world', () => {
 
   it('records a write that throws after writing as unknown, reconciles it, and never runs its key again', async () => {
     // The model repeats the write while it is being reconciled (the gate waits, then rebases), and once more after.
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'a' })], [say('ordered')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'a' })],
+      [say('ordered')],
+    ]);
     let ledger!: ReturnType<typeof ledgerTool>;
-    const h = harness({ brain, tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: () => 'throw-after' })).tool] });
+    const h = harness({
+      brain,
+      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: () => 'throw-after' })).tool],
+    });
     h.sendAt(0, 'm1', 'an order');
     await h.clock.run();
     expect(h.errors).toEqual([]);
@@ -110,13 +163,25 @@ describe('the effect guarantees under an adversarial world', () => {
     expect(ofType(h.events, 'effect.unknown')[0]).toMatchObject({ cause: 'error', reconciler: 'test' });
     expect(ofType(h.events, 'effect.settled')[0]).toMatchObject({ outcome: 'done' });
     // The model's repeat got the recorded result, not a second run.
-    expect(ofType(h.events, 'tool.refused').flatMap((e) => e.refusals.map((r) => r.reason))).toEqual(['rebase', 'duplicate-key']);
+    expect(ofType(h.events, 'tool.refused').flatMap((e) => e.refusals.map((r) => r.reason))).toEqual([
+      'rebase',
+      'duplicate-key',
+    ]);
   });
 
   it('runs a key again only under a new generation after a ToolRejection said nothing happened', async () => {
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'a' })], [say('ordered')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'a' })],
+      [say('ordered')],
+    ]);
     let ledger!: ReturnType<typeof ledgerTool>;
-    const h = harness({ brain, tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: (n) => (n === 1 ? 'reject' : 'ok') })).tool] });
+    const h = harness({
+      brain,
+      tools: (clock) => [
+        (ledger = ledgerTool(clock, { latencyMs: 100, behave: (n) => (n === 1 ? 'reject' : 'ok') })).tool,
+      ],
+    });
     h.sendAt(0, 'm1', 'an order');
     await h.clock.run();
     expect(h.errors).toEqual([]);
@@ -128,9 +193,16 @@ describe('the effect guarantees under an adversarial world', () => {
   });
 
   it('records a result that cannot be serialised as done, with a placeholder and a warning, and runs it once', async () => {
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'a' })], [say('ordered')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'a' })],
+      [say('ordered')],
+    ]);
     let ledger!: ReturnType<typeof ledgerTool>;
-    const h = harness({ brain, tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: () => 'bigint' })).tool] });
+    const h = harness({
+      brain,
+      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: () => 'bigint' })).tool],
+    });
     h.sendAt(0, 'm1', 'an order');
     await h.clock.run();
     expect(h.errors).toEqual([]);
@@ -142,7 +214,12 @@ describe('the effect guarantees under an adversarial world', () => {
   });
 
   it('asks reconcile about a write past its hang bound; without an answer it blocks writes and flags a person', async () => {
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'b' })], [say('a colleague will confirm')], [say('noted')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'b' })],
+      [say('a colleague will confirm')],
+      [say('noted')],
+    ]);
     let ledger!: ReturnType<typeof ledgerTool>;
     const h = harness({
       brain,
@@ -155,13 +232,20 @@ describe('the effect guarantees under an adversarial world', () => {
     expect(ofType(h.events, 'effect.unknown').map((e) => e.cause)).toEqual(['timeout', 'hang']);
     expect(h.types()).toContain('effect.checked');
     expect(ledger.runs).toHaveLength(1);
-    expect(ofType(h.events, 'tool.refused').flatMap((e) => e.refusals.map((r) => r.reason))).toEqual(['blocked']);
+    expect(ofType(h.events, 'tool.refused').flatMap((e) => e.refusals.map((r) => r.reason))).toEqual([
+      'blocked',
+    ]);
     expect(h.delivered.map((d) => d.text)).toEqual(['a colleague will confirm']);
     expect(ofType(h.events, 'reply.committed')[0]!.needsHuman).toBe(true);
   });
 
   it('answers a burst of 10 messages within 100 ms with exactly one reply covering all of them', async () => {
-    const brain = (r: BrainRequest) => [{ type: 'message' as const, text: `answered ${r.input.filter((i) => i.type === 'message' && i.role === 'user').length}` }];
+    const brain = (r: BrainRequest) => [
+      {
+        type: 'message' as const,
+        text: `answered ${r.input.filter((i) => i.type === 'message' && i.role === 'user').length}`,
+      },
+    ];
     const h = harness({ brain });
     for (let i = 0; i < 10; i += 1) h.sendAt(i * 10, `m${i}`, `message ${i}`);
     await h.clock.run();
@@ -174,8 +258,12 @@ describe('the effect guarantees under an adversarial world', () => {
   });
 
   it('steers messages past the attempts-per-turn bound into the live attempt: one reply for the burst', async () => {
-    const userTexts = (r: BrainRequest) => r.input.flatMap((i) => (i.type === 'message' && i.role === 'user' ? [String(i.content)] : []));
-    const h = harness({ brain: (r) => [{ type: 'message', text: `answered: ${userTexts(r).join(' / ')}` }], graft: { limits: { attemptsPerTurn: 2 } } });
+    const userTexts = (r: BrainRequest) =>
+      r.input.flatMap((i) => (i.type === 'message' && i.role === 'user' ? [String(i.content)] : []));
+    const h = harness({
+      brain: (r) => [{ type: 'message', text: `answered: ${userTexts(r).join(' / ')}` }],
+      graft: { limits: { attemptsPerTurn: 2 } },
+    });
     h.sendAt(0, 'm1', 'one');
     h.sendAt(100, 'm2', 'two');
     h.sendAt(200, 'm3', 'three');
@@ -185,9 +273,18 @@ describe('the effect guarantees under an adversarial world', () => {
   });
 
   it('does not run a write decided before a steered message: it rebases so the model sees the message', async () => {
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'a' })], [callTool('create_order', { item: 'b' })], [say('b ordered')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'b' })],
+      [say('b ordered')],
+    ]);
     let ledger!: ReturnType<typeof ledgerTool>;
-    const h = harness({ brain, tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100 })).tool], graft: { limits: { attemptsPerTurn: 1 } } });
+    const h = harness({
+      brain,
+      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100 })).tool],
+      graft: { limits: { attemptsPerTurn: 1 } },
+    });
     h.sendAt(0, 'm1', 'order a');
     h.sendAt(300, 'm2', 'no, b');
     await h.clock.run();
@@ -203,12 +300,24 @@ describe('the effect guarantees under an adversarial world', () => {
 
 describe('late and endless news', () => {
   it('checks again a write recorded as not done whose late run threw after writing (a tool that did not fence)', async () => {
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [say('a colleague will check')], [say('noted')], [say('noted')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [say('a colleague will check')],
+      [say('noted')],
+      [say('noted')],
+    ]);
     let ledger!: ReturnType<typeof ledgerTool>;
     const h = harness({
       brain,
       // reconcile looks only at what was written (no tombstone): at 3.7 s nothing was, yet.
-      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 5_000, behave: () => 'throw-after', timeoutMs: 1_000, hangMs: 3_000 })).tool],
+      tools: (clock) => [
+        (ledger = ledgerTool(clock, {
+          latencyMs: 5_000,
+          behave: () => 'throw-after',
+          timeoutMs: 1_000,
+          hangMs: 3_000,
+        })).tool,
+      ],
     });
     h.sendAt(0, 'm1', 'an order');
     await h.clock.run(120_000);
@@ -226,11 +335,17 @@ describe('late and endless news', () => {
     // The model tries the write again in every follow-up; the write never gets through.
     const brain = () => [n++ % 2 === 0 ? callTool('create_order', { item: `a${n}` }) : say('trying')];
     let ledger!: ReturnType<typeof ledgerTool>;
-    const h = harness({ brain, tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: () => 'reject' })).tool], graft: { limits: { replyWaitMs: 0 } } });
+    const h = harness({
+      brain,
+      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 100, behave: () => 'reject' })).tool],
+      graft: { limits: { replyWaitMs: 0 } },
+    });
     h.sendAt(0, 'm1', 'an order');
     await h.clock.run(600_000);
     expect(h.errors).toEqual([]);
-    expect(ofType(h.events, 'attempt.started').filter((e) => e.reason === 'follow-up').length).toBeLessThanOrEqual(3);
+    expect(
+      ofType(h.events, 'attempt.started').filter((e) => e.reason === 'follow-up').length,
+    ).toBeLessThanOrEqual(3);
     expect(ledger.runs.length).toBeLessThanOrEqual(4);
   });
 });
@@ -245,9 +360,13 @@ describe('grafts', () => {
     const state = await h.graft.conversation('c1');
     let grafted = 0;
     for (const call of state.calls.values()) {
-      const ids = lineage(state, call.callId).flatMap((c) => c.entries.flatMap((e) => (e.item.type === 'function_call' ? [e.item.call_id] : [])));
+      const ids = lineage(state, call.callId).flatMap((c) =>
+        c.entries.flatMap((e) => (e.item.type === 'function_call' ? [e.item.call_id] : [])),
+      );
       grafted = Math.max(grafted, ids.filter((id) => id.startsWith('graft_')).length);
-      expect(new Set(ids).size, `call ids repeat in the lineage of ${call.callId}: ${ids.join(', ')}`).toBe(ids.length);
+      expect(new Set(ids).size, `call ids repeat in the lineage of ${call.callId}: ${ids.join(', ')}`).toBe(
+        ids.length,
+      );
     }
     expect(grafted).toBeGreaterThanOrEqual(2);
   });
@@ -265,7 +384,10 @@ describe('a restart with the same instance id', () => {
         description: 'create an order',
         parameters: z.object({}),
         effect: 'write',
-        reconcile: (key) => Promise.resolve(written.has(key) ? { happened: true as const, output: 'ord_1' } : { happened: false as const }),
+        reconcile: (key) =>
+          Promise.resolve(
+            written.has(key) ? { happened: true as const, output: 'ord_1' } : { happened: false as const },
+          ),
         async run(_args, ctx) {
           runs.push(ctx.idempotencyKey!);
           await clock.sleep(latencyMs);
@@ -275,7 +397,14 @@ describe('a restart with the same instance id', () => {
       });
     const brain = createScriptedBrain([[callTool('create_order', {})], [say('ordered')]]);
     const make = (latencyMs: number) =>
-      createGraft({ store, model: new BrainModel(brain, { clock, latencyMs: () => 700 }), tools: [tool(latencyMs)], clock, instanceId: 'same', deliver: () => undefined });
+      createGraft({
+        store,
+        model: new BrainModel(brain, { clock, latencyMs: () => 700 }),
+        tools: [tool(latencyMs)],
+        clock,
+        instanceId: 'same',
+        deliver: () => undefined,
+      });
     const first = make(5_000);
     await first.receive({ conversationId: 'c1', messageId: 'm1', text: 'order' });
     await clock.run(1_000);
@@ -304,7 +433,15 @@ describe('a stalled owner', () => {
     const { shop, tools } = shopOnClock(base, { create_order: 20_000 });
     const shopTools = tools.map((t) =>
       t.name === 'create_order' && !fence
-        ? { ...t, reconcile: (key: string, ctx: { conversationId: string }) => Promise.resolve(shop.findByKey(ctx.conversationId, key) ? { happened: true as const, output: {} } : { happened: false as const }) }
+        ? {
+            ...t,
+            reconcile: (key: string, ctx: { conversationId: string }) =>
+              Promise.resolve(
+                shop.findByKey(ctx.conversationId, key)
+                  ? { happened: true as const, output: {} }
+                  : { happened: false as const },
+              ),
+          }
         : t,
     );
     const cluster = instances({ store, brain: createShopClerk(), tools: shopTools, modelClock: base });
@@ -313,7 +450,10 @@ describe('a stalled owner', () => {
     // 20.7 s, looks abandoned. B claims the attempt and reconciles the write while it is in flight.
     const a = cluster.start('A');
     const b = cluster.start('B', skewedClock(base, 16_000));
-    base.setTimer(0, () => void a.receive({ conversationId: 'c1', messageId: 'm1', text: "I'd like 2 pizzas." }));
+    base.setTimer(
+      0,
+      () => void a.receive({ conversationId: 'c1', messageId: 'm1', text: "I'd like 2 pizzas." }),
+    );
     await base.run(300_000);
     await a.close();
     await b.close();
@@ -337,7 +477,9 @@ describe('a stalled owner', () => {
     expect(late).toMatchObject({ outcome: 'done' });
     // The next model call is told the truth, and the reply after it asks a person to look.
     const next = ofType(events, 'model.requested').find((e) => e.seq > late!.seq);
-    expect(next?.entries.some((x) => x.effect?.effectId === late!.effectId && x.effect.status === 'done')).toBe(true);
+    expect(
+      next?.entries.some((x) => x.effect?.effectId === late!.effectId && x.effect.status === 'done'),
+    ).toBe(true);
     const reply = ofType(events, 'reply.committed').find((e) => e.seq > late!.seq);
     expect(reply?.needsHuman).toBe(true);
   });

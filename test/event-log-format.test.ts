@@ -14,8 +14,12 @@ import { parseEvent } from '../src/store/event-schema.js';
  * ran, and a status question in a later turn). Today's code must read it: the log is durable. It
  * is loaded as a store loads events, through the versioned schema (migrated if v1 is not current).
  */
-const raw = JSON.parse(readFileSync(new URL('./fixtures/event-log-v1.json', import.meta.url), 'utf8')) as { v: unknown }[];
-const fixture: GraftEvent[] = raw.map((event, i) => parseEvent(event, { tenantId: 't1', conversationId: 'c1', seq: i + 1 }));
+const raw = JSON.parse(readFileSync(new URL('./fixtures/event-log-v1.json', import.meta.url), 'utf8')) as {
+  v: unknown;
+}[];
+const fixture: GraftEvent[] = raw.map((event, i) =>
+  parseEvent(event, { tenantId: 't1', conversationId: 'c1', seq: i + 1 }),
+);
 
 describe('the v1 event log format', () => {
   it('replays a log written by v1 into the same conversation', () => {
@@ -38,6 +42,7 @@ describe('the v1 event log format', () => {
     const state = replay(parseConversationId('c1'), fixture);
     const config = coreConfig({ instanceId: 'later' });
     expect(plan(state, config, state.now + 60_000)).toEqual({ kind: 'io', commands: [], wakeAt: null });
-    for (const call of state.calls.values()) expect(buildRequest(state, config, call).input.length).toBeGreaterThan(0);
+    for (const call of state.calls.values())
+      expect(buildRequest(state, config, call).input.length).toBeGreaterThan(0);
   });
 });

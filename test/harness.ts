@@ -101,7 +101,7 @@ export function shopOnClock(clock: VirtualClock, latencyMs: number | Record<stri
     defineTool<any>({
       ...t,
       async run(args: unknown, ctx) {
-        await clock.sleep(typeof latencyMs === 'number' ? latencyMs : latencyMs[t.name] ?? 200);
+        await clock.sleep(typeof latencyMs === 'number' ? latencyMs : (latencyMs[t.name] ?? 200));
         return t.run(args, ctx);
       },
     }),
@@ -113,14 +113,24 @@ export function shopOnClock(clock: VirtualClock, latencyMs: number | Record<stri
  * Several graft instances on one store (each call of `start` makes one), recording each event
  * once (every instance folds every event), the texts delivered and the background errors.
  */
-export function instances(options: { store: MemoryStore; brain: Brain; tools: ToolDefinition<any>[]; modelClock: VirtualClock; pollMs?: number }) {
+export function instances(options: {
+  store: MemoryStore;
+  brain: Brain;
+  tools: ToolDefinition<any>[];
+  modelClock: VirtualClock;
+  pollMs?: number;
+}) {
   const events: GraftEvent[] = [];
   const errors: unknown[] = [];
   const delivered: string[] = [];
   const start = (instanceId: string, clock: Clock = options.modelClock) =>
     createGraft({
       store: options.store,
-      model: new BrainModel(options.brain, { clock: options.modelClock, latencyMs: () => 700, idPrefix: instanceId }),
+      model: new BrainModel(options.brain, {
+        clock: options.modelClock,
+        latencyMs: () => 700,
+        idPrefix: instanceId,
+      }),
       tools: options.tools,
       clock,
       instanceId,

@@ -21,12 +21,21 @@ import { harness, instances, recordedTool } from './harness.js';
  * safety bug that a test here kills (the mutant's name is in each test's comment).
  */
 
-const ofType = <T extends GraftEvent['type']>(events: readonly GraftEvent[], type: T) => events.filter((e): e is EventOf<T> => e.type === type);
+const ofType = <T extends GraftEvent['type']>(events: readonly GraftEvent[], type: T) =>
+  events.filter((e): e is EventOf<T> => e.type === type);
 const c1 = 'c1' as ConversationId;
 const key: ConversationKey = conversationKey('default', c1);
 
 /** A create_order tool on virtual time that records each run; it may throw, and may have a slow `reconcile`. */
-function orderTool(clock: VirtualClock, options: { latencyMs: number; outcome?: 'ok' | 'reject' | 'throw-after'; timeoutMs?: number; reconcileMs?: number }) {
+function orderTool(
+  clock: VirtualClock,
+  options: {
+    latencyMs: number;
+    outcome?: 'ok' | 'reject' | 'throw-after';
+    timeoutMs?: number;
+    reconcileMs?: number;
+  },
+) {
   const runs: { key: string | null; at: number }[] = [];
   const written = new Set<string>();
   const tool = defineTool({
@@ -37,7 +46,9 @@ function orderTool(clock: VirtualClock, options: { latencyMs: number; outcome?: 
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs, hangMs: options.timeoutMs } : {}),
     async reconcile(k: string) {
       await clock.sleep(options.reconcileMs ?? 0);
-      return written.has(k) ? { happened: true as const, output: { order: k } } : { happened: false as const };
+      return written.has(k)
+        ? { happened: true as const, output: { order: k } }
+        : { happened: false as const };
     },
     async run(_args, ctx) {
       runs.push({ key: ctx.idempotencyKey, at: clock.now() });
@@ -64,7 +75,12 @@ class LandsFirst extends MemoryStore {
     super();
   }
 
-  override async append(k: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options?: AppendOptions): Promise<void> {
+  override async append(
+    k: ConversationKey,
+    expectedSeq: number,
+    events: readonly GraftEvent[],
+    options?: AppendOptions,
+  ): Promise<void> {
     if (!this.landed && this.when(events)) {
       this.landed = true;
       const at = events[0]!.at;
@@ -81,14 +97,19 @@ function stamp(bodies: readonly EventBody[], afterSeq: number, at: number): Graf
 describe('the write gate', () => {
   it('runs a write that one response asks for twice only once, and answers the repeat as a duplicate call', async () => {
     // Mutant gate-drops-duplicate-call-check.
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' }), callTool('create_order', { item: 'a' })], [say('ordered')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' }), callTool('create_order', { item: 'a' })],
+      [say('ordered')],
+    ]);
     const { runs, tools } = recordedTool('create_order', 100);
     const h = harness({ brain, tools });
     h.sendAt(0, 'm1', 'an order, an order');
     await h.clock.run();
     expect(h.errors).toEqual([]);
     expect(runs).toHaveLength(1);
-    expect(ofType(h.events, 'tool.refused').flatMap((e) => e.refusals.map((r) => r.reason))).toEqual(['duplicate-call']);
+    expect(ofType(h.events, 'tool.refused').flatMap((e) => e.refusals.map((r) => r.reason))).toEqual([
+      'duplicate-call',
+    ]);
     expect(h.delivered.map((d) => d.text)).toEqual(['ordered']);
   });
 
@@ -99,9 +120,16 @@ describe('the write gate', () => {
       (events) => events.some((e) => e.type === 'effect.started'),
       () => [{ type: 'message.received', messageId: 'm2' as never, text: 'No wait, do not order anything.' }],
     );
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [say('Fine, nothing ordered.')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [say('Fine, nothing ordered.')],
+    ]);
     let made!: ReturnType<typeof orderTool>;
-    const h = harness({ brain, tools: (clock) => [(made = orderTool(clock, { latencyMs: 100 })).tool], graft: { store } });
+    const h = harness({
+      brain,
+      tools: (clock) => [(made = orderTool(clock, { latencyMs: 100 })).tool],
+      graft: { store },
+    });
     h.sendAt(0, 'm1', 'order a');
     await h.clock.run();
     expect(h.errors).toEqual([]);
@@ -113,9 +141,17 @@ describe('the write gate', () => {
   it('never runs a write of unknown outcome again while its reconcile is still deciding', async () => {
     // Mutant unknown-key-runs-again: the write throws after writing; reconcile takes 3 s, and the
     // model's next response (and the reply) come meanwhile.
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'a' })], [say('checking on your order')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [say('checking on your order')],
+    ]);
     let made!: ReturnType<typeof orderTool>;
-    const h = harness({ brain, tools: (clock) => [(made = orderTool(clock, { latencyMs: 100, outcome: 'throw-after', reconcileMs: 3_000 })).tool] });
+    const h = harness({
+      brain,
+      tools: (clock) => [
+        (made = orderTool(clock, { latencyMs: 100, outcome: 'throw-after', reconcileMs: 3_000 })).tool,
+      ],
+    });
     h.sendAt(0, 'm1', 'order a');
     await h.clock.run();
     expect(h.errors).toEqual([]);
@@ -130,7 +166,8 @@ describe('the frontier and the grafts', () => {
     // head, whose draft knows the order only as running; when m3 comes, A's response holds the
     // settled order and B's later draft does not: C forks from A's response.
     let calls = 0;
-    const brain = (): BrainOutput[] => (++calls === 1 ? [callTool('create_order', { item: 'a' })] : [say('ok')]);
+    const brain = (): BrainOutput[] =>
+      ++calls === 1 ? [callTool('create_order', { item: 'a' })] : [say('ok')];
     const { tools } = recordedTool('create_order', 5_000);
     const h = harness({ brain, tools });
     h.sendAt(0, 'm1', 'order a');
@@ -150,8 +187,12 @@ describe('the frontier and the grafts', () => {
   it('grafts a failed write into the context of the reply: no reply is written believing it still runs', async () => {
     // Mutant grafts-never-graft-failed-effects. A's write fails after B's draft was told it runs.
     let calls = 0;
-    const brain = (): BrainOutput[] => (++calls === 1 ? [callTool('create_order', { item: 'a' })] : [say('ok')]);
-    const h = harness({ brain, tools: (clock) => [orderTool(clock, { latencyMs: 2_000, outcome: 'reject' }).tool] });
+    const brain = (): BrainOutput[] =>
+      ++calls === 1 ? [callTool('create_order', { item: 'a' })] : [say('ok')];
+    const h = harness({
+      brain,
+      tools: (clock) => [orderTool(clock, { latencyMs: 2_000, outcome: 'reject' }).tool],
+    });
     h.sendAt(0, 'm1', 'order a');
     h.sendAt(1_000, 'm2', 'and quickly');
     await h.clock.run();
@@ -206,7 +247,15 @@ describe('leases across instances', () => {
     const attemptId = 'att_2' as AttemptId;
     const store = new LandsFirst(
       (events) => events.some((e) => e.type === 'lease.claimed'),
-      (events) => [{ type: 'lease.renewed', owner: 'ghost', until: events[0]!.at + 15_000, attempts: [attemptId], effects: [] }],
+      (events) => [
+        {
+          type: 'lease.renewed',
+          owner: 'ghost',
+          until: events[0]!.at + 15_000,
+          attempts: [attemptId],
+          effects: [],
+        },
+      ],
     );
     const text = 'hello';
     await store.append(
@@ -215,7 +264,14 @@ describe('leases across instances', () => {
       stamp(
         [
           { type: 'message.received', messageId: 'm1' as never, text },
-          { type: 'attempt.started', attemptId, turn: 1, reason: 'message', owner: 'ghost', leaseUntil: 15_000 },
+          {
+            type: 'attempt.started',
+            attemptId,
+            turn: 1,
+            reason: 'message',
+            owner: 'ghost',
+            leaseUntil: 15_000,
+          },
           {
             type: 'model.requested',
             attemptId,
@@ -253,7 +309,9 @@ describe('leases across instances', () => {
     expect(claims.length).toBeGreaterThan(0);
     for (const claim of claims) {
       const before = replay(c1, log.slice(0, claim.seq - 1));
-      expect(claim.at, `claim at seq ${claim.seq}`).toBeGreaterThanOrEqual(before.attempts.get(claim.attemptId)!.leaseUntil);
+      expect(claim.at, `claim at seq ${claim.seq}`).toBeGreaterThanOrEqual(
+        before.attempts.get(claim.attemptId)!.leaseUntil,
+      );
     }
     expect(delivered).toEqual(['hi there']);
   });

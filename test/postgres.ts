@@ -20,7 +20,9 @@ export function describePostgres(name: string, suite: () => void): void {
     describe(name, suite);
     return;
   }
-  console.log(`PostgreSQL tests skipped (${name}): nothing answers at ${TEST_POSTGRES_URL}; set GRAFT_TEST_PG_URL.`);
+  console.log(
+    `PostgreSQL tests skipped (${name}): nothing answers at ${TEST_POSTGRES_URL}; set GRAFT_TEST_PG_URL.`,
+  );
   describe.skip(name, suite);
 }
 

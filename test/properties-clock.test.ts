@@ -7,7 +7,13 @@ import { RetryableError } from '../src/core/errors.js';
 import type { GraftEvent } from '../src/core/events.js';
 import { parseConversationId } from '../src/core/ids.js';
 import { ModelCallAborted } from '../src/core/model-port.js';
-import { type AppendOptions, type Clock, conversationKey, type ConversationKey, type ModelClient } from '../src/core/ports.js';
+import {
+  type AppendOptions,
+  type Clock,
+  conversationKey,
+  type ConversationKey,
+  type ModelClient,
+} from '../src/core/ports.js';
 import { evolve, initialState, replay } from '../src/core/state.js';
 import { BrainModel } from '../src/model/brain-model.js';
 import { createGraft } from '../src/runtime/graft.js';
@@ -43,7 +49,14 @@ const assertOptions: fc.Parameters<unknown> = {
   ...(PATH !== undefined && PATH !== '' ? { path: PATH } : {}),
 };
 
-const LIMITS = { toolTimeoutMs: 1_000, toolHangMs: 3_000, leaseMs: 2_000, replyWaitMs: 1_000, retryBaseMs: 100, retryMaxMs: 1_000 } as const;
+const LIMITS = {
+  toolTimeoutMs: 1_000,
+  toolHangMs: 3_000,
+  leaseMs: 2_000,
+  replyWaitMs: 1_000,
+  retryBaseMs: 100,
+  retryMaxMs: 1_000,
+} as const;
 const POLL_MS = 250;
 /** Virtual time after which the world is judged: everything must have settled long before. */
 const HORIZON_MS = 600_000;
@@ -98,11 +111,18 @@ const skew = fc.oneof(
   fc.integer({ min: LIMITS.leaseMs, max: 4 * LIMITS.leaseMs }), // the second instance takes leases over
 );
 
-const message = fc.record({ gapMs: gap, item: fc.constantFrom(...ITEMS, null), to: fc.constantFrom(0 as const, 1 as const) });
+const message = fc.record({
+  gapMs: gap,
+  item: fc.constantFrom(...ITEMS, null),
+  to: fc.constantFrom(0 as const, 1 as const),
+});
 const behaviour = fc.constantFrom<Behaviour>('ok', 'ok', 'reject', 'throw-after', 'bigint');
 const toolRun = fc.record({ latencyMs: toolLatency, behaviour });
 
-function worldOf(messages: fc.Arbitrary<World['messages']>, toolRuns: fc.Arbitrary<World['toolRuns']>): fc.Arbitrary<World> {
+function worldOf(
+  messages: fc.Arbitrary<World['messages']>,
+  toolRuns: fc.Arbitrary<World['toolRuns']>,
+): fc.Arbitrary<World> {
   return fc.record({
     messages,
     instances: fc.constantFrom(1 as const, 2 as const),
@@ -113,8 +133,14 @@ function worldOf(messages: fc.Arbitrary<World['messages']>, toolRuns: fc.Arbitra
     reconcileFailures: fc.uniqueArray(fc.integer({ min: 1, max: 4 }), { maxLength: 1 }),
     attemptsPerTurn: fc.constantFrom(1, 2, 8),
     repeatWrites: fc.boolean(),
-    patient: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    fence: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    patient: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(false) },
+      { weight: 1, arbitrary: fc.constant(true) },
+    ),
+    fence: fc.oneof(
+      { weight: 4, arbitrary: fc.constant(true) },
+      { weight: 1, arbitrary: fc.constant(false) },
+    ),
   });
 }
 
@@ -123,14 +149,35 @@ function worldOf(messages: fc.Arbitrary<World['messages']>, toolRuns: fc.Arbitra
  * else while the first write runs past its time bound (issue 9: "never goes past a slow write").
  */
 const worldArb: fc.Arbitrary<World> = fc.oneof(
-  { weight: 2, arbitrary: worldOf(fc.array(message, { minLength: 1, maxLength: 3 }), fc.array(toolRun, { minLength: 1, maxLength: 6 })) },
+  {
+    weight: 2,
+    arbitrary: worldOf(
+      fc.array(message, { minLength: 1, maxLength: 3 }),
+      fc.array(toolRun, { minLength: 1, maxLength: 6 }),
+    ),
+  },
   {
     weight: 1,
     arbitrary: worldOf(
       fc
-        .tuple(fc.uniqueArray(fc.constantFrom(...ITEMS), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 300 }), fc.array(fc.integer({ min: 500, max: 4_000 }), { minLength: 2, maxLength: 2 }), fc.array(fc.constantFrom(0 as const, 1 as const), { minLength: 3, maxLength: 3 }))
-        .map(([items, first, gaps, to]) => items.map((item, i) => ({ gapMs: i === 0 ? first : gaps[i - 1]!, item, to: to[i]! }))),
-      fc.tuple(fc.record({ latencyMs: fc.integer({ min: LIMITS.toolTimeoutMs, max: 4 * LIMITS.toolHangMs }), behaviour }), fc.array(toolRun, { maxLength: 5 })).map(([slow, rest]) => [slow, ...rest]),
+        .tuple(
+          fc.uniqueArray(fc.constantFrom(...ITEMS), { minLength: 2, maxLength: 3 }),
+          fc.integer({ min: 0, max: 300 }),
+          fc.array(fc.integer({ min: 500, max: 4_000 }), { minLength: 2, maxLength: 2 }),
+          fc.array(fc.constantFrom(0 as const, 1 as const), { minLength: 3, maxLength: 3 }),
+        )
+        .map(([items, first, gaps, to]) =>
+          items.map((item, i) => ({ gapMs: i === 0 ? first : gaps[i - 1]!, item, to: to[i]! })),
+        ),
+      fc
+        .tuple(
+          fc.record({
+            latencyMs: fc.integer({ min: LIMITS.toolTimeoutMs, max: 4 * LIMITS.toolHangMs }),
+            behaviour,
+          }),
+          fc.array(toolRun, { maxLength: 5 }),
+        )
+        .map(([slow, rest]) => [slow, ...rest]),
     ),
   },
 );
@@ -198,9 +245,16 @@ class ScheduledStore extends MemoryStore {
     super();
   }
 
-  override append(key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options?: AppendOptions): Promise<void> {
+  override append(
+    key: ConversationKey,
+    expectedSeq: number,
+    events: readonly GraftEvent[],
+    options?: AppendOptions,
+  ): Promise<void> {
     const label = `append @${expectedSeq} ${events.map((e) => e.type).join(',')}`;
-    return this.s.schedule(Promise.resolve(), label).then(() => super.append(key, expectedSeq, events, options));
+    return this.s
+      .schedule(Promise.resolve(), label)
+      .then(() => super.append(key, expectedSeq, events, options));
   }
 }
 
@@ -227,7 +281,8 @@ function orderingBrain(request: BrainRequest, options: { repeat: boolean; patien
   }
   const itemOf = new Map<string, string>();
   for (const item of request.input) {
-    if (item.type === 'function_call' && item.name === 'create_order') itemOf.set(item.call_id, (JSON.parse(item.arguments) as { item: string }).item);
+    if (item.type === 'function_call' && item.name === 'create_order')
+      itemOf.set(item.call_id, (JSON.parse(item.arguments) as { item: string }).item);
   }
   const done = new Set<string>();
   const refused = new Map<string, number>();
@@ -235,18 +290,34 @@ function orderingBrain(request: BrainRequest, options: { repeat: boolean; patien
   for (const item of request.input) {
     const ordered = item.type === 'function_call_output' ? itemOf.get(item.call_id) : undefined;
     if (item.type !== 'function_call_output' || ordered === undefined) continue;
-    const output = JSON.parse(item.output) as { order?: string; status?: string; error?: string; note?: string };
+    const output = JSON.parse(item.output) as {
+      order?: string;
+      status?: string;
+      error?: string;
+      note?: string;
+    };
     if (output.order !== undefined || output.status === 'done') done.add(ordered);
-    else if (output.error !== undefined || output.note?.startsWith('This call did not happen') === true) refused.set(ordered, (refused.get(ordered) ?? 0) + 1);
+    else if (output.error !== undefined || output.note?.startsWith('This call did not happen') === true)
+      refused.set(ordered, (refused.get(ordered) ?? 0) + 1);
     latest.set(ordered, output.status ?? (output.error !== undefined ? 'error' : 'done'));
   }
-  const waiting = (i: string) => options.patient && (latest.get(i) === 'running' || latest.get(i) === 'unknown');
+  const waiting = (i: string) =>
+    options.patient && (latest.get(i) === 'running' || latest.get(i) === 'unknown');
   const todo = asked.filter((i) => !done.has(i) && (refused.get(i) ?? 0) < 2 && !waiting(i));
-  const order = (i: string): BrainOutput => ({ type: 'function_call', name: 'create_order', arguments: JSON.stringify({ item: i }) });
+  const order = (i: string): BrainOutput => ({
+    type: 'function_call',
+    name: 'create_order',
+    arguments: JSON.stringify({ item: i }),
+  });
   if (todo.length > 0) return todo.flatMap((i) => (options.repeat ? [order(i), order(i)] : [order(i)]));
   if (asked.length === 0) return [{ type: 'message', text: 'Hello! What would you like?' }];
   const pending = asked.filter((i) => !done.has(i) && waiting(i));
-  return [{ type: 'message', text: `Ordered: ${asked.filter((i) => done.has(i)).join(', ') || 'nothing'}.${pending.length > 0 ? ` Being placed: ${pending.join(', ')}.` : ''}` }];
+  return [
+    {
+      type: 'message',
+      text: `Ordered: ${asked.filter((i) => done.has(i)).join(', ') || 'nothing'}.${pending.length > 0 ? ` Being placed: ${pending.join(', ')}.` : ''}`,
+    },
+  ];
 }
 
 /** One run of the write tool, as the tool itself saw it (the ground truth). */
@@ -291,7 +362,12 @@ function orderShop(clock: VirtualClock, s: fc.Scheduler, world: World) {
         const happened = written.has(key);
         // The fence: a tombstone under the key, so that a late run of it writes nothing.
         if (!happened && world.fence) tombstones.add(key);
-        reconciles.push({ key, op: (op += 1), happened, inFlight: invocations.some((i) => i.key === key && i.endOp === null) });
+        reconciles.push({
+          key,
+          op: (op += 1),
+          happened,
+          inFlight: invocations.some((i) => i.key === key && i.endOp === null),
+        });
         return happened ? { happened: true, output: written.get(key) } : { happened: false };
       },
       async run({ item }, ctx) {
@@ -302,11 +378,26 @@ function orderShop(clock: VirtualClock, s: fc.Scheduler, world: World) {
         // as `unknown` on an effect already settled `failed`, and graft drops that silently: the
         // ledger keeps `failed` for a write that happened, unflagged, and property 5 fails. Until
         // that is fixed, such tools do not throw after writing.
-        const plan = { latencyMs, behaviour: !world.fence && drawn === 'throw-after' ? ('ok' as const) : drawn };
-        const invocation: Invocation = { key, effectId: ctx.effectId!, runner, behaviour: plan.behaviour, startOp: (op += 1), endOp: null, wroteOp: null, outcome: 'running' };
+        const plan = {
+          latencyMs,
+          behaviour: !world.fence && drawn === 'throw-after' ? ('ok' as const) : drawn,
+        };
+        const invocation: Invocation = {
+          key,
+          effectId: ctx.effectId!,
+          runner,
+          behaviour: plan.behaviour,
+          startOp: (op += 1),
+          endOp: null,
+          wroteOp: null,
+          outcome: 'running',
+        };
         invocations.push(invocation);
         await clock.sleep(plan.latencyMs);
-        await s.schedule(Promise.resolve(), `${runner} create_order ${key} ${ctx.effectId} ${plan.behaviour}`);
+        await s.schedule(
+          Promise.resolve(),
+          `${runner} create_order ${key} ${ctx.effectId} ${plan.behaviour}`,
+        );
         invocation.endOp = op += 1;
         if (tombstones.has(key)) {
           invocation.outcome = 'fenced';
@@ -332,7 +423,9 @@ function orderShop(clock: VirtualClock, s: fc.Scheduler, world: World) {
 
 /** The model behind the API: latency on the clock, then a response (or a RetryableError) when the scheduler says. */
 function scheduledModel(clock: VirtualClock, s: fc.Scheduler, world: World): ModelClient {
-  const inner = new BrainModel((request) => orderingBrain(request, { repeat: world.repeatWrites, patient: world.patient }));
+  const inner = new BrainModel((request) =>
+    orderingBrain(request, { repeat: world.repeatWrites, patient: world.patient }),
+  );
   let calls = 0;
   const abortable = <T>(work: Promise<T>, signal: AbortSignal) =>
     new Promise<T>((resolve, reject) => {
@@ -346,7 +439,13 @@ function scheduledModel(clock: VirtualClock, s: fc.Scheduler, world: World): Mod
       const n = (calls += 1);
       const fails = world.modelFailures.includes(n);
       await abortable(clock.sleep(world.modelLatencyMs[(n - 1) % world.modelLatencyMs.length]!), signal);
-      await abortable(s.schedule(Promise.resolve(), `model call ${n} (${request.callId ?? '?'}) ${fails ? 'fails' : 'responds'}`), signal);
+      await abortable(
+        s.schedule(
+          Promise.resolve(),
+          `model call ${n} (${request.callId ?? '?'}) ${fails ? 'fails' : 'responds'}`,
+        ),
+        signal,
+      );
       if (fails) throw new RetryableError('the model is overloaded', n % 2 === 0 ? 300 : null);
       return inner.respond(request);
     },
@@ -402,9 +501,11 @@ async function runWorld(world: World, s: fc.Scheduler): Promise<Outcome> {
     clock.setTimer(at, () => {
       receiving += 1;
       const text = m.item === null ? 'hello' : `order ${m.item}`;
-      grafts[Math.min(m.to, grafts.length - 1)]!
-        .receive({ conversationId: CONVERSATION, messageId, text })
-        .then(() => sent.push(messageId), (error: unknown) => errors.push(error))
+      grafts[Math.min(m.to, grafts.length - 1)]!.receive({ conversationId: CONVERSATION, messageId, text })
+        .then(
+          () => sent.push(messageId),
+          (error: unknown) => errors.push(error),
+        )
         .finally(() => (receiving -= 1));
     });
   });
@@ -451,7 +552,18 @@ async function runWorld(world: World, s: fc.Scheduler): Promise<Outcome> {
   }
   for (const graft of grafts) await graft.close();
   const log = await store.read(conversationKey('default', CONVERSATION), 0);
-  return { world, log, invocations: shop.invocations, reconciles: shop.reconciles, errors, sent, settled: stopped === 'settled', stopped, endedAt: clock.now(), pastDue };
+  return {
+    world,
+    log,
+    invocations: shop.invocations,
+    reconciles: shop.reconciles,
+    errors,
+    sent,
+    settled: stopped === 'settled',
+    stopped,
+    endedAt: clock.now(),
+    pastDue,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,7 +573,12 @@ async function runWorld(world: World, s: fc.Scheduler): Promise<Outcome> {
 function atMostOncePerKey(o: Outcome): string[] {
   const writes = new Map<string, Invocation[]>();
   for (const i of o.invocations) if (i.wroteOp !== null) writes.set(i.key, [...(writes.get(i.key) ?? []), i]);
-  return [...writes].filter(([, w]) => w.length > 1).map(([key, w]) => `key ${key} wrote ${w.length} times: ${w.map((i) => `${i.effectId} by ${i.runner}`).join(', ')}`);
+  return [...writes]
+    .filter(([, w]) => w.length > 1)
+    .map(
+      ([key, w]) =>
+        `key ${key} wrote ${w.length} times: ${w.map((i) => `${i.effectId} by ${i.runner}`).join(', ')}`,
+    );
 }
 
 /**
@@ -470,17 +587,21 @@ function atMostOncePerKey(o: Outcome): string[] {
  */
 function noOverlappingWrites(o: Outcome): string[] {
   const batchOf = new Map<string, string>();
-  for (const e of o.log) if (e.type === 'effect.started') for (const x of e.effects) batchOf.set(x.effectId, e.callId);
+  for (const e of o.log)
+    if (e.type === 'effect.started') for (const x of e.effects) batchOf.set(x.effectId, e.callId);
   // A tool that does not fence lets a late run write after `reconcile` said it did not happen:
   // the tool broke its contract, and graft can only record the write late (property 5).
-  const pastItsFence = (i: Invocation) => o.reconciles.some((r) => r.key === i.key && !r.happened && r.op < i.wroteOp!);
+  const pastItsFence = (i: Invocation) =>
+    o.reconciles.some((r) => r.key === i.key && !r.happened && r.op < i.wroteOp!);
   const wrote = o.invocations.filter((i) => i.wroteOp !== null && !(pastItsFence(i) && !o.world.fence));
   const found: string[] = [];
   for (const [n, a] of wrote.entries()) {
     for (const b of wrote.slice(n + 1)) {
       if (batchOf.get(a.effectId) === batchOf.get(b.effectId)) continue;
       if (a.startOp < b.wroteOp! && b.startOp < a.wroteOp!) {
-        found.push(`${a.effectId} (${a.key}, ops ${a.startOp}-${a.wroteOp}) overlapped ${b.effectId} (${b.key}, ops ${b.startOp}-${b.wroteOp})`);
+        found.push(
+          `${a.effectId} (${a.key}, ops ${a.startOp}-${a.wroteOp}) overlapped ${b.effectId} (${b.key}, ops ${b.startOp}-${b.wroteOp})`,
+        );
       }
     }
   }
@@ -499,15 +620,22 @@ function contextsHoldEffects(o: Outcome): string[] {
     if (e.type === 'effect.started') {
       const known = knowledgeOf(state, e.callId);
       for (const effect of state.effects.values()) {
-        if (effect.status === 'running' || effect.status === 'unknown') found.push(`write at seq ${e.seq} started while ${effect.effectId} was ${effect.status}`);
-        else if (known.effects.get(effect.effectId) !== effect.status) found.push(`write at seq ${e.seq} blind to ${effect.effectId} (${effect.status}; its context: ${known.effects.get(effect.effectId) ?? 'nothing'})`);
+        if (effect.status === 'running' || effect.status === 'unknown')
+          found.push(`write at seq ${e.seq} started while ${effect.effectId} was ${effect.status}`);
+        else if (known.effects.get(effect.effectId) !== effect.status)
+          found.push(
+            `write at seq ${e.seq} blind to ${effect.effectId} (${effect.status}; its context: ${known.effects.get(effect.effectId) ?? 'nothing'})`,
+          );
       }
     }
     if (e.type === 'reply.committed' && e.callId !== null) {
       const known = knowledgeOf(state, e.callId);
       for (const effect of state.effects.values()) {
         const told = known.effects.get(effect.effectId);
-        if (told !== effect.status) found.push(`${e.kind} committed at seq ${e.seq} holds ${effect.effectId} as ${told ?? 'nothing'}, the ledger says ${effect.status}`);
+        if (told !== effect.status)
+          found.push(
+            `${e.kind} committed at seq ${e.seq} holds ${effect.effectId} as ${told ?? 'nothing'}, the ledger says ${effect.status}`,
+          );
       }
     }
     state = evolve(state, e);
@@ -515,7 +643,10 @@ function contextsHoldEffects(o: Outcome): string[] {
       const known = knowledgeOf(state, e.callId);
       for (const effect of state.effects.values()) {
         const told = known.effects.get(effect.effectId);
-        if (told !== effect.status) found.push(`${e.callId} (seq ${e.seq}, ${e.reason}) holds ${effect.effectId} as ${told ?? 'nothing'}, the ledger says ${effect.status}`);
+        if (told !== effect.status)
+          found.push(
+            `${e.callId} (seq ${e.seq}, ${e.reason}) holds ${effect.effectId} as ${told ?? 'nothing'}, the ledger says ${effect.status}`,
+          );
       }
     }
   }
@@ -525,22 +656,30 @@ function contextsHoldEffects(o: Outcome): string[] {
 /** (4) Eventually every message is covered by exactly one committed reply, and the log replays. */
 function everyMessageAnsweredOnce(o: Outcome): string[] {
   const found: string[] = [];
-  if (!o.settled) found.push(`work was left when the run stopped (${o.stopped === 'steps' ? `after ${MAX_STEPS} steps` : 'at the horizon'}, at ${o.endedAt} ms)`);
-  if (o.errors.length > 0) found.push(...o.errors.map((e) => `error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
+  if (!o.settled)
+    found.push(
+      `work was left when the run stopped (${o.stopped === 'steps' ? `after ${MAX_STEPS} steps` : 'at the horizon'}, at ${o.endedAt} ms)`,
+    );
+  if (o.errors.length > 0)
+    found.push(
+      ...o.errors.map((e) => `error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`),
+    );
   try {
     replay(parseConversationId(CONVERSATION), o.log);
   } catch (error) {
     found.push(`the log does not replay: ${String(error)}`);
   }
   const messages = o.log.flatMap((e) => (e.type === 'message.received' ? [e.messageId as string] : []));
-  if (messages.length !== o.world.messages.length) found.push(`${messages.length} of ${o.world.messages.length} messages were appended`);
+  if (messages.length !== o.world.messages.length)
+    found.push(`${messages.length} of ${o.world.messages.length} messages were appended`);
   const covered = o.log.flatMap((e) => (e.type === 'reply.committed' ? e.covers.map(String) : []));
   for (const m of messages) {
     const n = covered.filter((c) => c === m).length;
     if (n !== 1) found.push(`message ${m} is covered by ${n} replies`);
   }
   for (const e of o.log) {
-    if (e.type === 'model.failed' && e.kind === 'terminal') found.push(`model call ${e.callId} failed terminally: ${e.message}`);
+    if (e.type === 'model.failed' && e.kind === 'terminal')
+      found.push(`model call ${e.callId} failed terminally: ${e.message}`);
   }
   return found;
 }
@@ -548,13 +687,24 @@ function everyMessageAnsweredOnce(o: Outcome): string[] {
 /** (5) The ledger never says `failed` for a key the tool wrote, unless a later late settle corrected it. */
 function noFailedWrite(o: Outcome): string[] {
   const keyOf = new Map<string, string>();
-  for (const e of o.log) if (e.type === 'effect.started') for (const x of e.effects) keyOf.set(x.effectId, x.idempotencyKey);
+  for (const e of o.log)
+    if (e.type === 'effect.started') for (const x of e.effects) keyOf.set(x.effectId, x.idempotencyKey);
   const wrote = new Set(o.invocations.filter((i) => i.wroteOp !== null).map((i) => i.key));
   const found: string[] = [];
   for (const e of o.log) {
     if (e.type !== 'effect.settled' || e.outcome !== 'failed' || !wrote.has(keyOf.get(e.effectId)!)) continue;
-    const corrected = o.log.some((x) => x.type === 'effect.settled' && x.seq > e.seq && x.effectId === e.effectId && x.late === true && x.outcome === 'done');
-    if (!corrected) found.push(`${e.effectId} (${keyOf.get(e.effectId)}) settled failed at seq ${e.seq}${e.fenced ? ' (fenced)' : ''}, but the tool wrote it`);
+    const corrected = o.log.some(
+      (x) =>
+        x.type === 'effect.settled' &&
+        x.seq > e.seq &&
+        x.effectId === e.effectId &&
+        x.late === true &&
+        x.outcome === 'done',
+    );
+    if (!corrected)
+      found.push(
+        `${e.effectId} (${keyOf.get(e.effectId)}) settled failed at seq ${e.seq}${e.fenced ? ' (fenced)' : ''}, but the tool wrote it`,
+      );
   }
   return found;
 }
@@ -572,7 +722,10 @@ function noBusyWait(o: Outcome): string[] {
   if (o.pastDue.length === 0) return [];
   const byInstance = new Map<string, PastDue[]>();
   for (const p of o.pastDue) byInstance.set(p.instance, [...(byInstance.get(p.instance) ?? []), p]);
-  return [...byInstance].map(([instance, p]) => `instance ${instance} set ${p.length} timers for a moment already past, first for ${p[0]!.at} when its clock read ${p[0]!.now}`);
+  return [...byInstance].map(
+    ([instance, p]) =>
+      `instance ${instance} set ${p.length} timers for a moment already past, first for ${p[0]!.at} when its clock read ${p[0]!.now}`,
+  );
 }
 
 /** A readable account of a run, for a failure message. */
@@ -596,8 +749,13 @@ function account(o: Outcome): string {
                     : '';
     return `  ${e.seq} @${e.at} ${e.type} ${detail}`;
   });
-  const runs = o.invocations.map((i) => `  ${i.runner} ${i.effectId} ${i.key} ${i.behaviour} ops ${i.startOp}-${i.endOp ?? '…'} ${i.outcome}${i.wroteOp !== null ? ' WROTE' : ''}`);
-  const checks = o.reconciles.map((r) => `  reconcile ${r.key} op ${r.op} happened=${r.happened}${r.inFlight ? ' (in flight)' : ''}`);
+  const runs = o.invocations.map(
+    (i) =>
+      `  ${i.runner} ${i.effectId} ${i.key} ${i.behaviour} ops ${i.startOp}-${i.endOp ?? '…'} ${i.outcome}${i.wroteOp !== null ? ' WROTE' : ''}`,
+  );
+  const checks = o.reconciles.map(
+    (r) => `  reconcile ${r.key} op ${r.op} happened=${r.happened}${r.inFlight ? ' (in flight)' : ''}`,
+  );
   return ['log:', ...events, 'tool runs:', ...runs, ...checks].join('\n');
 }
 

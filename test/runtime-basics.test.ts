@@ -16,7 +16,10 @@ describe('the runtime on a scripted model', () => {
   });
 
   it('runs a write tool, then replies with its result in context', async () => {
-    const brain = createScriptedBrain([[callTool('create_order', { item: 'pizza' })], [say('Order placed.')]]);
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'pizza' })],
+      [say('Order placed.')],
+    ]);
     let runs: unknown[] = [];
     const h = harness({
       brain,
@@ -38,8 +41,13 @@ describe('the runtime on a scripted model', () => {
 
   it('drops conversations at rest beyond maxLoaded, and reads them again when they are needed', async () => {
     const shop = createMemoryShop();
-    const h = harness({ brain: createShopClerk(), tools: () => createShopTools(shop), graft: { maxLoaded: 2 } });
-    for (const [i, c] of ['c1', 'c2', 'c3', 'c4'].entries()) h.sendAt(i * 10_000, 'm1', "I'd like 2 pizzas", c);
+    const h = harness({
+      brain: createShopClerk(),
+      tools: () => createShopTools(shop),
+      graft: { maxLoaded: 2 },
+    });
+    for (const [i, c] of ['c1', 'c2', 'c3', 'c4'].entries())
+      h.sendAt(i * 10_000, 'm1', "I'd like 2 pizzas", c);
     await h.clock.run();
     expect(h.graft.loaded).toBe(2);
     // c1 was dropped: its next message is answered from its log, so the clerk changes its order.
@@ -52,6 +60,9 @@ describe('the runtime on a scripted model', () => {
       { product: 'cola', quantity: 1 },
       { product: 'pizza', quantity: 2 },
     ]);
-    expect(h.delivered.filter((d) => d.conversationId === 'c1').map((d) => d.covers)).toEqual([['m1'], ['m2']]);
+    expect(h.delivered.filter((d) => d.conversationId === 'c1').map((d) => d.covers)).toEqual([
+      ['m1'],
+      ['m2'],
+    ]);
   });
 });

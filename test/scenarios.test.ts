@@ -5,7 +5,8 @@ import { callTool, createScriptedBrain, say } from '../src/model/scripted-brain.
 import { harness, recordedTool, shopOnClock, slowTool } from './harness.js';
 
 /** The function_call_output texts of a request's context. */
-const outputsOf = (r: BrainRequest) => r.input.flatMap((i) => (i.type === 'function_call_output' ? [i.output] : []));
+const outputsOf = (r: BrainRequest) =>
+  r.input.flatMap((i) => (i.type === 'function_call_output' ? [i.output] : []));
 
 function clerkHarness(toolLatency: number | Record<string, number> = 200) {
   let shop!: ReturnType<typeof shopOnClock>['shop'];
@@ -30,7 +31,10 @@ describe('conversation scenarios', () => {
     expect(h.errors).toEqual([]);
     const orders = h.shop().orders('c1');
     expect(orders).toHaveLength(1);
-    expect(orders[0]!.items).toEqual([{ product: 'cola', quantity: 1 }, { product: 'pizza', quantity: 2 }]);
+    expect(orders[0]!.items).toEqual([
+      { product: 'cola', quantity: 1 },
+      { product: 'pizza', quantity: 2 },
+    ]);
     expect(h.delivered).toHaveLength(1);
     expect(h.delivered[0]!.covers).toEqual(['m1', 'm2']);
     // B chained from A's response that asked for create_order: its first request answers that call.
@@ -52,7 +56,10 @@ describe('conversation scenarios', () => {
         ['create_order', 'update_order'].map((name) => {
           const t = slowTool(clock, name, name === 'create_order' ? 60_000 : 100);
           const run = t.tool.run;
-          return { ...t.tool, run: (args: never, ctx: never) => (runs.push({ tool: name, at: clock.now() }), run(args, ctx)) };
+          return {
+            ...t.tool,
+            run: (args: never, ctx: never) => (runs.push({ tool: name, at: clock.now() }), run(args, ctx)),
+          };
         }),
       graft: { limits: { toolTimeoutMs: 120_000 } },
     });
@@ -91,7 +98,10 @@ describe('conversation scenarios', () => {
     expect(h.delivered[0]!.covers).toEqual(['m1', 'm2', 'm3']);
     const orders = h.shop().orders('c1');
     expect(orders).toHaveLength(1);
-    expect(orders[0]!.items).toEqual([{ product: 'cola', quantity: 1 }, { product: 'pizza', quantity: 3 }]);
+    expect(orders[0]!.items).toEqual([
+      { product: 'cola', quantity: 1 },
+      { product: 'pizza', quantity: 3 },
+    ]);
     expect(h.events.filter((e) => e.type === 'attempt.superseded')).toHaveLength(2);
   });
 
@@ -154,7 +164,9 @@ describe('conversation scenarios', () => {
     h.sendAt(0, 'm1', 'pizza');
     await h.clock.run();
     expect(runs).toHaveLength(1);
-    expect(h.events.some((e) => e.type === 'tool.refused' && e.refusals[0]!.reason === 'duplicate-key')).toBe(true);
+    expect(h.events.some((e) => e.type === 'tool.refused' && e.refusals[0]!.reason === 'duplicate-key')).toBe(
+      true,
+    );
     const outputs = outputsOf(brain.calls[2]!);
     expect(outputs).toHaveLength(2);
     expect(outputs[0]).toBe(outputs[1]);
@@ -168,12 +180,19 @@ describe('conversation scenarios', () => {
     await h.clock.run();
     const orders = h.shop().orders('c1');
     expect(orders).toHaveLength(1);
-    expect(orders[0]!.items).toEqual([{ product: 'cola', quantity: 2 }, { product: 'pizza', quantity: 1 }]);
+    expect(orders[0]!.items).toEqual([
+      { product: 'cola', quantity: 2 },
+      { product: 'pizza', quantity: 1 },
+    ]);
     expect(h.delivered).toHaveLength(3);
   });
 
   it('commits the fallback reply and flags the conversation when the model keeps failing', async () => {
-    const brain = createScriptedBrain(Array.from({ length: 20 }, () => () => { throw new Error('model is down'); }));
+    const brain = createScriptedBrain(
+      Array.from({ length: 20 }, () => () => {
+        throw new Error('model is down');
+      }),
+    );
     const h = harness({ brain, graft: { limits: { modelRetries: 2, retryBaseMs: 100 } } });
     h.sendAt(0, 'm1', 'hello');
     await h.clock.run();
@@ -204,7 +223,14 @@ describe('conversation scenarios', () => {
     expect(h.delivered.map((d) => d.text)).toEqual(['Your pizza order is confirmed.']);
     expect(h.events.some((e) => e.type === 'model.requested' && e.reason === 'rebase')).toBe(true);
     const again = brain.calls[2]!;
-    expect(again.input.some((i) => i.type === 'message' && i.role === 'developer' && String(i.content).includes('answer the customer again'))).toBe(true);
+    expect(
+      again.input.some(
+        (i) =>
+          i.type === 'message' &&
+          i.role === 'developer' &&
+          String(i.content).includes('answer the customer again'),
+      ),
+    ).toBe(true);
     expect(h.events.some((e) => e.type === 'model.failed')).toBe(false);
   });
 

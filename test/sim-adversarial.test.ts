@@ -15,15 +15,43 @@ import { VirtualClock } from '../src/sim/virtual-clock.js';
 const adversarial = { seed: 5, conversations: 40, faults: false, world: 'adversarial' } as const;
 
 function record(partial: Partial<ConversationRecord>): ConversationRecord {
-  return { conversationId: 'c', messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [], writeDecisions: new Map(), ...partial };
+  return {
+    conversationId: 'c',
+    messages: [],
+    calls: [],
+    effects: [],
+    replies: [],
+    invocations: [],
+    reconciles: [],
+    coverage: null,
+    errors: [],
+    writeDecisions: new Map(),
+    ...partial,
+  };
 }
 
 function call(op: number, partial: Partial<ModelCallRecord>): ModelCallRecord {
-  return { at: op, op, held: new Set(), userTexts: [], inputTokens: 0, outputTokens: 0, aborted: false, seen: new Map(), ...partial };
+  return {
+    at: op,
+    op,
+    held: new Set(),
+    userTexts: [],
+    inputTokens: 0,
+    outputTokens: 0,
+    aborted: false,
+    seen: new Map(),
+    ...partial,
+  };
 }
 
 /** A write that started at op `start`, wrote at `wrote` (null: never) and ended at `end`. */
-function write(key: string, start: number, wrote: number | null, end: number | null, partial: Partial<ToolInvocation> = {}): ToolInvocation {
+function write(
+  key: string,
+  start: number,
+  wrote: number | null,
+  end: number | null,
+  partial: Partial<ToolInvocation> = {},
+): ToolInvocation {
   return {
     tool: 'create_order',
     key,
@@ -49,67 +77,150 @@ const rules = (r: ConversationRecord) => historyFindings(r).map((f) => f.guarant
 describe("the adversarial world's checker", () => {
   it('reports a context that lacks an effect, or holds it at another status than the ledger had', () => {
     const ledger = new Map([['call_a', 'done' as const]]);
-    expect(rules(record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map([['call_a', 'done']]) })] }))).toEqual([]);
+    expect(
+      rules(record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map([['call_a', 'done']]) })] })),
+    ).toEqual([]);
     expect(rules(record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map() })] }))).toEqual([4]);
-    const stale = historyFindings(record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map([['call_a', 'running']]) })] }));
-    expect(stale.map((f) => f.detail)).toEqual(["model call #0 (c1) holds effect call_a as running; graft's ledger had it done"]);
+    const stale = historyFindings(
+      record({ calls: [call(1, { callId: 'c1', ledger, seen: new Map([['call_a', 'running']]) })] }),
+    );
+    expect(stale.map((f) => f.detail)).toEqual([
+      "model call #0 (c1) holds effect call_a as running; graft's ledger had it done",
+    ]);
   });
 
   it('reports a reply drafted on a context that missed a status change before the commit', () => {
-    const reply = (ledger?: Map<string, 'running' | 'done'>) => ({ text: 't', covers: [], kind: 'reply' as const, committedAt: 9, committedOp: 9, deliveredAt: 9, fromCall: 0, ...(ledger ? { ledger } : {}) });
-    const draft = call(5, { callId: 'c1', ledger: new Map([['call_a', 'running']]), seen: new Map([['call_a', 'running']]) });
+    const reply = (ledger?: Map<string, 'running' | 'done'>) => ({
+      text: 't',
+      covers: [],
+      kind: 'reply' as const,
+      committedAt: 9,
+      committedOp: 9,
+      deliveredAt: 9,
+      fromCall: 0,
+      ...(ledger ? { ledger } : {}),
+    });
+    const draft = call(5, {
+      callId: 'c1',
+      ledger: new Map([['call_a', 'running']]),
+      seen: new Map([['call_a', 'running']]),
+    });
     expect(rules(record({ calls: [draft], replies: [reply(new Map([['call_a', 'running']]))] }))).toEqual([]);
     expect(rules(record({ calls: [draft], replies: [reply(new Map([['call_a', 'done']]))] }))).toEqual([2]);
     // Without a ledger, the tools' own log at the commit: the write ended (and wrote) before it.
     const baseline = call(5, { seen: new Map([['call_k', 'running']]) });
-    expect(rules(record({ calls: [baseline], invocations: [write('k', 1, 2, 6)], replies: [reply()] }))).toEqual([2]);
+    expect(
+      rules(record({ calls: [baseline], invocations: [write('k', 1, 2, 6)], replies: [reply()] })),
+    ).toEqual([2]);
   });
 
-  it('reports a call it cannot link to graft\'s log, and a context that repeats a call id', () => {
+  it("reports a call it cannot link to graft's log, and a context that repeats a call id", () => {
     expect(rules(record({ calls: [call(1, { ledger: null })] }))).toEqual([4]);
-    expect(rules(record({ calls: [call(1, { ledger: new Map(), repeatedCallIds: ['graft_eff_5_1_1'] })] }))).toEqual([4]);
+    expect(
+      rules(record({ calls: [call(1, { ledger: new Map(), repeatedCallIds: ['graft_eff_5_1_1'] })] })),
+    ).toEqual([4]);
   });
 
   it("judges a strategy without a ledger by the tools' own log when the call was made", () => {
     const invocations = [write('k1', 1, 2, 3), write('k2', 4, null, null)];
     // At op 5, k1 is done and k2 still runs: a context must hold both, at those statuses.
-    const both = new Map([['call_k1', 'done' as const], ['call_k2', 'running' as const]]);
+    const both = new Map([
+      ['call_k1', 'done' as const],
+      ['call_k2', 'running' as const],
+    ]);
     expect(rules(record({ invocations, calls: [call(5, { seen: both })] }))).toEqual([]);
-    expect(rules(record({ invocations, calls: [call(5, { seen: new Map([['call_k1', 'done']]) })] }))).toEqual([4]);
+    expect(
+      rules(record({ invocations, calls: [call(5, { seen: new Map([['call_k1', 'done']]) })] })),
+    ).toEqual([4]);
     // A write that threw after the shop took it is done, whatever its caller was told.
     const threw = [write('k3', 1, 2, 3, { outcome: 'threw' })];
-    expect(rules(record({ invocations: threw, calls: [call(4, { seen: new Map([['call_k3', 'failed']]) })] }))).toEqual([4]);
+    expect(
+      rules(record({ invocations: threw, calls: [call(4, { seen: new Map([['call_k3', 'failed']]) })] })),
+    ).toEqual([4]);
   });
 
   it('reports writes that overlap, but not a fenced late run, a failure before writing, or the writes of one response', () => {
     expect(rules(record({ invocations: [write('a', 1, 5, 6), write('b', 3, 4, 7)] }))).toEqual([3]);
     expect(rules(record({ invocations: [write('a', 1, 2, 9), write('b', 3, 4, 5)] }))).toEqual([]);
-    expect(rules(record({ invocations: [write('a', 1, null, 9, { fenced: true }), write('b', 3, 4, 5)] }))).toEqual([]);
-    expect(rules(record({ invocations: [write('a', 1, null, 9, { outcome: 'threw' }), write('b', 3, 4, 5)] }))).toEqual([]);
+    expect(
+      rules(record({ invocations: [write('a', 1, null, 9, { fenced: true }), write('b', 3, 4, 5)] })),
+    ).toEqual([]);
+    expect(
+      rules(record({ invocations: [write('a', 1, null, 9, { outcome: 'threw' }), write('b', 3, 4, 5)] })),
+    ).toEqual([]);
     // Two writes of one response were decided together.
-    expect(rules(record({ invocations: [write('a', 1, 5, 6, { requestedBy: 2 }), write('b', 3, 4, 7, { requestedBy: 2 })] }))).toEqual([]);
+    expect(
+      rules(
+        record({
+          invocations: [write('a', 1, 5, 6, { requestedBy: 2 }), write('b', 3, 4, 7, { requestedBy: 2 })],
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it('reports a write decided on a context without a message received before the decision', () => {
-    const messages = [{ id: 'm1', text: 'two pizzas', at: 0, op: 1, contended: false }, { id: 'm2', text: 'no, a burger', at: 0, op: 3, contended: false }];
-    const replies = [{ text: 't', covers: ['m1', 'm2'], kind: 'reply' as const, committedAt: 9, committedOp: 9, deliveredAt: 9 }];
+    const messages = [
+      { id: 'm1', text: 'two pizzas', at: 0, op: 1, contended: false },
+      { id: 'm2', text: 'no, a burger', at: 0, op: 3, contended: false },
+    ];
+    const replies = [
+      {
+        text: 't',
+        covers: ['m1', 'm2'],
+        kind: 'reply' as const,
+        committedAt: 9,
+        committedOp: 9,
+        deliveredAt: 9,
+      },
+    ];
     const asker = call(2, { userTexts: ['two pizzas'] });
     const run = write('k', 5, 6, 7, { requestedBy: 0 });
     expect(rules(record({ messages, replies, calls: [asker], invocations: [run] }))).toEqual([3]);
     // graft decided it (effect.started) before m2 arrived: not blind, however late the run started.
-    expect(rules(record({ messages, replies, calls: [asker], invocations: [run], writeDecisions: new Map([['call_k', 2]]) }))).toEqual([]);
-    expect(rules(record({ messages, replies, calls: [call(4, { userTexts: ['two pizzas', 'no, a burger'] })], invocations: [run] }))).toEqual([]);
+    expect(
+      rules(
+        record({
+          messages,
+          replies,
+          calls: [asker],
+          invocations: [run],
+          writeDecisions: new Map([['call_k', 2]]),
+        }),
+      ),
+    ).toEqual([]);
+    expect(
+      rules(
+        record({
+          messages,
+          replies,
+          calls: [call(4, { userTexts: ['two pizzas', 'no, a burger'] })],
+          invocations: [run],
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it('reports a key invoked twice; each key generation is a key of its own', () => {
     expect(rules(record({ invocations: [write('k', 1, null, 2), write('k#2', 3, 4, 5)] }))).toEqual([]);
-    const twice = historyFindings(record({ invocations: [write('k', 1, null, 2), write('k', 3, 4, 5, { runner: 'i1' })] }));
+    const twice = historyFindings(
+      record({ invocations: [write('k', 1, null, 2), write('k', 3, 4, 5, { runner: 'i1' })] }),
+    );
     expect(twice.map((f) => [f.guarantee, f.detail])).toEqual([[5, 'key k was invoked 2 times (by i0, i1)']]);
   });
 
   it("reports a message without a delivered reply, one covered twice, and graft's errors", () => {
-    const messages = [{ id: 'm1', text: 'hi', at: 0, op: 1, contended: false }, { id: 'm2', text: 'and', at: 0, op: 2, contended: false }];
-    const reply = (covers: string[], deliveredAt: number | null) => ({ text: 't', covers, kind: 'reply' as const, committedAt: 1, committedOp: 3, deliveredAt });
+    const messages = [
+      { id: 'm1', text: 'hi', at: 0, op: 1, contended: false },
+      { id: 'm2', text: 'and', at: 0, op: 2, contended: false },
+    ];
+    const reply = (covers: string[], deliveredAt: number | null) => ({
+      text: 't',
+      covers,
+      kind: 'reply' as const,
+      committedAt: 1,
+      committedOp: 3,
+      deliveredAt,
+    });
     expect(rules(record({ messages, replies: [reply(['m1', 'm2'], 1)] }))).toEqual([]);
     expect(rules(record({ messages, replies: [reply(['m1', 'm2'], null)] }))).toEqual([8]);
     expect(rules(record({ messages, replies: [reply(['m1', 'm2'], 1), reply(['m2'], 2)] }))).toEqual([2]);
@@ -125,26 +236,51 @@ describe("the adversarial world's checker", () => {
 });
 
 describe('the adversarial model and instances', () => {
-  const order: BrainOutput = { type: 'function_call', name: 'create_order', arguments: '{"items":[{"product":"pizza","quantity":1}]}' };
+  const order: BrainOutput = {
+    type: 'function_call',
+    name: 'create_order',
+    arguments: '{"items":[{"product":"pizza","quantity":1}]}',
+  };
   const pair = (callId: string, output: string): InputItem[] => [
     { type: 'function_call', call_id: callId, name: 'create_order', arguments: order.arguments },
     { type: 'function_call_output', call_id: callId, output },
   ];
   const user: InputItem = { type: 'message', role: 'user', content: 'One pizza, please.' };
-  const request = (input: InputItem[]): BrainRequest => ({ model: 'm', instructions: null, input, tools: [] });
+  const request = (input: InputItem[]): BrainRequest => ({
+    model: 'm',
+    instructions: null,
+    input,
+    tools: [],
+  });
 
   it('hides every call its context does not prove done, pair by pair, and answers a context alike every time', () => {
     const seen: (readonly InputItem[])[] = [];
-    const brain = adversarialBrain((r) => (seen.push(r.input), [order]), 1, { repeatWriteRate: 0, ignoreDeveloperRate: 0, trustRate: 0 });
+    const brain = adversarialBrain((r) => (seen.push(r.input), [order]), 1, {
+      repeatWriteRate: 0,
+      ignoreDeveloperRate: 0,
+      trustRate: 0,
+    });
     const done = '{"order_id":"ord_1","status":"confirmed","items":[]}';
-    const input = [user, ...pair('graft_e_1', notices.running), ...pair('graft_e_1', done), ...pair('call_2', notices.unknown), ...pair('call_3', notices.notHappened)];
+    const input = [
+      user,
+      ...pair('graft_e_1', notices.running),
+      ...pair('graft_e_1', done),
+      ...pair('call_2', notices.unknown),
+      ...pair('call_3', notices.notHappened),
+    ];
     expect(brain(request(input))).toEqual(brain(request(input)));
     expect(seen[0]).toEqual([user, ...pair('graft_e_1', done)]);
   });
 
   it('repeats a write call within one response for some contexts', () => {
-    const brain = adversarialBrain(() => [order], 1, { repeatWriteRate: 0.5, ignoreDeveloperRate: 0, trustRate: 0 });
-    const sizes = new Set(Array.from({ length: 40 }, (_, i) => brain(request([{ ...user, content: `pizza ${i}` }])).length));
+    const brain = adversarialBrain(() => [order], 1, {
+      repeatWriteRate: 0.5,
+      ignoreDeveloperRate: 0,
+      trustRate: 0,
+    });
+    const sizes = new Set(
+      Array.from({ length: 40 }, (_, i) => brain(request([{ ...user, content: `pizza ${i}` }])).length),
+    );
     expect([...sizes].sort()).toEqual([1, 2]);
   });
 
@@ -158,7 +294,12 @@ describe('the adversarial model and instances', () => {
     clock.setTimer(5_500, () => fired.push(['late', base.now()]));
     base.setTimer(2_000, () => clock.defer(() => fired.push(['deferred', base.now()])));
     await base.run();
-    expect(fired).toEqual([['early', 700], ['stalled', 4_000], ['deferred', 4_000], ['late', 5_000]]);
+    expect(fired).toEqual([
+      ['early', 700],
+      ['stalled', 4_000],
+      ['deferred', 4_000],
+      ['late', 5_000],
+    ]);
   });
 });
 
@@ -172,7 +313,9 @@ describe('the simulator in the adversarial world', () => {
     expect(a.historyHash).not.toBe(c.historyHash);
     // A conversation is the same whatever range it is run in (`graft sim --first N` replays conv_N alone).
     const whole = await runRange('graft', { ...adversarial, strategies: ['graft'] }, [0, 6]);
-    expect((await runRange('graft', { ...adversarial, strategies: ['graft'] }, [4, 6])).hashes).toEqual(whole.hashes.slice(4));
+    expect((await runRange('graft', { ...adversarial, strategies: ['graft'] }, [4, 6])).hashes).toEqual(
+      whole.hashes.slice(4),
+    );
   });
 
   it('prints byte-identical JSON, with the coverage counters, for the same flags', async () => {
@@ -182,7 +325,19 @@ describe('the simulator in the adversarial world', () => {
       console.log = (text: string) => lines.push(text);
       console.error = () => undefined;
       try {
-        await simCommand(['--world', 'adversarial', '--conversations', '12', '--seed', '3', '--strategy', 'all', '--json', '--threads', '1']);
+        await simCommand([
+          '--world',
+          'adversarial',
+          '--conversations',
+          '12',
+          '--seed',
+          '3',
+          '--strategy',
+          'all',
+          '--json',
+          '--threads',
+          '1',
+        ]);
       } finally {
         Object.assign(console, { log, error });
       }
@@ -196,7 +351,11 @@ describe('the simulator in the adversarial world', () => {
   });
 
   it('catches the baselines, which run the same hostile tools with no gate', async () => {
-    const { details } = await runSim({ ...adversarial, conversations: 60, strategies: ['naive', 'naive-abort', 'interrupt', 'rollback'] });
+    const { details } = await runSim({
+      ...adversarial,
+      conversations: 60,
+      strategies: ['naive', 'naive-abort', 'interrupt', 'rollback'],
+    });
     for (const name of ['naive', 'naive-abort', 'interrupt', 'rollback']) {
       const guarantees = new Set(details[name]!.violations.map((v) => v.guarantee));
       expect(guarantees.has(4), `${name} leaves effects out of contexts`).toBe(true);
@@ -206,9 +365,27 @@ describe('the simulator in the adversarial world', () => {
 
   it('finds no violation in graft over 300 conversations, and reaches the hostile paths', async () => {
     const result = await runStrategy('graft', { ...adversarial, conversations: 300, strategies: ['graft'] });
-    const kinds = [...new Set(result.violations.map((v) => `guarantee ${v.guarantee}: ${v.detail.slice(0, 120)} (${v.conversationId})`))];
-    expect(kinds.slice(0, 10), `replay with: npx graft sim --world adversarial --strategy graft --seed ${adversarial.seed} --conversations 300`).toEqual([]);
-    for (const counter of ['timeouts', 'hangs', 'takeovers', 'reconciles', 'fencedLateRuns', 'steered', 'rebases', 'restarts'] as const) {
+    const kinds = [
+      ...new Set(
+        result.violations.map(
+          (v) => `guarantee ${v.guarantee}: ${v.detail.slice(0, 120)} (${v.conversationId})`,
+        ),
+      ),
+    ];
+    expect(
+      kinds.slice(0, 10),
+      `replay with: npx graft sim --world adversarial --strategy graft --seed ${adversarial.seed} --conversations 300`,
+    ).toEqual([]);
+    for (const counter of [
+      'timeouts',
+      'hangs',
+      'takeovers',
+      'reconciles',
+      'fencedLateRuns',
+      'steered',
+      'rebases',
+      'restarts',
+    ] as const) {
       expect(result.coverage![counter], counter).toBeGreaterThan(0);
     }
   });

@@ -15,7 +15,12 @@ describe('the simulator', () => {
 
   it('finds no violation in graft, with and without faults', async () => {
     for (const faults of [false, true]) {
-      const result = await runStrategy('graft', { ...small, conversations: 150, faults, strategies: ['graft'] });
+      const result = await runStrategy('graft', {
+        ...small,
+        conversations: 150,
+        faults,
+        strategies: ['graft'],
+      });
       expect(result.violations).toEqual([]);
       expect(result.report.unansweredMessages).toBe(0);
       expect(result.report.contendedTurns).toBeGreaterThan(20);
@@ -23,12 +28,18 @@ describe('the simulator', () => {
   });
 
   it("catches the other strategies' violations (the checker's own test)", async () => {
-    const { details } = await runSim({ ...small, conversations: 150, strategies: ['naive', 'naive-abort', 'interrupt', 'rollback', 'debounce', 'enqueue'] });
+    const { details } = await runSim({
+      ...small,
+      conversations: 150,
+      strategies: ['naive', 'naive-abort', 'interrupt', 'rollback', 'debounce', 'enqueue'],
+    });
     const guarantees = (name: string) => new Set(details[name]!.violations.map((v) => v.guarantee));
     for (const name of ['naive', 'naive-abort', 'interrupt', 'rollback']) {
       expect(guarantees(name).has(3), `${name} writes blind`).toBe(true);
       expect(guarantees(name).has(4), `${name} orphans effects`).toBe(true);
-      expect(details[name]!.report.duplicateEffects + details[name]!.report.missingEffects).toBeGreaterThan(0);
+      expect(details[name]!.report.duplicateEffects + details[name]!.report.missingEffects).toBeGreaterThan(
+        0,
+      );
     }
     for (const name of ['debounce', 'enqueue']) {
       expect(guarantees(name).has(1), `${name} delays`).toBe(true);
@@ -42,7 +53,9 @@ describe('the simulator', () => {
       const log = console.log;
       console.log = (text: string) => lines.push(text);
       try {
-        expect(await simCommand(['--conversations', '20', '--seed', '3', '--strategy', 'all', '--json'])).toBe(0);
+        expect(
+          await simCommand(['--conversations', '20', '--seed', '3', '--strategy', 'all', '--json']),
+        ).toBe(0);
       } finally {
         console.log = log;
       }
@@ -52,11 +65,32 @@ describe('the simulator', () => {
     expect(await capture()).toBe(first);
     const parsed = JSON.parse(first);
     expect(Object.keys(parsed)).toEqual(['seed', 'conversations', 'strategies']);
-    expect(Object.keys(parsed.strategies)).toEqual(['graft', 'naive', 'naive-abort', 'debounce', 'enqueue', 'interrupt', 'rollback']);
+    expect(Object.keys(parsed.strategies)).toEqual([
+      'graft',
+      'naive',
+      'naive-abort',
+      'debounce',
+      'enqueue',
+      'interrupt',
+      'rollback',
+    ]);
     expect(Object.keys(parsed.strategies.graft)).toEqual([
-      'duplicateEffects', 'missingEffects', 'orphanedEffects', 'staleReplies', 'unansweredMessages', 'repliesPerTurn',
-      'maxRepliesPerTurn', 'followUps', 'latencyMs', 'contendedLatencyMs', 'modelCallsPerTurn', 'inputTokensPerTurn',
-      'outputTokensPerTurn', 'turns', 'contendedTurns', 'messages',
+      'duplicateEffects',
+      'missingEffects',
+      'orphanedEffects',
+      'staleReplies',
+      'unansweredMessages',
+      'repliesPerTurn',
+      'maxRepliesPerTurn',
+      'followUps',
+      'latencyMs',
+      'contendedLatencyMs',
+      'modelCallsPerTurn',
+      'inputTokensPerTurn',
+      'outputTokensPerTurn',
+      'turns',
+      'contendedTurns',
+      'messages',
     ]);
   });
 

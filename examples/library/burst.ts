@@ -23,7 +23,12 @@ try {
   // The library: a burst of two messages, one reply, one order.
   const shop = createMemoryShop();
   const replies: Delivery[] = [];
-  const graft = createGraft({ store, model, tools: createShopTools(shop), deliver: (reply) => void replies.push(reply) });
+  const graft = createGraft({
+    store,
+    model,
+    tools: createShopTools(shop),
+    deliver: (reply) => void replies.push(reply),
+  });
   await graft.receive({ conversationId: 'c1', messageId: 'm1', text: 'I want 2 pizzas.' });
   await graft.receive({ conversationId: 'c1', messageId: 'm2', text: 'Add a cola.' });
   await graft.idle();
@@ -34,7 +39,10 @@ try {
   if (replies.length !== 1 || reply === undefined || reply.covers.join() !== 'm1,m2')
     throw new Error(`expected one reply covering m1 and m2, got ${JSON.stringify(replies)}`);
   if (orders.length !== 1) throw new Error(`expected one order, got ${JSON.stringify(orders)}`);
-  const items = orders[0]?.items.map((item) => `${item.quantity} ${item.product}`).sort().join(', ');
+  const items = orders[0]?.items
+    .map((item) => `${item.quantity} ${item.product}`)
+    .sort()
+    .join(', ');
   console.log(`library on ${store.kind}: one reply covering m1 and m2, one order (${items})`);
 
   // The service, embedded: the same API as `graft serve`, on a port of our own.
@@ -53,7 +61,8 @@ try {
       headers: { authorization: 'Bearer example-key', 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'm1', text: 'I want a cola.' }),
     });
-    if (response.status !== 202) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
+    if (response.status !== 202)
+      throw new Error(`POST answered ${response.status}: ${await response.text()}`);
     await service.idle();
     const view = (await (
       await fetch(`${server.url}/v1/conversations/c2`, { headers: { authorization: 'Bearer example-key' } })

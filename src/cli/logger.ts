@@ -15,7 +15,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(`--log-level (GRAFT_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')} (got '${level}')`);
+    throw new UsageError(
+      `--log-level (GRAFT_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')} (got '${level}')`,
+    );
   }
   const options = { name: 'graft', level };
   return destination ? pino(options, destination) : pino(options);

@@ -36,7 +36,14 @@ const commands: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);
-  return ['Usage: graft <command> [flags]', '', 'Commands:', ...lines, '', "Run 'graft <command> --help' for a command's flags."].join('\n');
+  return [
+    'Usage: graft <command> [flags]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'graft <command> --help' for a command's flags.",
+  ].join('\n');
 }
 
 /** Runs the CLI; returns the process exit code. */

@@ -251,7 +251,11 @@ export async function startServe(config: ServeConfig, options: StartOptions = {}
       tools,
       // Several instances may share PostgreSQL: re-read logs while work is in flight, and sweep
       // for conversations whose owner died (SQLite and memory belong to one process).
-      graft: { modelName: config.modelName, mode: config.mode, ...(opened.kind === 'postgres' ? { pollMs: 250 } : {}) },
+      graft: {
+        modelName: config.modelName,
+        mode: config.mode,
+        ...(opened.kind === 'postgres' ? { pollMs: 250 } : {}),
+      },
       webhook: { url: config.webhookUrl, secret: config.webhookSecret },
       limits: config.limits,
       ...(options.staticKeys ? { staticKeys: options.staticKeys } : {}),
@@ -310,7 +314,9 @@ export interface CommandOptions {
 export function startFailed(command: string, error: unknown): number {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`graft ${command}: could not start: ${message}`);
-  return (error instanceof GraftError && error.kind === 'invalid-input') || error instanceof TypeError ? 2 : 1;
+  return (error instanceof GraftError && error.kind === 'invalid-input') || error instanceof TypeError
+    ? 2
+    : 1;
 }
 
 /** `graft serve`: runs the service until stopped; returns the exit code. */
@@ -344,7 +350,10 @@ export async function serveCommand(argv: string[], options: CommandOptions = {})
     return startFailed('serve', error);
   }
   const store = redactUrl(config.store);
-  logger.info({ event: 'service.started', url: running.url, store, model: running.modelLabel }, 'graft listening');
+  logger.info(
+    { event: 'service.started', url: running.url, store, model: running.modelLabel },
+    'graft listening',
+  );
   log(`graft listening on ${running.url} (store ${store}, model ${running.modelLabel})`);
   await untilStopped(options.signal);
   logger.info({ event: 'service.stopping' }, 'graft stopping');

@@ -8,13 +8,28 @@ import { UsageError, flagHelp, intFlag, parseFlags } from '../util/args.js';
 
 const flags: FlagSpec = {
   conversations: { type: 'string', help: 'simulated conversations per strategy', default: '1000' },
-  first: { type: 'string', help: 'index of the first conversation (replay conv_N alone: --first N --conversations 1)', default: '0' },
+  first: {
+    type: 'string',
+    help: 'index of the first conversation (replay conv_N alone: --first N --conversations 1)',
+    default: '0',
+  },
   seed: { type: 'string', help: 'seed of the workload, latencies and faults', default: '1' },
   strategy: { type: 'string', help: `one of ${STRATEGIES.join(', ')}, or all`, default: 'all' },
-  world: { type: 'string', help: 'polite | adversarial (hostile model and tools, 2-3 stalling instances)', default: 'polite' },
-  threads: { type: 'string', help: 'worker threads per strategy (same results; default: the cores in the adversarial world, else 1)' },
+  world: {
+    type: 'string',
+    help: 'polite | adversarial (hostile model and tools, 2-3 stalling instances)',
+    default: 'polite',
+  },
+  threads: {
+    type: 'string',
+    help: 'worker threads per strategy (same results; default: the cores in the adversarial world, else 1)',
+  },
   faults: { type: 'boolean', help: 'add model 429/500s, stalls past the timeout and tool failures' },
-  policy: { type: 'string', help: "graft's policy when a write settles during a first call: restart | rebase", default: 'restart' },
+  policy: {
+    type: 'string',
+    help: "graft's policy when a write settles during a first call: restart | rebase",
+    default: 'restart',
+  },
   json: { type: 'boolean', help: 'print the figures as JSON (byte-identical for the same flags)' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -37,12 +52,19 @@ export async function simCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const strategy = values.strategy as string;
-    if (strategy !== 'all' && !STRATEGIES.includes(strategy as Strategy)) throw new UsageError(`unknown strategy '${strategy}' (try: ${STRATEGIES.join(', ')}, all)`);
+    if (strategy !== 'all' && !STRATEGIES.includes(strategy as Strategy))
+      throw new UsageError(`unknown strategy '${strategy}' (try: ${STRATEGIES.join(', ')}, all)`);
     const policy = values.policy;
-    if (policy !== 'restart' && policy !== 'rebase') throw new UsageError(`--policy must be restart or rebase`);
+    if (policy !== 'restart' && policy !== 'rebase')
+      throw new UsageError(`--policy must be restart or rebase`);
     const world = values.world as World;
     if (!WORLDS.includes(world)) throw new UsageError(`--world must be ${WORLDS.join(' or ')}`);
-    const threads = values.threads === undefined ? (world === 'adversarial' ? availableParallelism() : 1) : intFlag('threads', values.threads, { min: 1, max: 64 });
+    const threads =
+      values.threads === undefined
+        ? world === 'adversarial'
+          ? availableParallelism()
+          : 1
+        : intFlag('threads', values.threads, { min: 1, max: 64 });
     const options: SimOptions = {
       seed: intFlag('seed', values.seed, { max: 2 ** 31 - 1 }),
       conversations: intFlag('conversations', values.conversations, { min: 1, max: 10_000_000 }),
@@ -58,11 +80,16 @@ export async function simCommand(argv: string[]): Promise<number> {
     process.stderr.write(process.stderr.isTTY ? '\r\x1b[K' : '');
     console.log(values.json ? JSON.stringify(result, null, 2) : formatTable(result));
     const broken = details.graft?.violations ?? [];
-    for (const v of broken.slice(0, 20)) console.error(`graft violation (seed ${options.seed}, ${v.conversationId}): guarantee ${v.guarantee}: ${v.detail}`);
+    for (const v of broken.slice(0, 20))
+      console.error(
+        `graft violation (seed ${options.seed}, ${v.conversationId}): guarantee ${v.guarantee}: ${v.detail}`,
+      );
     if (broken.length > 20) console.error(`graft: ${broken.length} violations in all`);
-    if (broken[0]) console.error(`replay the first alone: ${replayCommand(options, broken[0].conversationId)}`);
+    if (broken[0])
+      console.error(`replay the first alone: ${replayCommand(options, broken[0].conversationId)}`);
     const uncovered = result.coverage ? missingCoverage(result.coverage, result.conversations) : [];
-    for (const name of uncovered) console.error(`graft coverage: ${name} is 0 (the adversarial world never reached that path)`);
+    for (const name of uncovered)
+      console.error(`graft coverage: ${name} is 0 (the adversarial world never reached that path)`);
     return broken.length > 0 || uncovered.length > 0 ? 1 : 0;
   } catch (error) {
     if (error instanceof UsageError) {
@@ -74,8 +101,16 @@ export async function simCommand(argv: string[]): Promise<number> {
 }
 
 /** The command that runs one conversation (`conv_N`) of this run again, alone. */
-export function replayCommand(options: Pick<SimOptions, 'seed' | 'world' | 'faults' | 'onSettleDuringFirstCall'>, conversationId: string): string {
-  const flags = ['--strategy graft', `--seed ${options.seed}`, `--first ${conversationId.replace(/^conv_/, '')}`, '--conversations 1'];
+export function replayCommand(
+  options: Pick<SimOptions, 'seed' | 'world' | 'faults' | 'onSettleDuringFirstCall'>,
+  conversationId: string,
+): string {
+  const flags = [
+    '--strategy graft',
+    `--seed ${options.seed}`,
+    `--first ${conversationId.replace(/^conv_/, '')}`,
+    '--conversations 1',
+  ];
   if (options.world === 'adversarial') flags.unshift('--world adversarial');
   if (options.faults) flags.push('--faults');
   if (options.onSettleDuringFirstCall === 'rebase') flags.push('--policy rebase');
@@ -87,7 +122,9 @@ function progress() {
   const started = Date.now();
   return (strategy: Strategy, done: number, total: number) => {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Ksim: ${strategy} ${done}/${total} conversations (${seconds} s)`);
-    else if (done === total) process.stderr.write(`sim: ${strategy} done (${total} conversations, ${seconds} s)\n`);
+    if (process.stderr.isTTY)
+      process.stderr.write(`\r\x1b[Ksim: ${strategy} ${done}/${total} conversations (${seconds} s)`);
+    else if (done === total)
+      process.stderr.write(`sim: ${strategy} done (${total} conversations, ${seconds} s)\n`);
   };
 }

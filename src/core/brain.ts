@@ -14,7 +14,6 @@ export interface BrainRequest {
 }
 
 export type BrainOutput =
-  | { type: 'message'; text: string }
-  | { type: 'function_call'; name: string; arguments: string };
+  { type: 'message'; text: string } | { type: 'function_call'; name: string; arguments: string };
 
 export type Brain = (request: BrainRequest) => BrainOutput[];

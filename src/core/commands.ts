@@ -18,11 +18,30 @@ export interface CallOrigin {
 export type Command =
   | { type: 'call-model'; callId: CallId; request: ModelRequest }
   | { type: 'abort-model'; callId: CallId }
-  | { type: 'run-write'; effectId: EffectId; tool: string; arguments: string; idempotencyKey: IdempotencyKey; origin: CallOrigin }
+  | {
+      type: 'run-write';
+      effectId: EffectId;
+      tool: string;
+      arguments: string;
+      idempotencyKey: IdempotencyKey;
+      origin: CallOrigin;
+    }
   | { type: 'run-read'; tool: string; arguments: string; origin: CallOrigin }
   /** Ask the tool whether a write whose owner was lost happened (its `reconcile`). */
-  | { type: 'reconcile'; effectId: EffectId; tool: string; idempotencyKey: IdempotencyKey; origin: CallOrigin }
-  | { type: 'deliver'; replyId: ReplyId; text: string; covers: MessageId[]; kind: 'reply' | 'follow-up' | 'fallback' };
+  | {
+      type: 'reconcile';
+      effectId: EffectId;
+      tool: string;
+      idempotencyKey: IdempotencyKey;
+      origin: CallOrigin;
+    }
+  | {
+      type: 'deliver';
+      replyId: ReplyId;
+      text: string;
+      covers: MessageId[];
+      kind: 'reply' | 'follow-up' | 'fallback';
+    };
 
 export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;
 
@@ -32,4 +51,5 @@ export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>
  * gate — and the next plan is made on the state they build). Otherwise the I/O the state asks for,
  * and the time to plan again at when the state is waiting for the clock (null when it is not).
  */
-export type Plan = { kind: 'append'; events: EventBody[] } | { kind: 'io'; commands: Command[]; wakeAt: number | null };
+export type Plan =
+  { kind: 'append'; events: EventBody[] } | { kind: 'io'; commands: Command[]; wakeAt: number | null };

@@ -20,7 +20,7 @@ export interface Knowledge {
 /** The calls from the root to `callId`, oldest first. */
 export function lineage(state: ConversationState, callId: CallId | null): ModelCallState[] {
   const calls: ModelCallState[] = [];
-  for (let id = callId; id !== null; ) {
+  for (let id = callId; id !== null;) {
     const call = getCall(state, id);
     calls.push(call);
     id = call.parent;
@@ -30,7 +30,13 @@ export function lineage(state: ConversationState, callId: CallId | null): ModelC
 
 /** What the context of a response holds: its lineage's inputs and outputs. */
 export function knowledgeOf(state: ConversationState, callId: CallId | null): Knowledge {
-  const known: Knowledge = { messages: new Set(), replies: new Set(), effects: new Map(), grafts: new Map(), undeliveredText: false };
+  const known: Knowledge = {
+    messages: new Set(),
+    replies: new Set(),
+    effects: new Map(),
+    grafts: new Map(),
+    undeliveredText: false,
+  };
   const committed = new Set(state.replies.map((r) => r.callId));
   for (const call of lineage(state, callId)) {
     learn(known, call.entries);
@@ -102,7 +108,11 @@ export function answerEntries(state: ConversationState, call: ModelCallState): C
 function answerEntry(state: ConversationState, toolCall: ToolCallState): ContextEntry {
   const outcome = toolCall.outcome;
   invariant(outcome !== null, `tool call ${toolCall.toolCallId} is not answered`);
-  const item = (output: string): InputItem => ({ type: 'function_call_output', call_id: toolCall.toolCallId, output });
+  const item = (output: string): InputItem => ({
+    type: 'function_call_output',
+    call_id: toolCall.toolCallId,
+    output,
+  });
   if (outcome.kind !== 'effect') return { item: item(outcome.output), answers: toolCall.toolCallId };
   const effect = getEffect(state, outcome.effectId);
   return {
@@ -140,20 +150,29 @@ export function graftEntries(effect: EffectState, n: number): ContextEntry[] {
   ];
 }
 
-const developer = (text: string): ContextEntry => ({ item: { type: 'message', role: 'developer', content: text } });
+const developer = (text: string): ContextEntry => ({
+  item: { type: 'message', role: 'developer', content: text },
+});
 
 export const notes = {
   grafts: (after: string | null, before: string | null): ContextEntry => {
     const quote = (text: string) => `"${text.length > 80 ? `${text.slice(0, 77)}...` : text}"`;
-    const where = [after && `after the customer wrote ${quote(after)}`, before && `before ${quote(before)} was read`].filter(Boolean);
+    const where = [
+      after && `after the customer wrote ${quote(after)}`,
+      before && `before ${quote(before)} was read`,
+    ].filter(Boolean);
     const place = where.length > 0 ? ` (issued ${where.join(', ')})` : '';
     return developer(
       `The tool calls that follow were made by another branch of this conversation${place}. They and their results are real: take them into account and do not repeat them.`,
     );
   },
   undelivered: developer('The assistant text above was a draft: it was never shown to the customer.'),
-  answerAgain: developer('The conversation changed while you were answering (see above). Your previous answer was not sent: answer the customer again.'),
-  followUp: developer('News since your last reply is above. If it changes what the customer should know, tell them in one short message.'),
+  answerAgain: developer(
+    'The conversation changed while you were answering (see above). Your previous answer was not sent: answer the customer again.',
+  ),
+  followUp: developer(
+    'News since your last reply is above. If it changes what the customer should know, tell them in one short message.',
+  ),
 };
 
 interface NewInputOptions {
@@ -168,7 +187,11 @@ interface NewInputOptions {
  * then, in the order they happened, the customer messages and fallback replies it lacks and grafts
  * for every effect it does not hold at its current status.
  */
-export function newInput(state: ConversationState, parent: CallId | null, options: NewInputOptions): ContextEntry[] {
+export function newInput(
+  state: ConversationState,
+  parent: CallId | null,
+  options: NewInputOptions,
+): ContextEntry[] {
   const known = knowledgeOf(state, parent);
   const entries: ContextEntry[] = [];
   if (parent !== null) {
@@ -185,20 +208,38 @@ function chronological(state: ConversationState, known: Knowledge, beforeSeq: nu
   type Placed = { seq: number; entries: ContextEntry[]; graft?: true; text?: string };
   const placed: Placed[] = [];
   for (const m of state.messages) {
-    if (m.seq >= beforeSeq || known.messages.has(m.messageId) || m.coveredBy !== null && !isFallback(state, m.coveredBy)) continue;
-    placed.push({ seq: m.seq, text: m.text, entries: [{ item: { type: 'message', role: 'user', content: m.text }, messageId: m.messageId }] });
+    if (
+      m.seq >= beforeSeq ||
+      known.messages.has(m.messageId) ||
+      (m.coveredBy !== null && !isFallback(state, m.coveredBy))
+    )
+      continue;
+    placed.push({
+      seq: m.seq,
+      text: m.text,
+      entries: [{ item: { type: 'message', role: 'user', content: m.text }, messageId: m.messageId }],
+    });
   }
   for (const r of state.replies) {
     if (r.callId !== null || known.replies.has(r.replyId)) continue;
-    placed.push({ seq: r.committedSeq, entries: [{ item: { type: 'message', role: 'assistant', content: r.text }, replyId: r.replyId }] });
+    placed.push({
+      seq: r.committedSeq,
+      entries: [{ item: { type: 'message', role: 'assistant', content: r.text }, replyId: r.replyId }],
+    });
   }
   for (const effect of missingEffects(state, known)) {
-    placed.push({ seq: effect.startedSeq, graft: true, entries: graftEntries(effect, (known.grafts.get(effect.effectId) ?? 0) + 1) });
+    placed.push({
+      seq: effect.startedSeq,
+      graft: true,
+      entries: graftEntries(effect, (known.grafts.get(effect.effectId) ?? 0) + 1),
+    });
   }
   placed.sort((a, b) => a.seq - b.seq);
   const firstGraft = placed.findIndex((p) => p.graft);
   if (firstGraft >= 0) {
-    const after = placed.slice(0, firstGraft).findLast((p) => p.text !== undefined)?.text ?? lastMessageBefore(state, placed[firstGraft]!.seq);
+    const after =
+      placed.slice(0, firstGraft).findLast((p) => p.text !== undefined)?.text ??
+      lastMessageBefore(state, placed[firstGraft]!.seq);
     const before = placed.slice(firstGraft).find((p) => p.text !== undefined)?.text ?? null;
     placed.splice(firstGraft, 0, { seq: -1, entries: [notes.grafts(after, before)] });
   }
@@ -222,12 +263,21 @@ export function replayItem(item: OutputItem): InputItem {
     case 'function_call':
       return { type: 'function_call', call_id: item.call_id, name: item.name, arguments: item.arguments };
     case 'reasoning':
-      return { type: 'reasoning', id: item.id, summary: item.summary, ...(item.encrypted_content ? { encrypted_content: item.encrypted_content } : {}) };
+      return {
+        type: 'reasoning',
+        id: item.id,
+        summary: item.summary,
+        ...(item.encrypted_content ? { encrypted_content: item.encrypted_content } : {}),
+      };
   }
 }
 
 /** The whole transcript of a lineage, as stateless mode sends it. */
-export function transcript(state: ConversationState, callId: CallId | null, withReasoning: boolean): InputItem[] {
+export function transcript(
+  state: ConversationState,
+  callId: CallId | null,
+  withReasoning: boolean,
+): InputItem[] {
   const items: InputItem[] = [];
   for (const call of lineage(state, callId)) {
     for (const entry of call.entries) items.push(entry.item);

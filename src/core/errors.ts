@@ -33,7 +33,11 @@ export abstract class GraftError extends Error {
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this !== GraftError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && (value as { [GRAFT_ERROR]?: unknown })[GRAFT_ERROR] === true;
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [GRAFT_ERROR]?: unknown })[GRAFT_ERROR] === true
+    );
   }
 }
 
@@ -82,7 +86,11 @@ export class InvalidInputError extends TypeError {
   /** `invalid_conversation_id`, `invalid_message_id`, `invalid_text` or `text_too_long`. */
   get code(): string {
     if (this.reason === 'too-long') return `${this.field === 'text' ? 'text' : 'id'}_too_long`;
-    return { conversationId: 'invalid_conversation_id', messageId: 'invalid_message_id', text: 'invalid_text' }[this.field];
+    return {
+      conversationId: 'invalid_conversation_id',
+      messageId: 'invalid_message_id',
+      text: 'invalid_text',
+    }[this.field];
   }
 }
 

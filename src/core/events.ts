@@ -36,7 +36,8 @@ export interface ClassifiedCall {
  * Why a model call was made. `steer`: messages that arrived past the attempts-per-turn bound join
  * the live attempt's next call (its draft missed them).
  */
-export type ModelCallReason = 'start' | 'continue' | 'rebase' | 'retry' | 'restart' | 'stateless' | 'follow-up' | 'steer';
+export type ModelCallReason =
+  'start' | 'continue' | 'rebase' | 'retry' | 'restart' | 'stateless' | 'follow-up' | 'steer';
 
 export type FailureKind = 'retryable' | 'terminal' | 'chain-broken' | 'aborted' | 'timeout' | 'takeover';
 
@@ -59,7 +60,14 @@ export type UnknownCause = 'timeout' | 'hang' | 'error' | 'owner-lost';
 /** The events of a conversation's log, without the fields the log adds (seq, at, v). */
 export type EventBody =
   | { type: 'message.received'; messageId: MessageId; text: string; metadata?: Record<string, unknown> }
-  | { type: 'attempt.started'; attemptId: AttemptId; turn: number; reason: 'message' | 'follow-up'; owner: string; leaseUntil: number }
+  | {
+      type: 'attempt.started';
+      attemptId: AttemptId;
+      turn: number;
+      reason: 'message' | 'follow-up';
+      owner: string;
+      leaseUntil: number;
+    }
   | { type: 'attempt.superseded'; attemptId: AttemptId; byMessageId: MessageId }
   /** A follow-up attempt that could not produce a reply ends quietly (no customer message waits). */
   | { type: 'attempt.failed'; attemptId: AttemptId; reason: string }
@@ -102,7 +110,14 @@ export type EventBody =
        * new generation (`generation` 2, 3, …; absent means 1) with the key `<key>#<generation>`:
        * a fenced key stays unusable in the tool's system.
        */
-      effects: { effectId: EffectId; toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey; generation?: number }[];
+      effects: {
+        effectId: EffectId;
+        toolCallId: string;
+        tool: string;
+        arguments: string;
+        idempotencyKey: IdempotencyKey;
+        generation?: number;
+      }[];
     }
   /**
    * A write's outcome. `failed` means it did not happen: the tool threw a `ToolRejection`, or its
@@ -128,7 +143,15 @@ export type EventBody =
    * a write already recorded as failed threw after all (a tool that did not fence): it may have
    * happened, so it is reconciled again, and the conversation is flagged.
    */
-  | { type: 'effect.unknown'; effectId: EffectId; reason: string; cause: UnknownCause; reconciler: string | null; until?: number; late?: true }
+  | {
+      type: 'effect.unknown';
+      effectId: EffectId;
+      reason: string;
+      cause: UnknownCause;
+      reconciler: string | null;
+      until?: number;
+      late?: true;
+    }
   /**
    * No fenced answer: the tool has no `reconcile`, or it failed. The outcome stays unknown (and is
    * grafted as such), every write of the conversation stays blocked, and a person is asked.

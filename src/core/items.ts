@@ -5,8 +5,7 @@
 
 /** A content part of an input message. */
 export type InputContentPart =
-  | { type: 'input_text'; text: string }
-  | { type: 'output_text'; text: string; annotations?: unknown[] };
+  { type: 'input_text'; text: string } | { type: 'output_text'; text: string; annotations?: unknown[] };
 
 /** A message in a request's `input`. */
 export interface InputMessageItem {

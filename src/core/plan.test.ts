@@ -49,7 +49,10 @@ function core(config = coreConfig({ instanceId: 'me' })) {
       append([{ type: 'message.received', messageId: id as MessageId, text }]);
       return settle();
     },
-    respond(callId: CallId, output: { text?: string; calls?: { id: string; name: string; kind: 'read' | 'write' }[] }) {
+    respond(
+      callId: CallId,
+      output: { text?: string; calls?: { id: string; name: string; kind: 'read' | 'write' }[] },
+    ) {
       const calls = output.calls ?? [];
       append([
         {
@@ -58,10 +61,32 @@ function core(config = coreConfig({ instanceId: 'me' })) {
           responseId: `resp_${callId}`,
           usage,
           output: [
-            ...(output.text ? [{ type: 'message' as const, id: 'm', role: 'assistant' as const, status: 'completed' as const, content: [{ type: 'output_text' as const, text: output.text, annotations: [] }] }] : []),
-            ...calls.map((c) => ({ type: 'function_call' as const, id: `fc_${c.id}`, call_id: c.id, name: c.name, arguments: '{}' })),
+            ...(output.text
+              ? [
+                  {
+                    type: 'message' as const,
+                    id: 'm',
+                    role: 'assistant' as const,
+                    status: 'completed' as const,
+                    content: [{ type: 'output_text' as const, text: output.text, annotations: [] }],
+                  },
+                ]
+              : []),
+            ...calls.map((c) => ({
+              type: 'function_call' as const,
+              id: `fc_${c.id}`,
+              call_id: c.id,
+              name: c.name,
+              arguments: '{}',
+            })),
           ],
-          calls: calls.map((c) => ({ toolCallId: c.id, name: c.name, arguments: '{}', kind: c.kind, ...(c.kind === 'write' ? { idempotencyKey: asIdempotencyKey(`${c.name}:${c.id}`) } : {}) })),
+          calls: calls.map((c) => ({
+            toolCallId: c.id,
+            name: c.name,
+            arguments: '{}',
+            kind: c.kind,
+            ...(c.kind === 'write' ? { idempotencyKey: asIdempotencyKey(`${c.name}:${c.id}`) } : {}),
+          })),
         },
       ]);
       return settle();
@@ -128,7 +153,11 @@ describe('the pure core', () => {
     const b = c.lastCall();
     expect(b.parent).toBeNull();
     const graft = b.entries.find((e) => e.item.type === 'function_call');
-    expect(graft?.item).toMatchObject({ type: 'function_call', name: 'create_order', call_id: expect.stringMatching(/^graft_eff_\d+_1_1$/) });
+    expect(graft?.item).toMatchObject({
+      type: 'function_call',
+      name: 'create_order',
+      call_id: expect.stringMatching(/^graft_eff_\d+_1_1$/),
+    });
     expect(b.entries.find((e) => e.effect)?.effect?.status).toBe('running');
     expect(b.entries.some((e) => e.item.type === 'message' && e.item.role === 'developer')).toBe(true);
   });
@@ -160,7 +189,13 @@ describe('the pure core', () => {
   });
 
   it('waits for a running write at the reply gate up to its bound, then commits', () => {
-    const c = core(coreConfig({ instanceId: 'me', onSettleDuringFirstCall: 'rebase', limits: { replyWaitMs: 1_000 } as never }));
+    const c = core(
+      coreConfig({
+        instanceId: 'me',
+        onSettleDuringFirstCall: 'rebase',
+        limits: { replyWaitMs: 1_000 } as never,
+      }),
+    );
     c.message('m1');
     c.at(700).respond(c.lastCall().callId, { calls: [{ id: 'fc1', name: 'create_order', kind: 'write' }] });
     c.at(800).message('m2');
@@ -182,11 +217,15 @@ describe('the pure core', () => {
   it('builds chain requests from the delta and stateless requests from the whole transcript', () => {
     const chain = core();
     chain.message('m1');
-    chain.at(700).respond(chain.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+    chain
+      .at(700)
+      .respond(chain.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
     chain.log.length = 0;
     const stateless = core(coreConfig({ instanceId: 'me', mode: 'stateless', reasoning: true }));
     stateless.message('m1');
-    stateless.at(700).respond(stateless.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+    stateless
+      .at(700)
+      .respond(stateless.lastCall().callId, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
     for (const c of [chain, stateless]) {
       const call = c.lastCall();
       c.state.calls.get(call.callId)!.toolCalls[0]!.outcome = { kind: 'read', ok: true, output: '{}' };
@@ -196,7 +235,11 @@ describe('the pure core', () => {
     expect(a).toMatchObject({ previousResponseId: expect.stringMatching(/^resp_/), store: true });
     expect(a.input.map((i) => i.type)).toEqual(['function_call_output']);
     const b = buildRequest(stateless.state, stateless.config, stateless.lastCall());
-    expect(b).toMatchObject({ previousResponseId: null, store: false, include: ['reasoning.encrypted_content'] });
+    expect(b).toMatchObject({
+      previousResponseId: null,
+      store: false,
+      include: ['reasoning.encrypted_content'],
+    });
     expect(b.input.map((i) => i.type)).toEqual(['message', 'function_call', 'function_call_output']);
     expect(b.input[1]).not.toHaveProperty('status');
   });
@@ -212,7 +255,14 @@ describe('the pure core', () => {
 
   it('refuses an event that does not follow the last seq', () => {
     const state = initialState(parseConversationId('c1'));
-    const event = { type: 'message.received', messageId: 'm' as MessageId, text: 'x', v: EVENT_VERSION, seq: 2, at: 0 } as GraftEvent;
+    const event = {
+      type: 'message.received',
+      messageId: 'm' as MessageId,
+      text: 'x',
+      v: EVENT_VERSION,
+      seq: 2,
+      at: 0,
+    } as GraftEvent;
     expect(() => evolve(state, event)).toThrow(/does not follow/);
   });
 
@@ -234,7 +284,9 @@ describe('the pure core', () => {
     expect(c.log.some((e) => e.type === 'lease.claimed' && e.owner === 'other')).toBe(true);
     expect(c.state.calls.get(lost)!.failure?.kind).toBe('takeover');
     expect(c.lastCall()).toMatchObject({ owner: 'other', reason: 'retry' });
-    expect(io.commands).toContainEqual(expect.objectContaining({ type: 'call-model', callId: c.lastCall().callId }));
+    expect(io.commands).toContainEqual(
+      expect.objectContaining({ type: 'call-model', callId: c.lastCall().callId }),
+    );
   });
 
   it("records a lost owner's running write as unknown, and reconciles it", () => {
@@ -244,7 +296,9 @@ describe('the pure core', () => {
     const io = c.at(11_000).tickAs('other');
     const effect = [...c.state.effects.values()][0]!;
     expect(effect).toMatchObject({ status: 'unknown', checkBy: 'other' });
-    expect(io.commands).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId, tool: 'create_order' }));
+    expect(io.commands).toContainEqual(
+      expect.objectContaining({ type: 'reconcile', effectId: effect.effectId, tool: 'create_order' }),
+    );
     // The original owner never reconciles what another instance took over.
     expect(types(c.tick())).not.toContain('reconcile');
   });
@@ -274,14 +328,21 @@ describe('the pure core', () => {
     // It died before its check was recorded: the next instance takes the check over.
     const io = c.at(26_000).tickAs('third');
     expect(effect).toMatchObject({ status: 'unknown', checkBy: 'third', owner: 'third' });
-    expect(io.commands).toContainEqual(expect.objectContaining({ type: 'reconcile', effectId: effect.effectId }));
+    expect(io.commands).toContainEqual(
+      expect.objectContaining({ type: 'reconcile', effectId: effect.effectId }),
+    );
     c.append([{ type: 'effect.checked', effectId: effect.effectId, note: 'no reconcile' }]);
     expect(types(c.at(60_000).tickAs('fourth'))).not.toContain('reconcile');
     expect(c.log.filter((e) => e.type === 'effect.unknown')).toHaveLength(2);
   });
 });
 
-const write = (id: string, name = 'create_order', key = `${name}:${id}`) => ({ id, name, key, kind: 'write' as const });
+const write = (id: string, name = 'create_order', key = `${name}:${id}`) => ({
+  id,
+  name,
+  key,
+  kind: 'write' as const,
+});
 const effectIds = (c: ReturnType<typeof core>) => [...c.state.effects.keys()];
 
 describe('the frontier', () => {
@@ -325,8 +386,20 @@ describe('the write gate, step by step', () => {
         callId,
         responseId: `resp_${callId}`,
         usage,
-        output: calls.map((x) => ({ type: 'function_call' as const, id: `fc_${x.id}`, call_id: x.id, name: x.name, arguments: '{}' })),
-        calls: calls.map((x) => ({ toolCallId: x.id, name: x.name, arguments: '{}', kind: x.kind, idempotencyKey: asIdempotencyKey(x.key) })),
+        output: calls.map((x) => ({
+          type: 'function_call' as const,
+          id: `fc_${x.id}`,
+          call_id: x.id,
+          name: x.name,
+          arguments: '{}',
+        })),
+        calls: calls.map((x) => ({
+          toolCallId: x.id,
+          name: x.name,
+          arguments: '{}',
+          kind: x.kind,
+          idempotencyKey: asIdempotencyKey(x.key),
+        })),
       },
     ]);
     const call = c.state.calls.get(callId)!;
@@ -355,11 +428,15 @@ describe('the write gate, step by step', () => {
     c.at(2_000).tick();
     expect(c.state.effects.get(effectIds(c)[0]!)!.status).toBe('unknown');
     const again = c.state.calls.get(c.lastCall().callId)!;
-    expect(writeGate(c.state, c.config, c.state.attempts.get(again.attemptId)!, again, again.toolCalls)).toEqual({ kind: 'wait' });
+    expect(
+      writeGate(c.state, c.config, c.state.attempts.get(again.attemptId)!, again, again.toolCalls),
+    ).toEqual({ kind: 'wait' });
   });
 
   it('step 2: refuses every write as blocked while a write that no check could settle stays unknown', () => {
-    const c = core(coreConfig({ instanceId: 'me', limits: { toolTimeoutMs: 1_000, toolHangMs: 2_000 } as never }));
+    const c = core(
+      coreConfig({ instanceId: 'me', limits: { toolTimeoutMs: 1_000, toolHangMs: 2_000 } as never }),
+    );
     c.message('m1');
     c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
     c.at(3_000).tick();
@@ -387,21 +464,42 @@ describe('the write gate, step by step', () => {
     c.at(900).settleEffect(effectIds(c)[0]!, '{"order_id":"ord_1"}');
     // The attempt's next call asks for the same key again.
     const decision = atGate(c, c.lastCall().callId, [write('fc1')]);
-    expect(decision).toEqual({ kind: 'start', start: [], refusals: [{ toolCallId: 'fc1', reason: 'duplicate-key', output: '{"order_id":"ord_1"}' }] });
+    expect(decision).toEqual({
+      kind: 'start',
+      start: [],
+      refusals: [{ toolCallId: 'fc1', reason: 'duplicate-key', output: '{"order_id":"ord_1"}' }],
+    });
   });
 
   it('step 5: starts the other writes as one batch, a key repeated in the response once, a failed key under a new generation', () => {
     const c = core();
     c.message('m1');
     c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
-    c.append([{ type: 'effect.settled', effectId: effectIds(c)[0]!, outcome: 'failed', output: '{"error":"no stock"}' }]);
+    c.append([
+      {
+        type: 'effect.settled',
+        effectId: effectIds(c)[0]!,
+        outcome: 'failed',
+        output: '{"error":"no stock"}',
+      },
+    ]);
     c.tick();
-    const decision = atGate(c, c.lastCall().callId, [write('fc1'), write('fc2', 'update_order'), write('fc3', 'update_order', 'update_order:fc2')]);
+    const decision = atGate(c, c.lastCall().callId, [
+      write('fc1'),
+      write('fc2', 'update_order'),
+      write('fc3', 'update_order', 'update_order:fc2'),
+    ]);
     expect(decision).toEqual({
       kind: 'start',
       refusals: [{ toolCallId: 'fc3', reason: 'duplicate-call', output: expect.any(String) }],
       start: [
-        { toolCallId: 'fc1', tool: 'create_order', arguments: '{}', idempotencyKey: 'create_order:fc1#2', generation: 2 },
+        {
+          toolCallId: 'fc1',
+          tool: 'create_order',
+          arguments: '{}',
+          idempotencyKey: 'create_order:fc1#2',
+          generation: 2,
+        },
         { toolCallId: 'fc2', tool: 'update_order', arguments: '{}', idempotencyKey: 'update_order:fc2' },
       ],
     });
@@ -414,7 +512,9 @@ describe('backoff', () => {
     ({ callId: 'call_1', failure: { kind, message: 'x', retryAfterMs, at: 10_000 } }) as never;
 
   it('doubles the wait with each failure in a row, up to the bound', () => {
-    expect([1, 2, 3, 4, 5, 6].map((n) => retryAt(config, failed('retryable'), n) - 10_000)).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => retryAt(config, failed('retryable'), n) - 10_000)).toEqual([
+      100, 200, 400, 800, 1_000, 1_000,
+    ]);
   });
 
   it("waits for the server's retry-after when it is longer, and retries an aborted call at once", () => {
@@ -429,10 +529,16 @@ describe('graft placement', () => {
     c.message('m1', 'I want a pizza');
     c.at(700).respond(c.lastCall().callId, { calls: [write('fc1')] });
     c.at(800).message('m2', 'and a cola');
-    const kinds = c.lastCall().entries.map((e) => (e.messageId ?? (e.item.type === 'message' ? e.item.role : e.item.type)) as string);
+    const kinds = c
+      .lastCall()
+      .entries.map((e) => (e.messageId ?? (e.item.type === 'message' ? e.item.role : e.item.type)) as string);
     expect(kinds).toEqual(['m1', 'developer', 'function_call', 'function_call_output', 'm2']);
     const note = c.lastCall().entries[1]!.item;
-    expect(note).toMatchObject({ content: expect.stringContaining('after the customer wrote "I want a pizza", before "and a cola" was read') });
+    expect(note).toMatchObject({
+      content: expect.stringContaining(
+        'after the customer wrote "I want a pizza", before "and a cola" was read',
+      ),
+    });
   });
 
   it('grafts an effect again, as a new pair, when its status changed since the context was told', () => {
@@ -446,6 +552,8 @@ describe('graft placement', () => {
     const rebase = c.lastCall();
     expect(rebase).toMatchObject({ parent: b1, reason: 'rebase' });
     const grafts = rebase.entries.filter((e) => e.item.type === 'function_call_output');
-    expect(grafts.map((e) => [e.item.type === 'function_call_output' && e.item.call_id, e.effect?.status])).toEqual([[expect.stringMatching(/_2$/), 'done']]);
+    expect(
+      grafts.map((e) => [e.item.type === 'function_call_output' && e.item.call_id, e.effect?.status]),
+    ).toEqual([[expect.stringMatching(/_2$/), 'done']]);
   });
 });

@@ -16,7 +16,14 @@ import {
   notes,
   notices,
 } from './context.js';
-import type { AttemptState, ConversationState, EffectState, MessageState, ModelCallState, ToolCallState } from './state.js';
+import type {
+  AttemptState,
+  ConversationState,
+  EffectState,
+  MessageState,
+  ModelCallState,
+  ToolCallState,
+} from './state.js';
 import { attentionNeeded, generationKey, getAttempt, getCall, getEffect, leased } from './state.js';
 import { buildRequest, callOrigin } from './request.js';
 
@@ -48,7 +55,7 @@ class Batch {
 
 function decideNext(state: ConversationState, config: CoreConfig, now: number, batch: Batch): void {
   if (boundTools(state, config, now, batch) || keepLeases(state, config, now, batch)) return;
-  const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
+  const live = state.live === null ? null : (state.attempts.get(state.live) ?? null);
   const waiting = state.messages.filter((m) => m.coveredBy === null);
   if (live) {
     const newer = waiting.filter((m) => m.seq > live.startedSeq);
@@ -64,7 +71,8 @@ function decideNext(state: ConversationState, config: CoreConfig, now: number, b
     return;
   }
   if (waiting.length > 0) startAttempt(state, config, now, batch, 'message');
-  else if (followUpNeeded(state) && followUpsSinceMessage(state) < config.limits.followUpsPerMessage) startAttempt(state, config, now, batch, 'follow-up');
+  else if (followUpNeeded(state) && followUpsSinceMessage(state) < config.limits.followUpsPerMessage)
+    startAttempt(state, config, now, batch, 'follow-up');
 }
 
 /**
@@ -81,14 +89,26 @@ function keepLeases(state: ConversationState, config: CoreConfig, now: number, b
   }
   for (const effect of state.effects.values()) {
     if (leased(effect) && effect.owner !== me && now >= effect.leaseUntil) {
-      const reason = effect.status === 'running' ? `owner ${effect.owner} lost its lease` : `reconciler ${effect.owner} lost its lease`;
-      batch.push({ type: 'effect.unknown', effectId: effect.effectId, reason, cause: 'owner-lost', reconciler: me, until });
+      const reason =
+        effect.status === 'running'
+          ? `owner ${effect.owner} lost its lease`
+          : `reconciler ${effect.owner} lost its lease`;
+      batch.push({
+        type: 'effect.unknown',
+        effectId: effect.effectId,
+        reason,
+        cause: 'owner-lost',
+        reconciler: me,
+        until,
+      });
     }
   }
   if (batch.events.length > 0) return true;
   const renewAt = (leaseUntil: number) => leaseUntil - config.limits.leaseMs / 2;
   const attempts = live && live.owner === me && now >= renewAt(live.leaseUntil) ? [live.attemptId] : [];
-  const effects = [...state.effects.values()].filter((e) => leased(e) && e.owner === me && now >= renewAt(e.leaseUntil)).map((e) => e.effectId);
+  const effects = [...state.effects.values()]
+    .filter((e) => leased(e) && e.owner === me && now >= renewAt(e.leaseUntil))
+    .map((e) => e.effectId);
   if (attempts.length === 0 && effects.length === 0) return false;
   batch.push({ type: 'lease.renewed', owner: me, until, attempts, effects });
   return true;
@@ -106,7 +126,10 @@ function attemptsInTurn(state: ConversationState): number {
  * model call. Below it, a newer message supersedes the attempt instead.
  */
 function messageBound(state: ConversationState, config: CoreConfig, attempt: AttemptState): number {
-  const steering = attempt.status === 'live' && attempt.turn === state.turn && attemptsInTurn(state) >= config.limits.attemptsPerTurn;
+  const steering =
+    attempt.status === 'live' &&
+    attempt.turn === state.turn &&
+    attemptsInTurn(state) >= config.limits.attemptsPerTurn;
   return steering ? state.seq + 1 : attempt.startedSeq;
 }
 
@@ -125,10 +148,23 @@ function boundTools(state: ConversationState, config: CoreConfig, now: number, b
     const effect = getEffect(state, effectId);
     const { timeoutMs, hangMs } = toolBounds(config, effect.tool);
     if (effect.status === 'running' && now >= effect.startedAt + timeoutMs) {
-      batch.push({ type: 'effect.unknown', effectId, reason: `still running after ${timeoutMs} ms`, cause: 'timeout', reconciler: null });
+      batch.push({
+        type: 'effect.unknown',
+        effectId,
+        reason: `still running after ${timeoutMs} ms`,
+        cause: 'timeout',
+        reconciler: null,
+      });
     } else if (inFlightUnchecked(effect) && now >= effect.startedAt + hangMs) {
       const reason = `still running after ${hangMs} ms: asking the tool whether it happened`;
-      batch.push({ type: 'effect.unknown', effectId, reason, cause: 'hang', reconciler: effect.owner, until: effect.leaseUntil });
+      batch.push({
+        type: 'effect.unknown',
+        effectId,
+        reason,
+        cause: 'hang',
+        reconciler: effect.owner,
+        until: effect.leaseUntil,
+      });
     }
   }
   return batch.events.length > 0;
@@ -153,14 +189,28 @@ function followUpNeeded(state: ConversationState): boolean {
 function followUpsSinceMessage(state: ConversationState): number {
   const since = state.messages.at(-1)?.seq ?? 0;
   let count = 0;
-  for (const attempt of state.attempts.values()) if (attempt.reason === 'follow-up' && attempt.startedSeq > since) count += 1;
+  for (const attempt of state.attempts.values())
+    if (attempt.reason === 'follow-up' && attempt.startedSeq > since) count += 1;
   return count;
 }
 
-function startAttempt(state: ConversationState, config: CoreConfig, now: number, batch: Batch, reason: 'message' | 'follow-up'): void {
+function startAttempt(
+  state: ConversationState,
+  config: CoreConfig,
+  now: number,
+  batch: Batch,
+  reason: 'message' | 'follow-up',
+): void {
   const startedSeq = batch.nextSeq;
   const attemptId = attemptIdAt(startedSeq);
-  batch.push({ type: 'attempt.started', attemptId, turn: state.turn, reason, owner: config.instanceId, leaseUntil: now + config.limits.leaseMs });
+  batch.push({
+    type: 'attempt.started',
+    attemptId,
+    turn: state.turn,
+    reason,
+    owner: config.instanceId,
+    leaseUntil: now + config.limits.leaseMs,
+  });
   if (state.modelCallsThisTurn >= config.limits.modelCallsPerTurn) {
     commitFallback(state, config, batch, { attemptId, startedSeq, reason });
     return;
@@ -185,7 +235,8 @@ export function chooseFrontier(state: ConversationState): CallId | null {
     if (attempt.turn !== state.turn) continue;
     for (const callId of attempt.calls) {
       const call = getCall(state, callId);
-      if (call.status !== 'responded' || !allAnswered(state, call) || !descendsFrom(state, call, state.head)) continue;
+      if (call.status !== 'responded' || !allAnswered(state, call) || !descendsFrom(state, call, state.head))
+        continue;
       const score = settledHeld(state, callId, true);
       const seq = call.respondedSeq ?? 0;
       if (score > best.score || (score === best.score && seq > best.seq)) best = { callId, score, seq };
@@ -240,7 +291,13 @@ function requestModel(
 }
 
 /** Moves the live attempt on from where its current model call stands. */
-function advance(state: ConversationState, config: CoreConfig, now: number, attempt: AttemptState, batch: Batch): void {
+function advance(
+  state: ConversationState,
+  config: CoreConfig,
+  now: number,
+  attempt: AttemptState,
+  batch: Batch,
+): void {
   const callId = attempt.calls.at(-1);
   invariant(callId !== undefined, `live attempt ${attempt.attemptId} has no model call`);
   const call = getCall(state, callId);
@@ -255,14 +312,25 @@ function advance(state: ConversationState, config: CoreConfig, now: number, atte
  * settled while the call is in flight. Starting again from the new frontier costs less than
  * reaching a gate with a stale context and rebasing.
  */
-function restartIfStale(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, batch: Batch): void {
+function restartIfStale(
+  state: ConversationState,
+  config: CoreConfig,
+  attempt: AttemptState,
+  call: ModelCallState,
+  batch: Batch,
+): void {
   if (config.onSettleDuringFirstCall !== 'restart') return;
   if (attempt.calls.some((id) => getCall(state, id).status === 'responded')) return;
   if (state.modelCallsThisTurn >= config.limits.modelCallsPerTurn) return;
-  const stale = call.entries.some((e) => e.effect?.status === 'running' && getEffect(state, e.effect.effectId).status !== 'running');
+  const stale = call.entries.some(
+    (e) => e.effect?.status === 'running' && getEffect(state, e.effect.effectId).status !== 'running',
+  );
   if (!stale) return;
   const parent = chooseFrontier(state);
-  const entries = newInput(state, parent, { messagesBeforeSeq: messageBound(state, config, attempt), fromFrontier: true });
+  const entries = newInput(state, parent, {
+    messagesBeforeSeq: messageBound(state, config, attempt),
+    fromFrontier: true,
+  });
   if (attempt.reason === 'follow-up') entries.push(notes.followUp);
   requestModel(config, batch, attempt.attemptId, parent, entries, 'restart', parentStateless(state, parent));
 }
@@ -283,7 +351,15 @@ function retryOrGiveUp(
   }
   const failures = consecutiveFailures(state, attempt);
   if (failure.kind === 'chain-broken') {
-    requestModel(config, batch, attempt.attemptId, call.parent, rebuildEntries(state, config, attempt, call), 'stateless', true);
+    requestModel(
+      config,
+      batch,
+      attempt.attemptId,
+      call.parent,
+      rebuildEntries(state, config, attempt, call),
+      'stateless',
+      true,
+    );
     return;
   }
   if (failures > config.limits.modelRetries) {
@@ -291,7 +367,15 @@ function retryOrGiveUp(
     return;
   }
   if (now < retryAt(config, call, failures)) return;
-  requestModel(config, batch, attempt.attemptId, call.parent, rebuildEntries(state, config, attempt, call), 'retry', call.stateless);
+  requestModel(
+    config,
+    batch,
+    attempt.attemptId,
+    call.parent,
+    rebuildEntries(state, config, attempt, call),
+    'retry',
+    call.stateless,
+  );
 }
 
 function consecutiveFailures(state: ConversationState, attempt: AttemptState): number {
@@ -308,20 +392,36 @@ function consecutiveFailures(state: ConversationState, attempt: AttemptState): n
 export function retryAt(config: CoreConfig, call: ModelCallState, failures: number): number {
   invariant(call.failure !== null, `call ${call.callId} did not fail`);
   if (call.failure.kind === 'aborted' || call.failure.kind === 'takeover') return call.failure.at;
-  const backoff = Math.min(config.limits.retryMaxMs, config.limits.retryBaseMs * 2 ** Math.max(0, failures - 1));
+  const backoff = Math.min(
+    config.limits.retryMaxMs,
+    config.limits.retryBaseMs * 2 ** Math.max(0, failures - 1),
+  );
   return call.failure.at + Math.max(backoff, call.failure.retryAfterMs ?? 0);
 }
 
 /** The entries of a retried call: the same purpose as the failed one, with today's grafts. */
-function rebuildEntries(state: ConversationState, config: CoreConfig, attempt: AttemptState, failed: ModelCallState): ContextEntry[] {
+function rebuildEntries(
+  state: ConversationState,
+  config: CoreConfig,
+  attempt: AttemptState,
+  failed: ModelCallState,
+): ContextEntry[] {
   let origin: ModelCallState = failed;
-  for (let i = attempt.calls.indexOf(failed.callId); i > 0 && (origin.reason === 'retry' || origin.reason === 'stateless'); i -= 1) {
+  for (
+    let i = attempt.calls.indexOf(failed.callId);
+    i > 0 && (origin.reason === 'retry' || origin.reason === 'stateless');
+    i -= 1
+  ) {
     origin = getCall(state, attempt.calls[i - 1]!);
   }
   const fromFrontier = origin.reason === 'start' || origin.reason === 'restart';
-  const entries = newInput(state, failed.parent, { messagesBeforeSeq: messageBound(state, config, attempt), fromFrontier });
+  const entries = newInput(state, failed.parent, {
+    messagesBeforeSeq: messageBound(state, config, attempt),
+    fromFrontier,
+  });
   if (fromFrontier && attempt.reason === 'follow-up') entries.push(notes.followUp);
-  if ((origin.reason === 'rebase' || origin.reason === 'steer') && !hasToolCalls(state, failed.parent)) entries.push(notes.answerAgain);
+  if ((origin.reason === 'rebase' || origin.reason === 'steer') && !hasToolCalls(state, failed.parent))
+    entries.push(notes.answerAgain);
   return entries;
 }
 
@@ -334,7 +434,14 @@ function hasToolCalls(state: ConversationState, callId: CallId | null): boolean 
  * owes but has not seen (they steered in) → call again with them; a write still running → wait up
  * to the bound, then commit a reply written knowing it runs.
  */
-function replyGate(state: ConversationState, config: CoreConfig, now: number, attempt: AttemptState, call: ModelCallState, batch: Batch): void {
+function replyGate(
+  state: ConversationState,
+  config: CoreConfig,
+  now: number,
+  attempt: AttemptState,
+  call: ModelCallState,
+  batch: Batch,
+): void {
   const text = outputText(call.output).trim();
   if (text === '') return commitFallback(state, config, batch, attempt);
   const known = knowledgeOf(state, call.callId);
@@ -343,12 +450,25 @@ function replyGate(state: ConversationState, config: CoreConfig, now: number, at
   const unseen = owedMessages(state, bound).some((m) => !known.messages.has(m.messageId));
   if (stale || unseen) {
     if (!canCallAgain(state, config, attempt, stale)) return commitFallback(state, config, batch, attempt);
-    const entries = [...newInput(state, call.callId, { messagesBeforeSeq: bound, fromFrontier: false }), notes.answerAgain];
-    requestModel(config, batch, attempt.attemptId, call.callId, entries, stale ? 'rebase' : 'steer', call.stateless);
+    const entries = [
+      ...newInput(state, call.callId, { messagesBeforeSeq: bound, fromFrontier: false }),
+      notes.answerAgain,
+    ];
+    requestModel(
+      config,
+      batch,
+      attempt.attemptId,
+      call.callId,
+      entries,
+      stale ? 'rebase' : 'steer',
+      call.stateless,
+    );
     return;
   }
   if (anyRunning(state) && now < (call.respondedAt ?? now) + config.limits.replyWaitMs) return;
-  const covers = owedMessages(state, Number.POSITIVE_INFINITY).filter((m) => known.messages.has(m.messageId)).map((m) => m.messageId);
+  const covers = owedMessages(state, Number.POSITIVE_INFINITY)
+    .filter((m) => known.messages.has(m.messageId))
+    .map((m) => m.messageId);
   batch.push({
     type: 'reply.committed',
     attemptId: attempt.attemptId,
@@ -366,13 +486,24 @@ function anyRunning(state: ConversationState): boolean {
   return state.effectOrder.some((id) => getEffect(state, id).status === 'running');
 }
 
-function canCallAgain(state: ConversationState, config: CoreConfig, attempt: AttemptState, rebase: boolean): boolean {
+function canCallAgain(
+  state: ConversationState,
+  config: CoreConfig,
+  attempt: AttemptState,
+  rebase: boolean,
+): boolean {
   if (state.modelCallsThisTurn >= config.limits.modelCallsPerTurn) return false;
   return !rebase || attempt.rebases < config.limits.rebasesPerAttempt;
 }
 
 type Refusal = { toolCallId: string; reason: RefusalReason; output: string };
-export type WriteSpec = { toolCallId: string; tool: string; arguments: string; idempotencyKey: IdempotencyKey; generation?: number };
+export type WriteSpec = {
+  toolCallId: string;
+  tool: string;
+  arguments: string;
+  idempotencyKey: IdempotencyKey;
+  generation?: number;
+};
 
 /** What the write gate decided for all writes of one response. */
 export type WriteDecision =
@@ -384,12 +515,24 @@ export type WriteDecision =
  * The answers to a response's function calls: invalid calls are refused, the writes go through
  * the write gate together, and once every call is answered the model is called again.
  */
-function toolGate(state: ConversationState, config: CoreConfig, now: number, attempt: AttemptState, call: ModelCallState, batch: Batch): void {
+function toolGate(
+  state: ConversationState,
+  config: CoreConfig,
+  now: number,
+  attempt: AttemptState,
+  call: ModelCallState,
+  batch: Batch,
+): void {
   const refusals: Refusal[] = call.toolCalls
     .filter((t) => t.outcome === null && t.kind === 'invalid')
-    .map((t) => ({ toolCallId: t.toolCallId, reason: 'invalid', output: JSON.stringify({ error: t.error ?? 'invalid call' }) }));
+    .map((t) => ({
+      toolCallId: t.toolCallId,
+      reason: 'invalid',
+      output: JSON.stringify({ error: t.error ?? 'invalid call' }),
+    }));
   const writes = call.toolCalls.filter((t) => t.outcome === null && t.kind === 'write');
-  const decision: WriteDecision = writes.length > 0 ? writeGate(state, config, attempt, call, writes) : { kind: 'wait' };
+  const decision: WriteDecision =
+    writes.length > 0 ? writeGate(state, config, attempt, call, writes) : { kind: 'wait' };
   if (decision.kind !== 'wait') refusals.push(...decision.refusals);
   if (refusals.length > 0) batch.push({ type: 'tool.refused', callId: call.callId, refusals });
   if (decision.kind === 'start' && decision.start.length > 0) {
@@ -411,8 +554,10 @@ function toolGate(state: ConversationState, config: CoreConfig, now: number, att
   const refused = call.toolCalls.some((t) => t.outcome?.kind === 'refused' && t.outcome.reason === 'rebase');
   const grafted = entries.some((e) => e.item.type === 'function_call' && e.item.call_id.startsWith('graft_'));
   const steered = entries.some((e) => e.messageId !== undefined);
-  const reason: ModelCallReason = grafted || (refused && !steered) ? 'rebase' : steered ? 'steer' : 'continue';
-  if (!canCallAgain(state, config, attempt, reason === 'rebase')) return commitFallback(state, config, batch, attempt);
+  const reason: ModelCallReason =
+    grafted || (refused && !steered) ? 'rebase' : steered ? 'steer' : 'continue';
+  if (!canCallAgain(state, config, attempt, reason === 'rebase'))
+    return commitFallback(state, config, batch, attempt);
   requestModel(config, batch, attempt.attemptId, call.callId, entries, reason, call.stateless);
 }
 
@@ -422,7 +567,13 @@ function toolGate(state: ConversationState, config: CoreConfig, now: number, att
  * apply; steps 4 and 5 answer call by call. `plan` brings only the live attempt here (step 1 is the
  * gate's own guard); it is exported for its unit tests.
  */
-export function writeGate(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision {
+export function writeGate(
+  state: ConversationState,
+  config: CoreConfig,
+  attempt: AttemptState,
+  call: ModelCallState,
+  writes: ToolCallState[],
+): WriteDecision {
   return (
     refuseIfSuperseded(attempt, writes) ??
     waitForWritesInFlight(state, writes) ??
@@ -450,7 +601,9 @@ function refuseIfSuperseded(attempt: AttemptState, writes: ToolCallState[]): Wri
 function waitForWritesInFlight(state: ConversationState, writes: ToolCallState[]): WriteDecision | null {
   const inFlight = state.effectOrder.some((id) => mayBeInFlight(getEffect(state, id)));
   if (inFlight) return { kind: 'wait' };
-  const blocked = state.effectOrder.map((id) => getEffect(state, id)).find((e) => e.status === 'unknown' && e.checked);
+  const blocked = state.effectOrder
+    .map((id) => getEffect(state, id))
+    .find((e) => e.status === 'unknown' && e.checked);
   return blocked ? refuseAll(writes, 'blocked', notices.blocked(blocked.tool)) : null;
 }
 
@@ -463,16 +616,29 @@ function mayBeInFlight(effect: EffectState): boolean {
  * Step 3: the context lacks a settled effect (or holds an older status), or a message the
  * attempt owes (one that steered in): rebase — run nothing, tell the model, and let it decide again.
  */
-function rebaseIfStale(state: ConversationState, config: CoreConfig, attempt: AttemptState, call: ModelCallState, writes: ToolCallState[]): WriteDecision | null {
+function rebaseIfStale(
+  state: ConversationState,
+  config: CoreConfig,
+  attempt: AttemptState,
+  call: ModelCallState,
+  writes: ToolCallState[],
+): WriteDecision | null {
   const known = knowledgeOf(state, call.callId);
-  const unseen = owedMessages(state, messageBound(state, config, attempt)).some((m) => !known.messages.has(m.messageId));
-  return missingEffects(state, known).length > 0 || unseen ? refuseAll(writes, 'rebase', notices.notExecuted) : null;
+  const unseen = owedMessages(state, messageBound(state, config, attempt)).some(
+    (m) => !known.messages.has(m.messageId),
+  );
+  return missingEffects(state, known).length > 0 || unseen
+    ? refuseAll(writes, 'rebase', notices.notExecuted)
+    : null;
 }
 
 /** Steps 4 and 5, call by call; the refusals keep the order of the calls. */
 function replayOrStart(state: ConversationState, writes: ToolCallState[]): WriteDecision {
   const replayed = new Map(writes.map((t) => [t, replayIfRecorded(state, t)]));
-  const { start, repeats } = startBatch(state, writes.filter((t) => replayed.get(t) === null));
+  const { start, repeats } = startBatch(
+    state,
+    writes.filter((t) => replayed.get(t) === null),
+  );
   const refusals = writes.flatMap((t) => replayed.get(t) ?? repeats.get(t) ?? []);
   return { kind: 'start', refusals, start };
 }
@@ -490,7 +656,9 @@ function previousRun(state: ConversationState, t: ToolCallState): EffectState | 
  */
 function replayIfRecorded(state: ConversationState, t: ToolCallState): Refusal | null {
   const previous = previousRun(state, t);
-  return previous && previous.status !== 'failed' ? { toolCallId: t.toolCallId, reason: 'duplicate-key', output: effectOutput(previous) } : null;
+  return previous && previous.status !== 'failed'
+    ? { toolCallId: t.toolCallId, reason: 'duplicate-key', output: effectOutput(previous) }
+    : null;
 }
 
 /**
@@ -498,7 +666,10 @@ function replayIfRecorded(state: ConversationState, t: ToolCallState): Refusal |
  * seq). A key repeated within the response runs once; a key whose runs all failed runs under a
  * new generation of its key.
  */
-function startBatch(state: ConversationState, writes: ToolCallState[]): { start: WriteSpec[]; repeats: Map<ToolCallState, Refusal> } {
+function startBatch(
+  state: ConversationState,
+  writes: ToolCallState[],
+): { start: WriteSpec[]; repeats: Map<ToolCallState, Refusal> } {
   const start: WriteSpec[] = [];
   const repeats = new Map<ToolCallState, Refusal>();
   const keys = new Set<IdempotencyKey>();
@@ -529,10 +700,15 @@ function commitFallback(
   batch: Batch,
   attempt: Pick<AttemptState, 'attemptId' | 'startedSeq' | 'reason'> & Partial<AttemptState>,
 ): void {
-  const bound = attempt.status === undefined ? attempt.startedSeq : messageBound(state, config, attempt as AttemptState);
+  const bound =
+    attempt.status === undefined ? attempt.startedSeq : messageBound(state, config, attempt as AttemptState);
   const covers = owedMessages(state, bound).map((m) => m.messageId);
   if (covers.length === 0) {
-    batch.push({ type: 'attempt.failed', attemptId: attempt.attemptId, reason: 'no reply could be produced' });
+    batch.push({
+      type: 'attempt.failed',
+      attemptId: attempt.attemptId,
+      reason: 'no reply could be produced',
+    });
     return;
   }
   batch.push({
@@ -550,12 +726,13 @@ function commitFallback(
 /** The I/O the state asks for. The shell runs each once, however often it is asked. */
 function io(state: ConversationState, config: CoreConfig, now: number): Command[] {
   const commands: Command[] = [];
-  const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
+  const live = state.live === null ? null : (state.attempts.get(state.live) ?? null);
   for (const call of state.calls.values()) {
     if (call.status !== 'pending') continue;
     const current = live !== null && live.attemptId === call.attemptId && live.calls.at(-1) === call.callId;
     if (!current) commands.push({ type: 'abort-model', callId: call.callId });
-    else if (call.owner === config.instanceId) commands.push({ type: 'call-model', callId: call.callId, request: buildRequest(state, config, call) });
+    else if (call.owner === config.instanceId)
+      commands.push({ type: 'call-model', callId: call.callId, request: buildRequest(state, config, call) });
   }
   // The reads of the current call are run by whoever owns the attempt now: a claim moves the
   // attempt, not the call, and a read may run twice (its answer is appended once).
@@ -563,7 +740,12 @@ function io(state: ConversationState, config: CoreConfig, now: number): Command[
   if (live && current?.status === 'responded' && live.owner === config.instanceId) {
     for (const t of current.toolCalls) {
       if (t.outcome !== null || t.kind !== 'read') continue;
-      commands.push({ type: 'run-read', tool: t.name, arguments: t.arguments, origin: callOrigin(state, live, current.callId, t.toolCallId) });
+      commands.push({
+        type: 'run-read',
+        tool: t.name,
+        arguments: t.arguments,
+        origin: callOrigin(state, live, current.callId, t.toolCallId),
+      });
     }
   }
   for (const effectId of state.effectOrder) {
@@ -583,11 +765,23 @@ function io(state: ConversationState, config: CoreConfig, now: number): Command[
     if (effect.status !== 'unknown' || effect.checkBy !== config.instanceId || effect.checked) continue;
     const attempt = getAttempt(state, effect.attemptId);
     const origin = callOrigin(state, attempt, effect.callId, effect.toolCallId);
-    commands.push({ type: 'reconcile', effectId: effect.effectId, tool: effect.tool, idempotencyKey: effect.idempotencyKey, origin });
+    commands.push({
+      type: 'reconcile',
+      effectId: effect.effectId,
+      tool: effect.tool,
+      idempotencyKey: effect.idempotencyKey,
+      origin,
+    });
   }
   for (const reply of state.replies) {
     if (reply.deliveredAt === null && deliversReply(state, config, reply, now)) {
-      commands.push({ type: 'deliver', replyId: reply.replyId, text: reply.text, covers: reply.covers, kind: reply.kind });
+      commands.push({
+        type: 'deliver',
+        replyId: reply.replyId,
+        text: reply.text,
+        covers: reply.covers,
+        kind: reply.kind,
+      });
     }
   }
   return commands;
@@ -597,7 +791,12 @@ function io(state: ConversationState, config: CoreConfig, now: number): Command[
  * Who delivers a committed reply: the instance that owned its attempt, until that lease runs out;
  * then any instance (the owner may have died before delivering). Delivery is at least once.
  */
-function deliversReply(state: ConversationState, config: CoreConfig, reply: ConversationState['replies'][number], now: number): boolean {
+function deliversReply(
+  state: ConversationState,
+  config: CoreConfig,
+  reply: ConversationState['replies'][number],
+  now: number,
+): boolean {
   const attempt = reply.attemptId === null ? undefined : state.attempts.get(reply.attemptId);
   return attempt === undefined || attempt.owner === config.instanceId || now >= attempt.leaseUntil;
 }
@@ -615,10 +814,14 @@ function wakeAt(state: ConversationState, config: CoreConfig, now: number): numb
     if (leased(effect)) times.push(leaseCheck(effect.owner, effect.leaseUntil));
   }
   for (const reply of state.replies) {
-    const attempt = reply.deliveredAt === null && reply.attemptId !== null ? state.attempts.get(reply.attemptId) : undefined;
-    if (attempt && attempt.owner !== config.instanceId && now < attempt.leaseUntil) times.push(attempt.leaseUntil);
+    const attempt =
+      reply.deliveredAt === null && reply.attemptId !== null
+        ? state.attempts.get(reply.attemptId)
+        : undefined;
+    if (attempt && attempt.owner !== config.instanceId && now < attempt.leaseUntil)
+      times.push(attempt.leaseUntil);
   }
-  const live = state.live === null ? null : state.attempts.get(state.live) ?? null;
+  const live = state.live === null ? null : (state.attempts.get(state.live) ?? null);
   if (live) times.push(leaseCheck(live.owner, live.leaseUntil));
   // Only the owner moves the attempt on: another instance waking for its retry or its reply wait
   // would find nothing to do, and wake again at once (a busy loop until the owner acts).

@@ -1,6 +1,13 @@
 import { GraftError } from './errors.js';
 import type { ClassifiedCall, EventBody, GraftEvent } from './events.js';
-import { type ConversationId, type MessageId, parseConversationId, parseTenantId, type ReplyId, type TenantId } from './ids.js';
+import {
+  type ConversationId,
+  type MessageId,
+  parseConversationId,
+  parseTenantId,
+  type ReplyId,
+  type TenantId,
+} from './ids.js';
 import type { KeyContext } from './tool-port.js';
 
 export type { ModelClient, ModelRequest, ModelResult } from './model-port.js';
@@ -15,7 +22,9 @@ export class ConflictError extends GraftError {
     readonly expectedSeq: number,
     readonly actualSeq: number,
   ) {
-    super(`conversation ${key.tenantId}/${key.conversationId}: expected to append after seq ${expectedSeq}, but the log is at ${actualSeq}`);
+    super(
+      `conversation ${key.tenantId}/${key.conversationId}: expected to append after seq ${expectedSeq}, but the log is at ${actualSeq}`,
+    );
   }
 }
 
@@ -64,7 +73,9 @@ export class IdempotencyConflictError extends GraftError {
     readonly key: ConversationKey,
     readonly idempotencyKey: string,
   ) {
-    super(`conversation ${key.tenantId}/${key.conversationId}: idempotency key ${idempotencyKey} was used for a different request`);
+    super(
+      `conversation ${key.tenantId}/${key.conversationId}: idempotency key ${idempotencyKey} was used for a different request`,
+    );
   }
 }
 
@@ -107,11 +118,20 @@ export interface AppendOptions {
  * reused for another request throws `IdempotencyConflictError`.
  */
 export interface EventStore {
-  append(key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options?: AppendOptions): Promise<void>;
+  append(
+    key: ConversationKey,
+    expectedSeq: number,
+    events: readonly GraftEvent[],
+    options?: AppendOptions,
+  ): Promise<void>;
   /** The events with seq > `afterSeq`, in order. */
   read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]>;
   /** Conversations ordered by (tenant, conversation id), optionally of one tenant, after a cursor. */
-  conversations(options?: { tenantId?: TenantId; afterConversationId?: ConversationId; limit?: number }): Promise<ConversationKey[]>;
+  conversations(options?: {
+    tenantId?: TenantId;
+    afterConversationId?: ConversationId;
+    limit?: number;
+  }): Promise<ConversationKey[]>;
   /** Conversations whose last append said they had work left. */
   unfinished(): Promise<ConversationKey[]>;
   ledger(key: ConversationKey, idempotencyKey: string): Promise<LedgerEntry | null>;
@@ -163,13 +183,22 @@ export interface ToolRunner {
   /** Runs a call already classified as valid; never rejects. */
   run(
     call: { tool: string; arguments: string },
-    ctx: KeyContext & { attemptId: string; toolCallId: string; effectId: string | null; idempotencyKey: string | null; signal: AbortSignal },
+    ctx: KeyContext & {
+      attemptId: string;
+      toolCallId: string;
+      effectId: string | null;
+      idempotencyKey: string | null;
+      signal: AbortSignal;
+    },
   ): Promise<ToolRunResult>;
   /**
    * Asks a write tool's `reconcile` whether the write happened (`happened: false` is fenced by the
    * tool); null when the tool has none.
    */
-  reconcile(call: { tool: string; idempotencyKey: string }, ctx: KeyContext): Promise<{ happened: true; output: string } | { happened: false } | null>;
+  reconcile(
+    call: { tool: string; idempotencyKey: string },
+    ctx: KeyContext,
+  ): Promise<{ happened: true; output: string } | { happened: false } | null>;
 }
 
 export type { EventBody };

@@ -11,7 +11,11 @@ import { getCall } from './state.js';
  * stateless mode (or a call whose lineage holds an unstored response) sends the whole transcript.
  * Instructions and tools go on every call: the API does not carry them over.
  */
-export function buildRequest(state: ConversationState, config: CoreConfig, call: ModelCallState): ModelRequest {
+export function buildRequest(
+  state: ConversationState,
+  config: CoreConfig,
+  call: ModelCallState,
+): ModelRequest {
   const parent = call.parent === null ? null : getCall(state, call.parent);
   const own = call.entries.map((e) => e.item);
   const base = {
@@ -33,8 +37,17 @@ export function buildRequest(state: ConversationState, config: CoreConfig, call:
 }
 
 /** Who asked for a tool call (for its idempotency key and its run). */
-export function callOrigin(state: ConversationState, attempt: AttemptState, callId: CallId, toolCallId: string): CallOrigin {
-  const messageIds = state.messages.filter((m) => m.seq < attempt.startedSeq && (m.coveredBy === null || m.coveredBy === replyOf(state, attempt))).map((m) => m.messageId);
+export function callOrigin(
+  state: ConversationState,
+  attempt: AttemptState,
+  callId: CallId,
+  toolCallId: string,
+): CallOrigin {
+  const messageIds = state.messages
+    .filter(
+      (m) => m.seq < attempt.startedSeq && (m.coveredBy === null || m.coveredBy === replyOf(state, attempt)),
+    )
+    .map((m) => m.messageId);
   return { attemptId: attempt.attemptId, callId, toolCallId, turn: attempt.turn, messageIds };
 }
 

@@ -13,7 +13,8 @@ const effectId = 'eff_5_1' as EffectId;
 
 /** Folds event bodies into a state, one by one, as the shell does once they are appended. */
 function fold(state: ConversationState, ...bodies: EventBody[]): ConversationState {
-  for (const body of bodies) state = evolve(state, { ...body, v: EVENT_VERSION, seq: state.seq + 1, at: state.now + 1 });
+  for (const body of bodies)
+    state = evolve(state, { ...body, v: EVENT_VERSION, seq: state.seq + 1, at: state.now + 1 });
   return state;
 }
 
@@ -23,14 +24,31 @@ function withWrite(): ConversationState {
     initialState(parseConversationId('c1')),
     { type: 'message.received', messageId: 'm1' as MessageId, text: 'a pizza' },
     { type: 'attempt.started', attemptId, turn: 1, reason: 'message', owner: 'me', leaseUntil: 10_000 },
-    { type: 'model.requested', attemptId, callId, parent: null, entries: [], reason: 'start', stateless: false, owner: 'me' },
+    {
+      type: 'model.requested',
+      attemptId,
+      callId,
+      parent: null,
+      entries: [],
+      reason: 'start',
+      stateless: false,
+      owner: 'me',
+    },
     {
       type: 'model.responded',
       callId,
       responseId: 'resp_1',
       usage,
       output: [{ type: 'function_call', id: 'fc_1', call_id: 'fc1', name: 'create_order', arguments: '{}' }],
-      calls: [{ toolCallId: 'fc1', name: 'create_order', arguments: '{}', kind: 'write', idempotencyKey: asIdempotencyKey('k1') }],
+      calls: [
+        {
+          toolCallId: 'fc1',
+          name: 'create_order',
+          arguments: '{}',
+          kind: 'write',
+          idempotencyKey: asIdempotencyKey('k1'),
+        },
+      ],
     },
     {
       type: 'effect.started',
@@ -38,7 +56,15 @@ function withWrite(): ConversationState {
       callId,
       owner: 'me',
       leaseUntil: 10_000,
-      effects: [{ effectId, toolCallId: 'fc1', tool: 'create_order', arguments: '{}', idempotencyKey: asIdempotencyKey('k1') }],
+      effects: [
+        {
+          effectId,
+          toolCallId: 'fc1',
+          tool: 'create_order',
+          arguments: '{}',
+          idempotencyKey: asIdempotencyKey('k1'),
+        },
+      ],
     },
   );
 }
@@ -50,9 +76,22 @@ describe('work left in a conversation (read off the folded state)', () => {
 
   it('has work while a message is unanswered, and none once the reply that covers it is delivered', () => {
     const replyId = 'rep_9' as ReplyId;
-    let state = fold(initialState(parseConversationId('c1')), { type: 'message.received', messageId: 'm1' as MessageId, text: 'hi' });
+    let state = fold(initialState(parseConversationId('c1')), {
+      type: 'message.received',
+      messageId: 'm1' as MessageId,
+      text: 'hi',
+    });
     expect(unfinished(state)).toBe(true);
-    state = fold(state, { type: 'reply.committed', attemptId: null, replyId, text: 'hello', covers: ['m1' as MessageId], callId: null, kind: 'fallback', needsHuman: true });
+    state = fold(state, {
+      type: 'reply.committed',
+      attemptId: null,
+      replyId,
+      text: 'hello',
+      covers: ['m1' as MessageId],
+      callId: null,
+      kind: 'fallback',
+      needsHuman: true,
+    });
     expect(unfinished(state)).toBe(true);
     state = fold(state, { type: 'reply.delivered', replyId, deliveryId: 'd1' });
     expect(unfinished(state)).toBe(false);
@@ -64,27 +103,70 @@ describe('work left in a conversation (read off the folded state)', () => {
     // Only the write is left: the message has no reply, so cover it with one that is delivered.
     state = fold(
       state,
-      { type: 'reply.committed', attemptId: null, replyId: 'rep_1' as ReplyId, text: 'x', covers: ['m1' as MessageId], callId: null, kind: 'fallback', needsHuman: true },
+      {
+        type: 'reply.committed',
+        attemptId: null,
+        replyId: 'rep_1' as ReplyId,
+        text: 'x',
+        covers: ['m1' as MessageId],
+        callId: null,
+        kind: 'fallback',
+        needsHuman: true,
+      },
       { type: 'reply.delivered', replyId: 'rep_1' as ReplyId, deliveryId: 'd1' },
     );
     expect(unfinished(state)).toBe(true);
-    state = fold(state, { type: 'effect.unknown', effectId, reason: 'slow', cause: 'timeout', reconciler: null });
+    state = fold(state, {
+      type: 'effect.unknown',
+      effectId,
+      reason: 'slow',
+      cause: 'timeout',
+      reconciler: null,
+    });
     expect(unfinished(state)).toBe(true);
-    state = fold(state, { type: 'effect.unknown', effectId, reason: 'hung', cause: 'hang', reconciler: 'me', until: 20_000 });
+    state = fold(state, {
+      type: 'effect.unknown',
+      effectId,
+      reason: 'hung',
+      cause: 'hang',
+      reconciler: 'me',
+      until: 20_000,
+    });
     expect(unfinished(state)).toBe(true);
     state = fold(state, { type: 'effect.checked', effectId, note: 'no reconcile' });
     expect(unfinished(state)).toBe(false);
   });
 
   it('has work again when a write recorded as not done throws late (it may have written)', () => {
-    let state = fold(withWrite(), { type: 'effect.settled', effectId, outcome: 'failed', output: '{}' }, { type: 'attempt.failed', attemptId, reason: 'test' });
+    let state = fold(
+      withWrite(),
+      { type: 'effect.settled', effectId, outcome: 'failed', output: '{}' },
+      { type: 'attempt.failed', attemptId, reason: 'test' },
+    );
     state = fold(
       state,
-      { type: 'reply.committed', attemptId: null, replyId: 'rep_1' as ReplyId, text: 'x', covers: ['m1' as MessageId], callId: null, kind: 'fallback', needsHuman: true },
+      {
+        type: 'reply.committed',
+        attemptId: null,
+        replyId: 'rep_1' as ReplyId,
+        text: 'x',
+        covers: ['m1' as MessageId],
+        callId: null,
+        kind: 'fallback',
+        needsHuman: true,
+      },
       { type: 'reply.delivered', replyId: 'rep_1' as ReplyId, deliveryId: 'd1' },
     );
     expect(unfinished(state)).toBe(false);
-    state = fold(state, { type: 'effect.unknown', effectId, reason: 'threw', cause: 'error', reconciler: 'me', until: 20_000, late: true });
+    state = fold(state, {
+      type: 'effect.unknown',
+      effectId,
+      reason: 'threw',
+      cause: 'error',
+      reconciler: 'me',
+      until: 20_000,
+      late: true,
+    });
     expect(unfinished(state)).toBe(true);
   });
 });
@@ -98,6 +180,12 @@ describe('the fold', () => {
 
   it('refuses a second answer to one tool call', () => {
     const state = withWrite();
-    expect(() => fold(state, { type: 'tool.refused', callId, refusals: [{ toolCallId: 'fc1', reason: 'rebase', output: '{}' }] })).toThrow(/answered twice/);
+    expect(() =>
+      fold(state, {
+        type: 'tool.refused',
+        callId,
+        refusals: [{ toolCallId: 'fc1', reason: 'rebase', output: '{}' }],
+      }),
+    ).toThrow(/answered twice/);
   });
 });

@@ -10,7 +10,15 @@ import type {
   UnknownCause,
 } from './events.js';
 import { EVENT_VERSION } from './events.js';
-import type { AttemptId, CallId, ConversationId, EffectId, IdempotencyKey, MessageId, ReplyId } from './ids.js';
+import type {
+  AttemptId,
+  CallId,
+  ConversationId,
+  EffectId,
+  IdempotencyKey,
+  MessageId,
+  ReplyId,
+} from './ids.js';
 import type { OutputItem, Usage } from './items.js';
 
 export interface MessageState {
@@ -210,7 +218,13 @@ function applyEvent(state: ConversationState, event: GraftEvent): void {
   switch (event.type) {
     case 'message.received': {
       invariant(!state.messageIndex.has(event.messageId), `message ${event.messageId} appended twice`);
-      const message = { messageId: event.messageId, text: event.text, seq: event.seq, at: event.at, coveredBy: null };
+      const message = {
+        messageId: event.messageId,
+        text: event.text,
+        seq: event.seq,
+        at: event.at,
+        coveredBy: null,
+      };
       state.messages.push(message);
       state.messageIndex.set(message.messageId, message);
       return;
@@ -260,7 +274,12 @@ function applyEvent(state: ConversationState, event: GraftEvent): void {
       invariant(call.status === 'pending', `failure for ${call.status} call ${call.callId}`);
       call.status = 'failed';
       call.usage = event.usage ?? null;
-      call.failure = { kind: event.kind, message: event.message, retryAfterMs: event.retryAfterMs, at: event.at };
+      call.failure = {
+        kind: event.kind,
+        message: event.message,
+        retryAfterMs: event.retryAfterMs,
+        at: event.at,
+      };
       return;
     }
     default:
@@ -268,10 +287,16 @@ function applyEvent(state: ConversationState, event: GraftEvent): void {
   }
 }
 
-function applyModelRequested(state: ConversationState, event: Extract<GraftEvent, { type: 'model.requested' }>): void {
+function applyModelRequested(
+  state: ConversationState,
+  event: Extract<GraftEvent, { type: 'model.requested' }>,
+): void {
   const attempt = getAttempt(state, event.attemptId);
   invariant(!state.calls.has(event.callId), `model call ${event.callId} requested twice`);
-  invariant(event.parent === null || state.calls.get(event.parent)?.status === 'responded', `parent of ${event.callId} has no response`);
+  invariant(
+    event.parent === null || state.calls.get(event.parent)?.status === 'responded',
+    `parent of ${event.callId} has no response`,
+  );
   state.calls.set(event.callId, {
     callId: event.callId,
     attemptId: event.attemptId,
@@ -332,7 +357,10 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
     case 'effect.settled': {
       const effect = getEffect(state, event.effectId);
       const open = effect.status === 'running' || effect.status === 'unknown';
-      invariant(event.late === true ? !open && effect.status !== event.outcome : open, `settling ${effect.status} effect ${effect.effectId}${event.late ? ' late' : ''}`);
+      invariant(
+        event.late === true ? !open && effect.status !== event.outcome : open,
+        `settling ${effect.status} effect ${effect.effectId}${event.late ? ' late' : ''}`,
+      );
       Object.assign(effect, { status: event.outcome, output: event.output, changedSeq: event.seq });
       if (event.fenced) effect.fenced = true;
       if (event.late) effect.late = true;
@@ -344,7 +372,9 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
       // A write in flight past its time bound goes on to a reconciler; a lost reconciler is replaced.
       invariant(
         effect.status === 'running' ||
-          (effect.status === 'unknown' && !effect.checked && (effect.checkBy !== null || event.reconciler !== null)) ||
+          (effect.status === 'unknown' &&
+            !effect.checked &&
+            (effect.checkBy !== null || event.reconciler !== null)) ||
           (event.late === true && effect.status === 'failed' && event.reconciler !== null),
         `effect ${effect.effectId} is ${effect.status}, not running or waiting for a check`,
       );
@@ -352,7 +382,8 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
       if (effect.status !== 'unknown') Object.assign(effect, { status: 'unknown', changedSeq: event.seq });
       effect.cause = event.cause;
       effect.checkBy = event.reconciler;
-      if (event.reconciler !== null) Object.assign(effect, { owner: event.reconciler, leaseUntil: event.until ?? effect.leaseUntil });
+      if (event.reconciler !== null)
+        Object.assign(effect, { owner: event.reconciler, leaseUntil: event.until ?? effect.leaseUntil });
       return;
     }
     case 'effect.checked':
@@ -377,7 +408,12 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
         const call = getCall(state, callId);
         if (call.status !== 'pending') continue;
         call.status = 'failed';
-        call.failure = { kind: 'takeover', message: `owner ${call.owner} lost its lease`, retryAfterMs: null, at: event.at };
+        call.failure = {
+          kind: 'takeover',
+          message: `owner ${call.owner} lost its lease`,
+          retryAfterMs: null,
+          at: event.at,
+        };
       }
       return;
     }
@@ -408,7 +444,10 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
   }
 }
 
-function applyReplyCommitted(state: ConversationState, event: Extract<GraftEvent, { type: 'reply.committed' }>): void {
+function applyReplyCommitted(
+  state: ConversationState,
+  event: Extract<GraftEvent, { type: 'reply.committed' }>,
+): void {
   const reply: ReplyState = {
     replyId: event.replyId,
     attemptId: event.attemptId,
@@ -473,8 +512,10 @@ export function generationKey(baseKey: IdempotencyKey, generation: number): Idem
 export function attentionNeeded(state: ConversationState): string | null {
   for (const id of state.effectOrder) {
     const effect = getEffect(state, id);
-    if (effect.status === 'unknown' && effect.checked) return `the outcome of ${effect.tool} (${effect.effectId}) is unknown and was not reconciled`;
-    if (effect.late) return `${effect.tool} (${effect.effectId}) settled late as ${effect.status}, after it had been recorded otherwise`;
+    if (effect.status === 'unknown' && effect.checked)
+      return `the outcome of ${effect.tool} (${effect.effectId}) is unknown and was not reconciled`;
+    if (effect.late)
+      return `${effect.tool} (${effect.effectId}) settled late as ${effect.status}, after it had been recorded otherwise`;
   }
   return null;
 }

@@ -37,7 +37,11 @@ export class BrainModel implements ModelClient {
      * `idPrefix` makes ids unique across processes (as the API's are): two processes sharing a
      * store must never mint the same response or call id.
      */
-    private readonly options: { clock?: Clock; latencyMs?: (result: ModelResult) => number; idPrefix?: string } = {},
+    private readonly options: {
+      clock?: Clock;
+      latencyMs?: (result: ModelResult) => number;
+      idPrefix?: string;
+    } = {},
   ) {}
 
   /**
@@ -48,13 +52,31 @@ export class BrainModel implements ModelClient {
     // A given context was checked when `context(request)` made it.
     const parent = this.parentOf(request, context === undefined);
     const input = context ?? this.checkedContext(parent, request);
-    const outputs = this.brain({ model: request.model, instructions: request.instructions, input, tools: request.tools });
+    const outputs = this.brain({
+      model: request.model,
+      instructions: request.instructions,
+      input,
+      tools: request.tools,
+    });
     const p = this.options.idPrefix ?? '';
     const output: OutputItem[] = outputs.map((o) => {
       const n = `${p}${(this.counter += 1)}`;
       return o.type === 'message'
-        ? { type: 'message', id: `msg_${n}`, role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: o.text, annotations: [] }] }
-        : { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: o.name, arguments: o.arguments, status: 'completed' };
+        ? {
+            type: 'message',
+            id: `msg_${n}`,
+            role: 'assistant',
+            status: 'completed',
+            content: [{ type: 'output_text', text: o.text, annotations: [] }],
+          }
+        : {
+            type: 'function_call',
+            id: `fc_${n}`,
+            call_id: `call_${n}`,
+            name: o.name,
+            arguments: o.arguments,
+            status: 'completed',
+          };
     });
     const responseId = `resp_${p}${(this.counter += 1)}`;
     // The prefix's tokens were counted when the parent was stored: only this request's input is new.
@@ -91,10 +113,14 @@ export class BrainModel implements ModelClient {
     if (!clock || delayMs <= 0) return result;
     await new Promise<void>((resolve, reject) => {
       const cancel = clock.setTimer(clock.now() + delayMs, resolve);
-      signal.addEventListener('abort', () => {
-        cancel();
-        reject(new ModelCallAborted());
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          cancel();
+          reject(new ModelCallAborted());
+        },
+        { once: true },
+      );
     });
     return result;
   }
@@ -108,7 +134,8 @@ export class BrainModel implements ModelClient {
   private parentOf(request: ModelRequest, check = true): StoredResponse | null {
     if (request.previousResponseId === null) return null;
     const parent = this.responses.get(request.previousResponseId);
-    if (!parent) throw new ChainBrokenError(`Previous response with id '${request.previousResponseId}' not found.`);
+    if (!parent)
+      throw new ChainBrokenError(`Previous response with id '${request.previousResponseId}' not found.`);
     if (check) checkAnswered(parent.output, request.input);
     return parent;
   }
@@ -134,7 +161,10 @@ function checkAnswered(parentOutput: readonly OutputItem[], input: readonly Inpu
   const answered = new Set(input.flatMap((i) => (i.type === 'function_call_output' ? [i.call_id] : [])));
   for (const item of parentOutput) {
     if (item.type === 'function_call' && !answered.has(item.call_id)) {
-      throw new TerminalError(`No tool output found for function call ${item.call_id}.`, 'invalid_request_error');
+      throw new TerminalError(
+        `No tool output found for function call ${item.call_id}.`,
+        'invalid_request_error',
+      );
     }
   }
 }
@@ -145,7 +175,10 @@ function checkOutputsHaveCalls(parent: StoredResponse | null, input: readonly In
   for (const item of input) {
     if (item.type === 'function_call') calls.add(item.call_id);
     if (item.type === 'function_call_output' && !calls.has(item.call_id) && !hasCall(parent, item.call_id)) {
-      throw new TerminalError(`No tool call found for function call output with call_id ${item.call_id}.`, 'invalid_request_error');
+      throw new TerminalError(
+        `No tool call found for function call output with call_id ${item.call_id}.`,
+        'invalid_request_error',
+      );
     }
   }
 }

@@ -53,4 +53,8 @@ export function createScriptedBrain(steps: readonly ScriptStep[]): ScriptedBrain
 
 /** Shorthands for script steps. */
 export const say = (text: string): BrainOutput => ({ type: 'message', text });
-export const callTool = (name: string, args: unknown): BrainOutput => ({ type: 'function_call', name, arguments: JSON.stringify(args) });
+export const callTool = (name: string, args: unknown): BrainOutput => ({
+  type: 'function_call',
+  name,
+  arguments: JSON.stringify(args),
+});

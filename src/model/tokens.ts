@@ -50,7 +50,10 @@ export function contextTokens(request: {
  * @example
  * requestTokens({ instructions: 'Be brief.', tools: [] }); // 3
  */
-export function requestTokens(request: { instructions: string | null; tools: readonly FunctionToolSpec[] }): number {
+export function requestTokens(request: {
+  instructions: string | null;
+  tools: readonly FunctionToolSpec[];
+}): number {
   const total = estimateTokens(request.instructions ?? '');
   return request.tools.length > 0 ? total + toolsTokens(request.tools) : total;
 }

@@ -8,7 +8,15 @@ import type { ConversationId, MessageId, TenantId } from '../core/ids.js';
 import type { OutputItem, Usage } from '../core/items.js';
 import { ChainBrokenError, ModelCallAborted } from '../core/model-port.js';
 import { plan } from '../core/plan.js';
-import type { Clock, ConversationKey, Deliverer, EventStore, ModelClient, ToolRunResult, ToolRunner } from '../core/ports.js';
+import type {
+  Clock,
+  ConversationKey,
+  Deliverer,
+  EventStore,
+  ModelClient,
+  ToolRunResult,
+  ToolRunner,
+} from '../core/ports.js';
 import { ConflictError, DuplicateMessageError, deliveryIdOf } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
 import { evolve, initialState, leased, unfinished } from '../core/state.js';
@@ -39,7 +47,8 @@ export interface RuntimeDeps {
 }
 
 /** Where the crash tests kill a process. */
-export type CrashPoint = 'before-append' | 'model-call' | 'effect-started' | 'tool-ran' | 'reply-committed' | 'reconciling';
+export type CrashPoint =
+  'before-append' | 'model-call' | 'effect-started' | 'tool-ran' | 'reply-committed' | 'reconciling';
 
 const MAX_DECISIONS_PER_DRIVE = 1_000;
 const NEVER_ABORTED = new AbortController().signal;
@@ -95,11 +104,20 @@ export class ConversationActor {
   }
 
   /** Appends an inbound message (once per message id), then drives the conversation on. */
-  receive(messageId: MessageId, text: string, metadata?: Record<string, unknown>): Promise<'accepted' | 'duplicate'> {
+  receive(
+    messageId: MessageId,
+    text: string,
+    metadata?: Record<string, unknown>,
+  ): Promise<'accepted' | 'duplicate'> {
     return this.enqueue(async () => {
       await this.load();
       if (this.state.messageIndex.has(messageId)) return 'duplicate';
-      const body: EventBody = { type: 'message.received', messageId, text, ...(metadata ? { metadata } : {}) };
+      const body: EventBody = {
+        type: 'message.received',
+        messageId,
+        text,
+        ...(metadata ? { metadata } : {}),
+      };
       try {
         await this.appendFact(body);
       } catch (error) {
@@ -138,9 +156,10 @@ export class ConversationActor {
 
   private fail(error: unknown): void {
     if (this.deps.onError) this.deps.onError(error);
-    else queueMicrotask(() => {
-      throw error;
-    });
+    else
+      queueMicrotask(() => {
+        throw error;
+      });
   }
 
   private async load(): Promise<void> {
@@ -212,7 +231,9 @@ export class ConversationActor {
         if (!(error instanceof ConflictError)) throw error;
       }
     }
-    throw new InvariantViolation(`conversation ${this.conversationId}: ${MAX_CONFLICT_RETRIES} append conflicts in a row`);
+    throw new InvariantViolation(
+      `conversation ${this.conversationId}: ${MAX_CONFLICT_RETRIES} append conflicts in a row`,
+    );
   }
 
   /** Decides and appends until the core asks only for I/O, then starts that I/O. */
@@ -228,7 +249,8 @@ export class ConversationActor {
       }
       try {
         const events = await this.foldAndAppend(next.events);
-        for (const e of events) if (e.type === 'effect.started') e.effects.forEach((x) => this.startedHere.add(x.effectId));
+        for (const e of events)
+          if (e.type === 'effect.started') e.effects.forEach((x) => this.startedHere.add(x.effectId));
       } catch (error) {
         // The gate: another event got in first, so this decision is void. Decide again on the new state.
         if (!(error instanceof ConflictError)) throw error;
@@ -247,10 +269,13 @@ export class ConversationActor {
       case 'run-write':
         // A write an earlier process with this instance id started (and died running) may have
         // happened: it is reconciled, never run again blindly.
-        if (!this.startedHere.has(command.effectId)) return this.once(`write:${command.effectId}`, false, () => this.orphanedWrite(command));
+        if (!this.startedHere.has(command.effectId))
+          return this.once(`write:${command.effectId}`, false, () => this.orphanedWrite(command));
         return this.once(`write:${command.effectId}`, false, () => this.runWrite(command));
       case 'run-read':
-        return this.once(`read:${command.origin.callId}/${command.origin.toolCallId}`, false, () => this.runRead(command));
+        return this.once(`read:${command.origin.callId}/${command.origin.toolCallId}`, false, () =>
+          this.runRead(command),
+        );
       case 'deliver':
         return this.once(`deliver:${command.replyId}`, false, () => this.deliver(command));
       case 'reconcile':
@@ -352,11 +377,23 @@ export class ConversationActor {
     const call = this.state.calls.get(callId as never);
     invariant(call, `response for unknown call ${callId}`);
     const attempt = this.state.attempts.get(call.attemptId)!;
-    const messageIds = this.state.messages.filter((m) => m.seq < attempt.startedSeq && m.coveredBy === null).map((m) => m.messageId);
-    const ctx = { tenantId: this.deps.tenantId, conversationId: this.conversationId, turn: attempt.turn, messageIds };
+    const messageIds = this.state.messages
+      .filter((m) => m.seq < attempt.startedSeq && m.coveredBy === null)
+      .map((m) => m.messageId);
+    const ctx = {
+      tenantId: this.deps.tenantId,
+      conversationId: this.conversationId,
+      turn: attempt.turn,
+      messageIds,
+    };
     return output.flatMap((item) =>
       item.type === 'function_call'
-        ? [this.deps.tools.classify({ toolCallId: item.call_id, name: item.name, arguments: item.arguments }, ctx)]
+        ? [
+            this.deps.tools.classify(
+              { toolCallId: item.call_id, name: item.name, arguments: item.arguments },
+              ctx,
+            ),
+          ]
         : [],
     );
   }
@@ -371,12 +408,17 @@ export class ConversationActor {
     this.deps.onCrashPoint?.('effect-started');
     const startedAt = this.state.effects.get(command.effectId)?.startedAt ?? clock.now();
     const bound = new AbortController();
-    const cancel = clock.setTimer(startedAt + toolBounds(config, command.tool).timeoutMs, () => bound.abort(TOOL_TIMED_OUT));
+    const cancel = clock.setTimer(startedAt + toolBounds(config, command.tool).timeoutMs, () =>
+      bound.abort(TOOL_TIMED_OUT),
+    );
     let result: ToolRunResult;
     try {
       result = await this.deps.tools.run(
         { tool: command.tool, arguments: command.arguments },
-        { ...this.toolContext(command.origin, command.effectId, command.idempotencyKey), signal: bound.signal },
+        {
+          ...this.toolContext(command.origin, command.effectId, command.idempotencyKey),
+          signal: bound.signal,
+        },
       );
     } finally {
       cancel();
@@ -385,10 +427,23 @@ export class ConversationActor {
     const { effectId } = command;
     const fact: EventBody =
       result.outcome === 'done'
-        ? { type: 'effect.settled', effectId, outcome: 'done', output: result.output, ...(result.warning ? { warning: result.warning } : {}) }
+        ? {
+            type: 'effect.settled',
+            effectId,
+            outcome: 'done',
+            output: result.output,
+            ...(result.warning ? { warning: result.warning } : {}),
+          }
         : result.outcome === 'rejected'
           ? { type: 'effect.settled', effectId, outcome: 'failed', output: result.output }
-          : { type: 'effect.unknown', effectId, reason: `the tool threw: ${result.message}`, cause: 'error', reconciler: config.instanceId, until: 0 };
+          : {
+              type: 'effect.unknown',
+              effectId,
+              reason: `the tool threw: ${result.message}`,
+              cause: 'error',
+              reconciler: config.instanceId,
+              until: 0,
+            };
     await this.enqueue(async () => {
       await this.appendFact(fact, 'run');
       await this.drive();
@@ -397,7 +452,14 @@ export class ConversationActor {
 
   private async orphanedWrite(command: CommandOf<'run-write'>): Promise<void> {
     const reason = 'started by an earlier process of this instance, which stopped while it ran';
-    const fact: EventBody = { type: 'effect.unknown', effectId: command.effectId, reason, cause: 'owner-lost', reconciler: this.deps.config.instanceId, until: 0 };
+    const fact: EventBody = {
+      type: 'effect.unknown',
+      effectId: command.effectId,
+      reason,
+      cause: 'owner-lost',
+      reconciler: this.deps.config.instanceId,
+      until: 0,
+    };
     await this.enqueue(async () => {
       await this.appendFact(fact);
       await this.drive();
@@ -413,21 +475,37 @@ export class ConversationActor {
     const timedOut = new Promise<ToolRunResult>((resolve) => {
       cancel = clock.setTimer(clock.now() + timeoutMs, () => {
         bound.abort(TOOL_TIMED_OUT);
-        resolve({ outcome: 'rejected', output: JSON.stringify({ error: `${command.tool} timed out after ${timeoutMs} ms` }) });
+        resolve({
+          outcome: 'rejected',
+          output: JSON.stringify({ error: `${command.tool} timed out after ${timeoutMs} ms` }),
+        });
       });
     });
-    const ran = this.deps.tools.run({ tool: command.tool, arguments: command.arguments }, { ...this.toolContext(command.origin, null, null), signal: bound.signal });
+    const ran = this.deps.tools.run(
+      { tool: command.tool, arguments: command.arguments },
+      { ...this.toolContext(command.origin, null, null), signal: bound.signal },
+    );
     const result = await Promise.race([ran, timedOut]).finally(() => cancel());
     const { callId, toolCallId } = command.origin;
     await this.enqueue(async () => {
       const call = this.state.calls.get(callId);
       if (call?.toolCalls.find((t) => t.toolCallId === toolCallId)?.outcome !== null) return;
-      await this.appendFact({ type: 'tool.read', callId, toolCallId, ok: result.outcome === 'done', output: result.output });
+      await this.appendFact({
+        type: 'tool.read',
+        callId,
+        toolCallId,
+        ok: result.outcome === 'done',
+        output: result.output,
+      });
       await this.drive();
     });
   }
 
-  private toolContext(origin: CommandOf<'run-read'>['origin'], effectId: string | null, idempotencyKey: string | null) {
+  private toolContext(
+    origin: CommandOf<'run-read'>['origin'],
+    effectId: string | null,
+    idempotencyKey: string | null,
+  ) {
     return {
       tenantId: this.deps.tenantId,
       conversationId: this.conversationId,
@@ -442,16 +520,41 @@ export class ConversationActor {
 
   /** A write whose owner was lost: the tool's `reconcile` says whether it happened. */
   private async reconcile(command: CommandOf<'reconcile'>): Promise<void> {
-    const ctx = { tenantId: this.deps.tenantId, conversationId: this.conversationId, turn: command.origin.turn, messageIds: command.origin.messageIds };
+    const ctx = {
+      tenantId: this.deps.tenantId,
+      conversationId: this.conversationId,
+      turn: command.origin.turn,
+      messageIds: command.origin.messageIds,
+    };
     this.deps.onCrashPoint?.('reconciling');
     let fact: EventBody;
     try {
-      const found = await this.deps.tools.reconcile({ tool: command.tool, idempotencyKey: command.idempotencyKey }, ctx);
-      if (found === null) fact = { type: 'effect.checked', effectId: command.effectId, note: `${command.tool} has no reconcile: the outcome stays unknown` };
-      else if (found.happened) fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'done', output: found.output };
-      else fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'failed', output: notices.notHappened, fenced: true };
+      const found = await this.deps.tools.reconcile(
+        { tool: command.tool, idempotencyKey: command.idempotencyKey },
+        ctx,
+      );
+      if (found === null)
+        fact = {
+          type: 'effect.checked',
+          effectId: command.effectId,
+          note: `${command.tool} has no reconcile: the outcome stays unknown`,
+        };
+      else if (found.happened)
+        fact = { type: 'effect.settled', effectId: command.effectId, outcome: 'done', output: found.output };
+      else
+        fact = {
+          type: 'effect.settled',
+          effectId: command.effectId,
+          outcome: 'failed',
+          output: notices.notHappened,
+          fenced: true,
+        };
     } catch (error) {
-      fact = { type: 'effect.checked', effectId: command.effectId, note: `reconcile failed: ${error instanceof Error ? error.message : String(error)}` };
+      fact = {
+        type: 'effect.checked',
+        effectId: command.effectId,
+        note: `reconcile failed: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
     await this.enqueue(async () => {
       await this.appendFact(fact, 'check');
@@ -462,7 +565,15 @@ export class ConversationActor {
   private async deliver(command: CommandOf<'deliver'>): Promise<void> {
     this.deps.onCrashPoint?.('reply-committed');
     const deliveryId = deliveryIdOf(this.key, command.replyId);
-    const delivery = { deliveryId, tenantId: this.key.tenantId, conversationId: this.conversationId, replyId: command.replyId, text: command.text, covers: command.covers, kind: command.kind };
+    const delivery = {
+      deliveryId,
+      tenantId: this.key.tenantId,
+      conversationId: this.conversationId,
+      replyId: command.replyId,
+      text: command.text,
+      covers: command.covers,
+      kind: command.kind,
+    };
     for (let failures = 0; ; failures += 1) {
       try {
         await this.deps.deliverer.deliver(delivery);
@@ -470,7 +581,9 @@ export class ConversationActor {
       } catch (error) {
         this.deps.onError?.(error);
         const delayMs = Math.min(DELIVERY_RETRY_MAX_MS, DELIVERY_RETRY_BASE_MS * 2 ** Math.min(failures, 20));
-        await new Promise<void>((resolve) => this.deps.clock.setTimer(this.deps.clock.now() + delayMs, resolve));
+        await new Promise<void>((resolve) =>
+          this.deps.clock.setTimer(this.deps.clock.now() + delayMs, resolve),
+        );
       }
     }
     await this.enqueue(async () => {
@@ -480,14 +593,20 @@ export class ConversationActor {
   }
 }
 
-function classifyFailure(error: unknown, timedOut: boolean): { kind: FailureKind; message: string; retryAfterMs: number | null; usage?: Usage } {
+function classifyFailure(
+  error: unknown,
+  timedOut: boolean,
+): { kind: FailureKind; message: string; retryAfterMs: number | null; usage?: Usage } {
   const message = error instanceof Error ? error.message : String(error);
   if (timedOut) return { kind: 'timeout', message: 'model call timed out', retryAfterMs: null };
-  if (error instanceof ModelCallAborted) return { kind: 'aborted', message, retryAfterMs: null, ...(error.usage ? { usage: error.usage } : {}) };
+  if (error instanceof ModelCallAborted)
+    return { kind: 'aborted', message, retryAfterMs: null, ...(error.usage ? { usage: error.usage } : {}) };
   if (error instanceof ChainBrokenError) return { kind: 'chain-broken', message, retryAfterMs: null };
-  if (error instanceof RetryableError) return { kind: 'retryable', message, retryAfterMs: error.retryAfterMs };
+  if (error instanceof RetryableError)
+    return { kind: 'retryable', message, retryAfterMs: error.retryAfterMs };
   if (error instanceof TerminalError) return { kind: 'terminal', message, retryAfterMs: null };
-  if (error instanceof Error && error.name === 'AbortError') return { kind: 'aborted', message, retryAfterMs: null };
+  if (error instanceof Error && error.name === 'AbortError')
+    return { kind: 'aborted', message, retryAfterMs: null };
   // An error nobody classified (a network failure, a bug in a client): worth a bounded retry.
   return { kind: 'retryable', message, retryAfterMs: null };
 }
@@ -500,7 +619,12 @@ type FactSource = 'run' | 'check' | 'other';
  * append, or null. A tool run that settles an effect already settled *differently* (a stalled
  * owner's write that outlived a reconcile) is the truth and is recorded as late, never dropped.
  */
-function news(state: ConversationState, body: EventBody, source: FactSource, leaseUntil: number): EventBody | null {
+function news(
+  state: ConversationState,
+  body: EventBody,
+  source: FactSource,
+  leaseUntil: number,
+): EventBody | null {
   switch (body.type) {
     case 'model.responded':
     case 'model.failed':
@@ -514,17 +638,25 @@ function news(state: ConversationState, body: EventBody, source: FactSource, lea
     case 'effect.unknown': {
       // A thrown write goes to its reconciler, unless a check of it is already under way or done.
       const effect = state.effects.get(body.effectId);
-      const open = effect !== undefined && !effect.checked && (effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy === null));
+      const open =
+        effect !== undefined &&
+        !effect.checked &&
+        (effect.status === 'running' || (effect.status === 'unknown' && effect.checkBy === null));
       if (open) return { ...body, until: leaseUntil };
       // A run that throws after its effect was recorded as not done may have written: check again.
-      return source === 'run' && effect?.status === 'failed' ? { ...body, until: leaseUntil, late: true } : null;
+      return source === 'run' && effect?.status === 'failed'
+        ? { ...body, until: leaseUntil, late: true }
+        : null;
     }
     case 'effect.checked': {
       const effect = state.effects.get(body.effectId);
       return effect?.status === 'unknown' && !effect.checked ? body : null;
     }
     case 'tool.read':
-      return state.calls.get(body.callId)?.toolCalls.find((t) => t.toolCallId === body.toolCallId)?.outcome === null ? body : null;
+      return state.calls.get(body.callId)?.toolCalls.find((t) => t.toolCallId === body.toolCallId)
+        ?.outcome === null
+        ? body
+        : null;
     default:
       return body;
   }

@@ -88,7 +88,10 @@ export interface Graft {
  * Background failures, logged (unless logged where they happened) and then passed on; without an
  * `onError` they are thrown, as they are without a logger.
  */
-function loggedOnError(log: LogSettings, onError: ((error: unknown) => void) | undefined): (error: unknown) => void {
+function loggedOnError(
+  log: LogSettings,
+  onError: ((error: unknown) => void) | undefined,
+): (error: unknown) => void {
   return (error) => {
     if (!(typeof error === 'object' && error !== null && logged.has(error))) {
       log.logger.error({ event: 'background.failed', err: error }, 'background work failed');
@@ -114,7 +117,13 @@ export function createGraft(options: GraftOptions): Graft {
     instanceId: options.instanceId ?? `inst_${randomUUID()}`,
     tools: options.tools.map((t) => toolSpec(t as ToolDefinition)),
     toolBounds: Object.fromEntries(
-      options.tools.map((t) => [t.name, { ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}), ...(t.hangMs !== undefined ? { hangMs: t.hangMs } : {}) }]),
+      options.tools.map((t) => [
+        t.name,
+        {
+          ...(t.timeoutMs !== undefined ? { timeoutMs: t.timeoutMs } : {}),
+          ...(t.hangMs !== undefined ? { hangMs: t.hangMs } : {}),
+        },
+      ]),
     ),
     limits: limits as Limits,
     ...(options.modelName ? { model: options.modelName } : {}),
@@ -124,7 +133,9 @@ export function createGraft(options: GraftOptions): Graft {
     ...(options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {}),
     ...(options.fallbackText ? { fallbackText: options.fallbackText } : {}),
   });
-  const log: LogSettings | null = options.logger ? { logger: options.logger, includeText: options.logText ?? false } : null;
+  const log: LogSettings | null = options.logger
+    ? { logger: options.logger, includeText: options.logText ?? false }
+    : null;
   const plain: Deliverer = { deliver: async (d) => options.deliver(d) };
   const deliverer = log ? loggedDeliverer(log, plain) : plain;
   const onError = log ? loggedOnError(log, options.onError) : options.onError;
@@ -164,7 +175,8 @@ export function createGraft(options: GraftOptions): Graft {
     options.pollMs !== undefined && options.store.watch
       ? options.store.watch((key, seq) => {
           const found = key.tenantId === deps.tenantId ? actors.get(key.conversationId) : undefined;
-          if (found && found.snapshot.seq < seq) void found.wake().catch((error: unknown) => deps.onError?.(error));
+          if (found && found.snapshot.seq < seq)
+            void found.wake().catch((error: unknown) => deps.onError?.(error));
         })
       : Promise.resolve(() => Promise.resolve());
 
@@ -191,9 +203,14 @@ export function createGraft(options: GraftOptions): Graft {
     async receive(message) {
       const conversationId = parseConversationId(message.conversationId);
       const messageId = parseMessageId(message.messageId);
-      if (typeof message.text !== 'string' || message.text.trim() === '') throw new InvalidInputError('text', 'text must be a non-empty string');
+      if (typeof message.text !== 'string' || message.text.trim() === '')
+        throw new InvalidInputError('text', 'text must be a non-empty string');
       if (message.text.length > config.limits.messageChars) {
-        throw new InvalidInputError('text', `text is longer than ${config.limits.messageChars} characters`, 'too-long');
+        throw new InvalidInputError(
+          'text',
+          `text is longer than ${config.limits.messageChars} characters`,
+          'too-long',
+        );
       }
       const status = await actor(conversationId).receive(messageId, message.text, message.metadata);
       return { status };
@@ -212,7 +229,9 @@ export function createGraft(options: GraftOptions): Graft {
       sweep = null;
       options.pollMs = undefined;
       for (const a of actors.values()) a.stop();
-      await (await unwatch)();
+      await (
+        await unwatch
+      )();
     },
     async idle() {
       for (;;) {

@@ -19,29 +19,74 @@ function logEvent({ logger, includeText }: LogSettings, key: ConversationKey, ev
   const at = { tenantId: key.tenantId, conversationId: key.conversationId, seq: event.seq };
   switch (event.type) {
     case 'message.received':
-      return logger.debug({ ...at, event: 'message.received', messageId: event.messageId, ...text(includeText, event.text) }, 'message received');
+      return logger.debug(
+        { ...at, event: 'message.received', messageId: event.messageId, ...text(includeText, event.text) },
+        'message received',
+      );
     case 'model.failed': {
-      const fields = { ...at, event: 'model.failed', callId: event.callId, failure: event.kind, error: event.message, retryAfterMs: event.retryAfterMs };
+      const fields = {
+        ...at,
+        event: 'model.failed',
+        callId: event.callId,
+        failure: event.kind,
+        error: event.message,
+        retryAfterMs: event.retryAfterMs,
+      };
       // A superseded call is aborted on purpose: not a failure anyone needs to see.
       if (event.kind === 'aborted') return logger.debug(fields, 'model call aborted');
       return logger.warn(fields, 'model call failed');
     }
     case 'model.requested':
       if (event.reason === 'retry' || event.reason === 'stateless' || event.reason === 'restart') {
-        logger.info({ ...at, event: 'model.retry', callId: event.callId, attemptId: event.attemptId, reason: event.reason }, 'retrying model call');
+        logger.info(
+          {
+            ...at,
+            event: 'model.retry',
+            callId: event.callId,
+            attemptId: event.attemptId,
+            reason: event.reason,
+          },
+          'retrying model call',
+        );
       }
       return;
     case 'attempt.failed':
-      return logger.warn({ ...at, event: 'attempt.failed', attemptId: event.attemptId, reason: event.reason }, 'attempt failed');
+      return logger.warn(
+        { ...at, event: 'attempt.failed', attemptId: event.attemptId, reason: event.reason },
+        'attempt failed',
+      );
     case 'effect.unknown':
-      return logger.warn({ ...at, event: 'effect.unknown', effectId: event.effectId, cause: event.cause, reason: event.reason }, 'write outcome unknown');
+      return logger.warn(
+        {
+          ...at,
+          event: 'effect.unknown',
+          effectId: event.effectId,
+          cause: event.cause,
+          reason: event.reason,
+        },
+        'write outcome unknown',
+      );
     case 'effect.checked':
-      return logger.warn({ ...at, event: 'effect.checked', effectId: event.effectId, note: event.note }, 'write outcome still unknown');
+      return logger.warn(
+        { ...at, event: 'effect.checked', effectId: event.effectId, note: event.note },
+        'write outcome still unknown',
+      );
     case 'reply.committed': {
-      const fields = { ...at, replyId: event.replyId, kind: event.kind, covers: event.covers, needsHuman: event.needsHuman, ...text(includeText, event.text) };
+      const fields = {
+        ...at,
+        replyId: event.replyId,
+        kind: event.kind,
+        covers: event.covers,
+        needsHuman: event.needsHuman,
+        ...text(includeText, event.text),
+      };
       if (event.kind === 'fallback') logger.warn({ ...fields, event: 'reply.fallback' }, 'fallback reply');
       else logger.debug({ ...fields, event: 'reply.committed' }, 'reply committed');
-      if (event.needsHuman) logger.warn({ ...at, event: 'needs-human', replyId: event.replyId, kind: event.kind }, 'conversation needs a person');
+      if (event.needsHuman)
+        logger.warn(
+          { ...at, event: 'needs-human', replyId: event.replyId, kind: event.kind },
+          'conversation needs a person',
+        );
       return;
     }
     default:
@@ -54,7 +99,9 @@ const text = (includeText: boolean, value: string): { text?: string; chars: numb
 
 /** What the store throws in its normal course: the runtime handles these. */
 const expected = (error: unknown) =>
-  error instanceof ConflictError || error instanceof DuplicateMessageError || error instanceof IdempotencyConflictError;
+  error instanceof ConflictError ||
+  error instanceof DuplicateMessageError ||
+  error instanceof IdempotencyConflictError;
 
 /**
  * The store, with each failure (an outage, a bug) logged as it happens, and each append's events
@@ -68,12 +115,23 @@ export function loggedStore(log: LogSettings, store: EventStore): EventStore {
       return (...args: unknown[]) => {
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (!(result instanceof Promise)) return result;
-        const done = property === 'append' ? result.then(() => safely(() => logAppended(log, args[0] as ConversationKey, args[2] as GraftEvent[]))) : result;
+        const done =
+          property === 'append'
+            ? result.then(() =>
+                safely(() => logAppended(log, args[0] as ConversationKey, args[2] as GraftEvent[])),
+              )
+            : result;
         return done.catch((error: unknown) => {
           if (!expected(error)) {
             const key = args[0] as Partial<ConversationKey> | undefined;
             log.logger.error(
-              { event: 'store.failed', operation: String(property), tenantId: key?.tenantId, conversationId: key?.conversationId, err: error },
+              {
+                event: 'store.failed',
+                operation: String(property),
+                tenantId: key?.tenantId,
+                conversationId: key?.conversationId,
+                err: error,
+              },
               'store failed',
             );
             if (typeof error === 'object' && error !== null) logged.add(error);
@@ -105,7 +163,14 @@ export function loggedDeliverer(log: LogSettings, deliverer: Deliverer): Deliver
         await deliverer.deliver(delivery);
       } catch (error) {
         log.logger.warn(
-          { event: 'delivery.failed', tenantId: delivery.tenantId, conversationId: delivery.conversationId, replyId: delivery.replyId, deliveryId: delivery.deliveryId, err: error },
+          {
+            event: 'delivery.failed',
+            tenantId: delivery.tenantId,
+            conversationId: delivery.conversationId,
+            replyId: delivery.replyId,
+            deliveryId: delivery.deliveryId,
+            err: error,
+          },
           'reply delivery failed; retrying',
         );
         if (typeof error === 'object' && error !== null) logged.add(error);

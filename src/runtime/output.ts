@@ -13,14 +13,33 @@ export function sanitizeOutput(output: unknown): OutputItem[] {
     const id = typeof item.id === 'string' ? item.id : '';
     if (item.type === 'function_call' && typeof item.call_id === 'string' && typeof item.name === 'string') {
       const args = typeof item.arguments === 'string' ? item.arguments : JSON.stringify(item.arguments ?? {});
-      items.push({ type: 'function_call', id, call_id: item.call_id, name: item.name, arguments: args, status: 'completed' });
+      items.push({
+        type: 'function_call',
+        id,
+        call_id: item.call_id,
+        name: item.name,
+        arguments: args,
+        status: 'completed',
+      });
     } else if (item.type === 'message' && Array.isArray(item.content)) {
       const text = (item.content as unknown[])
-        .map((part) => (typeof part === 'object' && part !== null && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : ''))
+        .map((part) =>
+          typeof part === 'object' && part !== null && typeof (part as { text?: unknown }).text === 'string'
+            ? (part as { text: string }).text
+            : '',
+        )
         .join('');
-      items.push({ type: 'message', id, role: 'assistant', status: 'completed', content: [{ type: 'output_text', text, annotations: [] }] });
+      items.push({
+        type: 'message',
+        id,
+        role: 'assistant',
+        status: 'completed',
+        content: [{ type: 'output_text', text, annotations: [] }],
+      });
     } else if (item.type === 'reasoning' && id !== '') {
-      const summary = Array.isArray(item.summary) ? (item.summary as { type: 'summary_text'; text: string }[]) : [];
+      const summary = Array.isArray(item.summary)
+        ? (item.summary as { type: 'summary_text'; text: string }[])
+        : [];
       const encrypted = typeof item.encrypted_content === 'string' ? item.encrypted_content : null;
       items.push({ type: 'reasoning', id, summary, ...(encrypted ? { encrypted_content: encrypted } : {}) });
     }

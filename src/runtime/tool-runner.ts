@@ -10,12 +10,18 @@ const MAX_ARGUMENT_CHARS = 64_000;
  * Runs the tools of a graft instance. Model output is untrusted input: arguments are parsed and
  * validated before anything runs, and a bad call becomes an error for the model, never a crash.
  */
-export function createToolRunner(tools: readonly ToolDefinition<never>[] | readonly ToolDefinition[]): ToolRunner {
+export function createToolRunner(
+  tools: readonly ToolDefinition<never>[] | readonly ToolDefinition[],
+): ToolRunner {
   const byName = new Map<string, ToolDefinition>((tools as ToolDefinition[]).map((t) => [t.name, t]));
   if (byName.size !== tools.length) throw new TypeError('Two tools have the same name.');
 
-  function parse(tool: ToolDefinition, text: string): { ok: true; args: unknown } | { ok: false; error: string } {
-    if (text.length > MAX_ARGUMENT_CHARS) return { ok: false, error: `arguments longer than ${MAX_ARGUMENT_CHARS} characters` };
+  function parse(
+    tool: ToolDefinition,
+    text: string,
+  ): { ok: true; args: unknown } | { ok: false; error: string } {
+    if (text.length > MAX_ARGUMENT_CHARS)
+      return { ok: false, error: `arguments longer than ${MAX_ARGUMENT_CHARS} characters` };
     let json: unknown;
     try {
       json = JSON.parse(text === '' ? '{}' : text);
@@ -24,7 +30,9 @@ export function createToolRunner(tools: readonly ToolDefinition<never>[] | reado
     }
     const parsed = tool.parameters.safeParse(json);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      const issues = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
       return { ok: false, error: `invalid arguments for ${tool.name}: ${issues}` };
     }
     return { ok: true, args: parsed.data };
@@ -40,7 +48,9 @@ export function createToolRunner(tools: readonly ToolDefinition<never>[] | reado
       if (tool.effect === 'read') return { ...base, kind: 'read' };
       let key: string;
       try {
-        key = tool.idempotencyKey ? tool.idempotencyKey(parsed.args, ctx) : defaultIdempotencyKey(tool.name, parsed.args, ctx);
+        key = tool.idempotencyKey
+          ? tool.idempotencyKey(parsed.args, ctx)
+          : defaultIdempotencyKey(tool.name, parsed.args, ctx);
       } catch (error) {
         return { ...base, kind: 'invalid', error: `could not derive an idempotency key: ${String(error)}` };
       }
@@ -51,12 +61,15 @@ export function createToolRunner(tools: readonly ToolDefinition<never>[] | reado
       const tool = byName.get(call.tool);
       if (!tool?.reconcile) return null;
       const found = await tool.reconcile(call.idempotencyKey, ctx);
-      return found.happened ? { happened: true, output: serialise(found.output).output } : { happened: false };
+      return found.happened
+        ? { happened: true, output: serialise(found.output).output }
+        : { happened: false };
     },
 
     async run(call, ctx): Promise<ToolRunResult> {
       const tool = byName.get(call.tool);
-      if (!tool) return { outcome: 'rejected', output: canonicalJson({ error: `unknown tool: ${call.tool}` }) };
+      if (!tool)
+        return { outcome: 'rejected', output: canonicalJson({ error: `unknown tool: ${call.tool}` }) };
       const parsed = parse(tool, call.arguments);
       if (!parsed.ok) return { outcome: 'rejected', output: canonicalJson({ error: parsed.error }) };
       let value: unknown;
@@ -78,7 +91,8 @@ export function createToolRunner(tools: readonly ToolDefinition<never>[] | reado
 function failure(tool: ToolDefinition, error: unknown): ToolRunResult {
   const message = error instanceof Error ? error.message : String(error);
   const output = JSON.stringify({ error: message });
-  if (error instanceof ToolRejection) return { outcome: 'rejected', output, ...(error.code === 'fenced' ? { fenced: true } : {}) };
+  if (error instanceof ToolRejection)
+    return { outcome: 'rejected', output, ...(error.code === 'fenced' ? { fenced: true } : {}) };
   if (tool.effect === 'read') return { outcome: 'rejected', output };
   return { outcome: 'unknown', output, message };
 }
@@ -89,6 +103,9 @@ function serialise(value: unknown): { output: string; warning?: string } {
     return { output: JSON.stringify(value ?? null) ?? 'null' };
   } catch (error) {
     const warning = `the result could not be serialised: ${error instanceof Error ? error.message : String(error)}`;
-    return { output: JSON.stringify({ status: 'done', note: `The call completed, but ${warning}.` }), warning };
+    return {
+      output: JSON.stringify({ status: 'done', note: `The call completed, but ${warning}.` }),
+      warning,
+    };
   }
 }

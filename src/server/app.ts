@@ -6,8 +6,18 @@ import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
 import { bearerToken } from './auth.js';
 import {
-  conversationParam, conversationParamErrors, eventsHeaders, eventsQuery, listQuery, messageBody, messageBodyErrors, parseInput,
-  parseJsonObject, queryErrors, readBody, validate,
+  conversationParam,
+  conversationParamErrors,
+  eventsHeaders,
+  eventsQuery,
+  listQuery,
+  messageBody,
+  messageBodyErrors,
+  parseInput,
+  parseJsonObject,
+  queryErrors,
+  readBody,
+  validate,
 } from './body.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import type { EventHub, HubListener } from './event-hub.js';
@@ -111,7 +121,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     param,
     validate('query', eventsQuery, queryErrors),
     validate('header', eventsHeaders, queryErrors),
-    (c) => getEvents(c, c.req.valid('param').conversationId, c.req.valid('query').after ?? c.req.valid('header')['last-event-id'], deps),
+    (c) =>
+      getEvents(
+        c,
+        c.req.valid('param').conversationId,
+        c.req.valid('query').after ?? c.req.valid('header')['last-event-id'],
+        deps,
+      ),
   );
   app.get('/v1/conversations/:conversationId', param, async (c) => {
     const tenantId = c.get('tenantId');
@@ -164,7 +180,11 @@ async function postMessage(
   }
   // The body is read here, not by a json validator: the signature covers the raw bytes, and no
   // more than limits.bodyBytes of them are read, whatever the Content-Type says.
-  const { id, text, metadata } = parseInput(messageBody(limits.messageChars), parseJsonObject(raw), messageBodyErrors);
+  const { id, text, metadata } = parseInput(
+    messageBody(limits.messageChars),
+    parseJsonObject(raw),
+    messageBodyErrors,
+  );
   const waitMs = rates.take(`${tenantId}\u0000${conversationId}`);
   if (waitMs > 0) {
     throw new ApiError(
@@ -196,7 +216,12 @@ async function postMessage(
   return c.json({ conversationId, messageId: id, status }, status === 'accepted' ? 202 : 200);
 }
 
-async function getEvents(c: Context<AppEnv>, conversationId: ConversationId, afterSeq: number, deps: AppDeps): Promise<Response> {
+async function getEvents(
+  c: Context<AppEnv>,
+  conversationId: ConversationId,
+  afterSeq: number,
+  deps: AppDeps,
+): Promise<Response> {
   const tenantId = c.get('tenantId');
   const key = { tenantId, conversationId };
   if ((await deps.store.read(key, 0)).length === 0) throw notFound(conversationId);

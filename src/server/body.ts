@@ -84,7 +84,11 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, error
  * `validator` of hono/validator with a zod schema: the route then reads the parsed value with
  * `c.req.valid(target)`, and bad input is answered as `parseInput` says.
  */
-export function validate<T extends 'query' | 'param' | 'header', S extends z.ZodType>(target: T, schema: S, errors: FieldErrors) {
+export function validate<T extends 'query' | 'param' | 'header', S extends z.ZodType>(
+  target: T,
+  schema: S,
+  errors: FieldErrors,
+) {
   return validator(target, (value): z.output<S> => parseInput(schema, value, errors));
 }
 
@@ -110,7 +114,9 @@ export const conversationParamErrors: FieldErrors = { codes: {}, fallback: 'inva
 export const messageBody = (maxChars: number) =>
   z.object({
     id: parsedBy(parseMessageId),
-    text: z.string({ error: 'text is required and must be a string' }).max(maxChars, { error: `text is longer than ${maxChars} characters` }),
+    text: z
+      .string({ error: 'text is required and must be a string' })
+      .max(maxChars, { error: `text is longer than ${maxChars} characters` }),
     metadata: z.record(z.string(), z.unknown(), { error: 'metadata must be a JSON object' }).optional(),
   });
 export const messageBodyErrors: FieldErrors = {
@@ -128,18 +134,25 @@ const queryInt = (name: string, max: number) =>
     .pipe(z.number().max(max, { error: `${name} must be an integer from 0 to ${max}` }));
 /** An absent or empty parameter takes its default. */
 const orDefault = <S extends z.ZodType, F>(schema: S, fallback: F) =>
-  z.preprocess((value) => (value === '' ? undefined : value), schema.optional()).transform((value): z.output<S> | F => value ?? fallback);
+  z
+    .preprocess((value) => (value === '' ? undefined : value), schema.optional())
+    .transform((value): z.output<S> | F => value ?? fallback);
 
 /** `GET /v1/conversations/{id}/events?after=N` (else the `Last-Event-ID` header). */
-export const eventsQuery = z.object({ after: orDefault(queryInt('after (or Last-Event-ID)', Number.MAX_SAFE_INTEGER), null) });
-export const eventsHeaders = z.object({ 'last-event-id': orDefault(queryInt('after (or Last-Event-ID)', Number.MAX_SAFE_INTEGER), 0) });
+export const eventsQuery = z.object({
+  after: orDefault(queryInt('after (or Last-Event-ID)', Number.MAX_SAFE_INTEGER), null),
+});
+export const eventsHeaders = z.object({
+  'last-event-id': orDefault(queryInt('after (or Last-Event-ID)', Number.MAX_SAFE_INTEGER), 0),
+});
 export const queryErrors: FieldErrors = { codes: {}, fallback: 'invalid_query' };
 
 /** A cursor of `GET /v1/conversations`: the base64url of the last conversation id of a page. */
 const cursor = z.string().transform((value, ctx) => {
   const after = Buffer.from(value, 'base64url').toString('utf8');
   const good = after !== '' && Buffer.from(after, 'utf8').toString('base64url') === value;
-  if (good && conversationParam.shape.conversationId.safeParse(after).success) return parseConversationId(after);
+  if (good && conversationParam.shape.conversationId.safeParse(after).success)
+    return parseConversationId(after);
   ctx.addIssue({ code: 'custom', message: 'cursor is not one this API gave' });
   return z.NEVER;
 });

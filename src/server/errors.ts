@@ -86,20 +86,29 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof InvalidInputError) {
     if (error.reason === 'too-long') return new ApiError(413, 'message_too_long', error.message);
-    const codes = { conversationId: 'invalid_conversation_id', messageId: 'invalid_message_id', text: 'invalid_text' } as const;
+    const codes = {
+      conversationId: 'invalid_conversation_id',
+      messageId: 'invalid_message_id',
+      text: 'invalid_text',
+    } as const;
     return new ApiError(400, codes[error.field], error.message);
   }
   if (!(error instanceof GraftError)) return internal();
   switch (error.kind) {
     case 'retryable': {
-      const seconds = error.retryAfterMs === null ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+      const seconds =
+        error.retryAfterMs === null
+          ? DEFAULT_RETRY_AFTER_S
+          : Math.max(1, Math.ceil(error.retryAfterMs / 1000));
       return new ApiError(503, 'unavailable', 'the service is unavailable for now; retry later', {
         'retry-after': String(seconds),
       });
     }
     case 'terminal':
-      if (error instanceof DuplicateMessageError) return new ApiError(409, 'message_id_conflict', error.message);
-      if (error instanceof IdempotencyConflictError) return new ApiError(409, 'idempotency_conflict', error.message);
+      if (error instanceof DuplicateMessageError)
+        return new ApiError(409, 'message_id_conflict', error.message);
+      if (error instanceof IdempotencyConflictError)
+        return new ApiError(409, 'idempotency_conflict', error.message);
       return new ApiError(422, 'unprocessable', error.message);
     case 'invalid-input':
       return new ApiError(400, 'invalid_request', error.message);
@@ -108,4 +117,5 @@ export function toApiError(error: unknown): ApiError {
   }
 }
 
-const internal = () => new ApiError(500, 'internal', 'the service failed to answer; the request may be retried');
+const internal = () =>
+  new ApiError(500, 'internal', 'the service failed to answer; the request may be retried');

@@ -10,7 +10,6 @@ export type { ServiceStore } from './open-store.js';
 export { MemoryKeyStore, hashKey, parseTenantId } from './keys/key-store.js';
 export type { ApiKeyRecord, KeyStore, TenantSettings } from './keys/key-store.js';
 
-
 export { SIGNATURE_HEADER, sign, verifySignature } from './signature.js';
 export { createWebhookDeliverer, WebhookError } from './webhook.js';
 export type { ReplyWebhookBody, WebhookTarget } from './webhook.js';

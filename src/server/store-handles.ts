@@ -33,7 +33,10 @@ export async function openServiceStoreWithHandles(spec: string): Promise<Service
 }
 
 /** The key store kept in a store's own database. */
-async function keyStoreFor(opened: { database: BetterSqlite3.Database | null; sql: Sql | null }): Promise<KeyStore> {
+async function keyStoreFor(opened: {
+  database: BetterSqlite3.Database | null;
+  sql: Sql | null;
+}): Promise<KeyStore> {
   if (opened.database) return new SqliteKeyStore(opened.database);
   if (opened.sql) return PostgresKeyStore.open(opened.sql);
   return new MemoryKeyStore();

@@ -210,9 +210,12 @@ function effectView(effect: EffectState): EffectView {
 function effectNote(effect: EffectState): string | null {
   const notes: string[] = [];
   if (effect.generation > 1) notes.push(`run ${effect.generation} of its key`);
-  if (effect.status === 'unknown' && effect.cause === 'timeout') notes.push('past its time bound, may still be in flight');
-  if (effect.status === 'unknown' && effect.cause !== 'timeout' && effect.cause !== null) notes.push(`${effect.cause}: reconciling`);
-  if (effect.status === 'unknown' && effect.checked) notes.push('not reconciled: writes are blocked until a person resolves it');
+  if (effect.status === 'unknown' && effect.cause === 'timeout')
+    notes.push('past its time bound, may still be in flight');
+  if (effect.status === 'unknown' && effect.cause !== 'timeout' && effect.cause !== null)
+    notes.push(`${effect.cause}: reconciling`);
+  if (effect.status === 'unknown' && effect.checked)
+    notes.push('not reconciled: writes are blocked until a person resolves it');
   if (effect.fenced) notes.push('did not happen (fenced by reconcile)');
   if (effect.late) notes.push('settled late, after it had been recorded otherwise');
   if (effect.warning !== null) notes.push(effect.warning);

@@ -23,7 +23,11 @@ export interface AdversaryOptions {
   trustRate: number;
 }
 
-export const defaultAdversary: AdversaryOptions = { repeatWriteRate: 0.15, ignoreDeveloperRate: 0.5, trustRate: 0.2 };
+export const defaultAdversary: AdversaryOptions = {
+  repeatWriteRate: 0.15,
+  ignoreDeveloperRate: 0.5,
+  trustRate: 0.2,
+};
 
 /**
  * The adversarial model: the shop clerk, made to write unless its context literally shows the
@@ -36,7 +40,11 @@ export const defaultAdversary: AdversaryOptions = { repeatWriteRate: 0.15, ignor
  * A brain gets only a context, so its randomness is drawn from a digest of (seed, context): the
  * same context gets the same answer, as the simulator's determinism needs.
  */
-export function adversarialBrain(clerk: Brain, seed: number, options: AdversaryOptions = defaultAdversary): Brain {
+export function adversarialBrain(
+  clerk: Brain,
+  seed: number,
+  options: AdversaryOptions = defaultAdversary,
+): Brain {
   const rng = new KeyedRandom(seed);
   return (request) => {
     const digest = contextDigest(request.input);
@@ -60,14 +68,18 @@ function unproven(input: readonly InputItem[], ignoreDeveloper: boolean): InputI
   const dropped = new Set<number>();
   const unpaired = new Map<string, number[]>();
   input.forEach((item, index) => {
-    if (item.type === 'function_call') unpaired.set(item.call_id, [...(unpaired.get(item.call_id) ?? []), index]);
+    if (item.type === 'function_call')
+      unpaired.set(item.call_id, [...(unpaired.get(item.call_id) ?? []), index]);
     if (item.type !== 'function_call_output') return;
     const call = unpaired.get(item.call_id)?.shift();
     if (!UNPROVEN.has(noticeStatus(item.output) ?? '')) return;
     dropped.add(index);
     if (call !== undefined) dropped.add(call);
   });
-  return input.filter((item, index) => !dropped.has(index) && !(ignoreDeveloper && item.type === 'message' && item.role === 'developer'));
+  return input.filter(
+    (item, index) =>
+      !dropped.has(index) && !(ignoreDeveloper && item.type === 'message' && item.role === 'developer'),
+  );
 }
 
 /** The `status` of one of graft's JSON notices, or null for any other output. */
@@ -79,7 +91,9 @@ export function noticeStatus(output: string): string | null {
 
 /** Every write call twice: the second is a copy the model "forgot" it had already asked for. */
 function repeatWrites(outputs: readonly BrainOutput[]): BrainOutput[] {
-  return outputs.flatMap((o) => (o.type === 'function_call' && WRITE_TOOLS.has(o.name) ? [o, { ...o }] : [o]));
+  return outputs.flatMap((o) =>
+    o.type === 'function_call' && WRITE_TOOLS.has(o.name) ? [o, { ...o }] : [o],
+  );
 }
 
 /**
@@ -89,14 +103,16 @@ function repeatWrites(outputs: readonly BrainOutput[]): BrainOutput[] {
  */
 function contextDigest(input: readonly InputItem[]): number {
   let h = hashString(String(input.length));
-  for (let i = Math.max(0, input.length - DIGEST_TAIL_ITEMS); i < input.length; i += 1) h = hashString(itemText(input[i]!), h);
+  for (let i = Math.max(0, input.length - DIGEST_TAIL_ITEMS); i < input.length; i += 1)
+    h = hashString(itemText(input[i]!), h);
   return h;
 }
 
 /** A digest of the customer's messages in a context (their number and starts). */
 function messagesDigest(input: readonly InputItem[]): number {
   let h = hashString('users');
-  for (const item of input) if (item.type === 'message' && item.role === 'user') h = hashString(itemText(item), h);
+  for (const item of input)
+    if (item.type === 'message' && item.role === 'user') h = hashString(itemText(item), h);
   return h;
 }
 

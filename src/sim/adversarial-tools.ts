@@ -106,7 +106,10 @@ export class AdversarialShops {
     return this.template.map((t) =>
       defineTool<unknown>({
         ...t,
-        run: (args, ctx) => (t.effect === 'write' ? this.write(t.name, args, ctx, clock, runner) : this.read(t.name, args, ctx, clock)),
+        run: (args, ctx) =>
+          t.effect === 'write'
+            ? this.write(t.name, args, ctx, clock, runner)
+            : this.read(t.name, args, ctx, clock),
         reconcile: (key, ctx) => this.reconcile(t.name, key, ctx),
       }),
     );
@@ -124,12 +127,25 @@ export class AdversarialShops {
 
   private async read(name: string, args: unknown, ctx: ToolContext, clock: Clock): Promise<unknown> {
     const record = this.env.recorder.conversation(ctx.conversationId);
-    const ms = this.env.rng.logNormal(this.options.readMedianMs, 0.5, ctx.conversationId, latestMessageKey(record), ctx.toolCallId, 'read');
+    const ms = this.env.rng.logNormal(
+      this.options.readMedianMs,
+      0.5,
+      ctx.conversationId,
+      latestMessageKey(record),
+      ctx.toolCallId,
+      'read',
+    );
     await wait(clock, ms, null);
     return this.entry(ctx.conversationId).tools.get(name)!.run(args, ctx);
   }
 
-  private async write(name: string, args: unknown, ctx: ToolContext, clock: Clock, runner: string): Promise<unknown> {
+  private async write(
+    name: string,
+    args: unknown,
+    ctx: ToolContext,
+    clock: Clock,
+    runner: string,
+  ): Promise<unknown> {
     const { recorder } = this.env;
     const record = recorder.conversation(ctx.conversationId);
     const plan = this.plan(record, ctx);
@@ -150,7 +166,14 @@ export class AdversarialShops {
   }
 
   /** The steps of one write: wait, maybe fail before writing, write, wait, maybe fail after. */
-  private async perform(name: string, args: unknown, ctx: ToolContext, clock: Clock, plan: RunPlan, invocation: ToolInvocation): Promise<unknown> {
+  private async perform(
+    name: string,
+    args: unknown,
+    ctx: ToolContext,
+    clock: Clock,
+    plan: RunPlan,
+    invocation: ToolInvocation,
+  ): Promise<unknown> {
     if (plan.fault === 'reject' || plan.fault === 'error-before') {
       await wait(clock, plan.writeAtMs, null);
       if (plan.fault === 'error-before') throw new Error('connection reset by the shop');
@@ -164,7 +187,8 @@ export class AdversarialShops {
     }
     const value = this.writeToShop(name, args, ctx, invocation);
     await wait(clock, plan.totalMs - plan.writeAtMs, null);
-    if (plan.fault === 'error-after') throw new Error('the shop wrote the change, then the connection dropped');
+    if (plan.fault === 'error-after')
+      throw new Error('the shop wrote the change, then the connection dropped');
     if (plan.fault === 'unserialisable') return unserialisable(value, plan.bigint);
     return value;
   }
@@ -190,7 +214,13 @@ export class AdversarialShops {
     const found = await inner.reconcile!(key, ctx);
     const record = this.env.recorder.conversation(ctx.conversationId);
     const inFlight = record.invocations.some((i) => i.key === key && i.endOp === null);
-    record.reconciles.push({ key, at: this.env.clock.now(), op: this.env.recorder.nextOp(), happened: found.happened, inFlight });
+    record.reconciles.push({
+      key,
+      at: this.env.clock.now(),
+      op: this.env.recorder.nextOp(),
+      happened: found.happened,
+      inFlight,
+    });
     return found;
   }
 
@@ -244,7 +274,14 @@ export class AdversarialShops {
     if (fault === 'reject' && !mayReject) fault = 'none';
     const honoursSignal = mayReject && rng.uniform(...key, 'signal') < o.honourSignalShare;
     const writeAtMs = totalMs * rng.uniform(...key, 'write-at');
-    return { totalMs, writeAtMs, fault, honoursSignal, bigint: rng.uniform(...key, 'bigint') < 0.5, messageKey };
+    return {
+      totalMs,
+      writeAtMs,
+      fault,
+      honoursSignal,
+      bigint: rng.uniform(...key, 'bigint') < 0.5,
+      messageKey,
+    };
   }
 
   private countRejection(plan: RunPlan): void {
@@ -255,7 +292,8 @@ export class AdversarialShops {
   private latency(key: (string | number)[]): number {
     const { rng } = this.env;
     const o = this.options;
-    if (rng.uniform(...key, 'tail') >= o.tailShare) return Math.min(o.maxMs, rng.logNormal(o.medianMs, o.sigma, ...key, 'latency'));
+    if (rng.uniform(...key, 'tail') >= o.tailShare)
+      return Math.min(o.maxMs, rng.logNormal(o.medianMs, o.sigma, ...key, 'latency'));
     const u = rng.uniform(...key, 'pareto');
     return Math.min(o.maxMs, o.tailMinMs * (1 - u) ** (-1 / o.tailAlpha));
   }

@@ -22,7 +22,12 @@ export interface BaselineEnv {
   modelName: string;
   modelTimeoutMs: number;
   /** `responseId`: the response that is the reply (null for a fallback). */
-  deliver(reply: { text: string; covers: string[]; kind: 'reply' | 'fallback'; responseId: string | null }): void;
+  deliver(reply: {
+    text: string;
+    covers: string[];
+    kind: 'reply' | 'fallback';
+    responseId: string | null;
+  }): void;
 }
 
 interface Message {
@@ -113,7 +118,10 @@ export class BaselineBot {
     this.cancelLatest();
     if (!old || old.cancelled === false) return this.start(this.fromHead(this.unanswered), this.unanswered);
     const base = old.checkpoint ?? old.fork;
-    this.start({ previousResponseId: base.previousResponseId, input: [...base.input, userItem(message)] }, this.unanswered);
+    this.start(
+      { previousResponseId: base.previousResponseId, input: [...base.input, userItem(message)] },
+      this.unanswered,
+    );
   }
 
   private startWaiting(): void {
@@ -131,7 +139,13 @@ export class BaselineBot {
   }
 
   private start(fork: Fork, messages: readonly Message[]): void {
-    const attempt: Attempt = { messages: [...messages], fork, cancelled: false, controller: null, checkpoint: null };
+    const attempt: Attempt = {
+      messages: [...messages],
+      fork,
+      cancelled: false,
+      controller: null,
+      checkpoint: null,
+    };
     if (this.latest && !this.latest.cancelled && this.strategy !== 'naive') this.cancelLatest();
     this.latest = attempt;
     this.running += 1;
@@ -148,9 +162,12 @@ export class BaselineBot {
       if (result === 'aborted') return;
       if (result === 'failed') return this.finish(attempt, DEFAULT_FALLBACK_TEXT, null, 'fallback');
       const calls = result.output.filter((i) => i.type === 'function_call');
-      if (calls.length === 0) return this.finish(attempt, outputText(result.output), result.responseId, 'reply');
+      if (calls.length === 0)
+        return this.finish(attempt, outputText(result.output), result.responseId, 'reply');
       if (attempt.cancelled && this.strategy !== 'naive') return;
-      const outputs = await Promise.all(calls.map((call) => this.runTool(call.call_id, call.name, call.arguments)));
+      const outputs = await Promise.all(
+        calls.map((call) => this.runTool(call.call_id, call.name, call.arguments)),
+      );
       fork = { previousResponseId: result.responseId, input: outputs };
       attempt.checkpoint = fork;
     }
@@ -163,7 +180,19 @@ export class BaselineBot {
     const output =
       classified.kind === 'invalid'
         ? JSON.stringify({ error: classified.error })
-        : (await this.env.tools.run({ tool: name, arguments: args }, { ...ctx, attemptId: '', toolCallId: callId, effectId: null, idempotencyKey: null, signal: NO_TOOL_BOUND })).output;
+        : (
+            await this.env.tools.run(
+              { tool: name, arguments: args },
+              {
+                ...ctx,
+                attemptId: '',
+                toolCallId: callId,
+                effectId: null,
+                idempotencyKey: null,
+                signal: NO_TOOL_BOUND,
+              },
+            )
+          ).output;
     return { type: 'function_call_output', call_id: callId, output };
   }
 
@@ -193,7 +222,7 @@ export class BaselineBot {
         );
       } catch (error) {
         if (error instanceof ModelCallAborted && !timedOut) return 'aborted';
-        const retryAfter = error instanceof RetryableError ? error.retryAfterMs ?? 0 : 0;
+        const retryAfter = error instanceof RetryableError ? (error.retryAfterMs ?? 0) : 0;
         await clock.sleep(Math.max(retryAfter, 250 * 2 ** failures));
       } finally {
         cancelTimeout();
@@ -202,7 +231,12 @@ export class BaselineBot {
     return 'failed';
   }
 
-  private finish(attempt: Attempt, text: string, responseId: string | null, kind: 'reply' | 'fallback'): void {
+  private finish(
+    attempt: Attempt,
+    text: string,
+    responseId: string | null,
+    kind: 'reply' | 'fallback',
+  ): void {
     if (attempt !== this.latest || (attempt.cancelled && this.strategy !== 'naive')) return;
     if (responseId !== null) this.head = responseId;
     const covered = new Set(attempt.messages.map((m) => m.id));

@@ -97,7 +97,11 @@ export function countEvent(coverage: Coverage, event: GraftEvent): void {
 }
 
 /** Counts what the tools' own log shows. */
-export function countToolLog(coverage: Coverage, invocations: readonly ToolInvocation[], reconciles: readonly ReconcileRecord[]): void {
+export function countToolLog(
+  coverage: Coverage,
+  invocations: readonly ToolInvocation[],
+  reconciles: readonly ReconcileRecord[],
+): void {
   for (const invocation of invocations) if (invocation.fenced) coverage.fencedLateRuns += 1;
   for (const reconcile of reconciles) if (reconcile.inFlight) coverage.reconcilesInFlight += 1;
 }

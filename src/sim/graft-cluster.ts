@@ -32,9 +32,21 @@ export interface ClusterOptions {
 
 export const defaultCluster: ClusterOptions = {
   maxInstances: 3,
-  faults: { maxSkewMs: 1_500, stallGapMeanMs: 25_000, stallMinMs: 3_500, stallMaxMs: 10_000, horizonMs: 600_000 },
+  faults: {
+    maxSkewMs: 1_500,
+    stallGapMeanMs: 25_000,
+    stallMinMs: 3_500,
+    stallMaxMs: 10_000,
+    horizonMs: 600_000,
+  },
   pollMs: 2_000,
-  limits: { toolTimeoutMs: 5_000, toolHangMs: 15_000, leaseMs: 6_000, attemptsPerTurn: 4, replyWaitMs: 1_000 },
+  limits: {
+    toolTimeoutMs: 5_000,
+    toolHangMs: 15_000,
+    leaseMs: 6_000,
+    attemptsPerTurn: 4,
+    replyWaitMs: 1_000,
+  },
   modelTimeoutMs: 10_000,
   reapEveryMs: 2_000,
   deadlineMs: 600_000,
@@ -83,13 +95,17 @@ export class GraftObserver implements ContextWitness {
       case 'effect.started': {
         const op = this.recorder.nextOp();
         for (const effect of event.effects) {
-          this.recorder.effectCalls.set(`${this.record.conversationId}/${effect.effectId}`, effect.toolCallId);
+          this.recorder.effectCalls.set(
+            `${this.record.conversationId}/${effect.effectId}`,
+            effect.toolCallId,
+          );
           this.record.writeDecisions.set(effect.toolCallId, op);
         }
         return;
       }
       case 'reply.committed': {
-        const fromCall = event.callId === null ? -1 : this.record.calls.findLastIndex((c) => c.callId === event.callId);
+        const fromCall =
+          event.callId === null ? -1 : this.record.calls.findLastIndex((c) => c.callId === event.callId);
         const reply: ReplyRecord = {
           text: event.text,
           covers: [...event.covers],
@@ -115,7 +131,7 @@ export class GraftObserver implements ContextWitness {
   }
 
   ledger(callId: string | undefined): ReadonlyMap<string, EffectStatus> | null {
-    return callId === undefined ? null : this.ledgers.get(callId) ?? null;
+    return callId === undefined ? null : (this.ledgers.get(callId) ?? null);
   }
 }
 
@@ -147,16 +163,35 @@ export interface Driver {
  * channel that retries an unacknowledged webhook does. Once the conversation is finished — or at
  * the deadline — every instance is closed, so the virtual clock runs dry.
  */
-export function graftCluster(script: CustomerScript, env: ClusterEnv, model: SimModel, record: ConversationRecord, observer: GraftObserver, options: ClusterRunOptions): Driver {
+export function graftCluster(
+  script: CustomerScript,
+  env: ClusterEnv,
+  model: SimModel,
+  record: ConversationRecord,
+  observer: GraftObserver,
+  options: ClusterRunOptions,
+): Driver {
   const conversationId = script.conversationId;
   const shared = new MemoryStore({ copy: false });
-  const count = 2 + Math.floor(env.rng.uniform(conversationId, 'instances') * (options.cluster.maxInstances - 1));
-  const instances = Array.from({ length: count }, (_, i) => startInstance(i, { conversationId, shared, env, model, record, observer, options }));
+  const count =
+    2 + Math.floor(env.rng.uniform(conversationId, 'instances') * (options.cluster.maxInstances - 1));
+  const instances = Array.from({ length: count }, (_, i) =>
+    startInstance(i, { conversationId, shared, env, model, record, observer, options }),
+  );
   let arrived = 0;
   let channel = Promise.resolve();
-  closeWhenFinished(script, env, shared, record, instances.map((i) => i.graft), () => arrived, options.cluster);
+  closeWhenFinished(
+    script,
+    env,
+    shared,
+    record,
+    instances.map((i) => i.graft),
+    () => arrived,
+    options.cluster,
+  );
   const deliver = (messageId: string, text: string, arrive: () => void) => {
-    const { clock, graft } = instances[Math.floor(env.rng.uniform(conversationId, messageId, 'route') * count)]!;
+    const { clock, graft } =
+      instances[Math.floor(env.rng.uniform(conversationId, messageId, 'route') * count)]!;
     return new Promise<void>((accepted) =>
       clock.defer(() => {
         arrived += 1;
@@ -193,10 +228,16 @@ interface InstanceContext {
 }
 
 /** Instance `i` of a conversation: its stalls and skew, and a graft on its clock, store view, model view and tools. */
-function startInstance(i: number, { conversationId, shared, env, model, record, observer, options }: InstanceContext): { clock: InstanceClock; graft: Graft } {
+function startInstance(
+  i: number,
+  { conversationId, shared, env, model, record, observer, options }: InstanceContext,
+): { clock: InstanceClock; graft: Graft } {
   const { cluster } = options;
   const { skewMs, stalls } = instanceFaults(env.rng, conversationId, i, 0, cluster.faults);
-  const spin = () => record.errors.push(`instance i${i} set over 10,000 timers at ${Math.round(env.clock.now())} ms: a busy loop`);
+  const spin = () =>
+    record.errors.push(
+      `instance i${i} set over 10,000 timers at ${Math.round(env.clock.now())} ms: a busy loop`,
+    );
   const clock = new InstanceClock(env.clock, skewMs, stalls, spin);
   const graft = createGraft({
     store: instanceStore(shared, clock),
@@ -232,7 +273,10 @@ function closeWhenFinished(
 ): void {
   const lastAt = script.messages.at(-1)?.atMs ?? 0;
   const check = async () => {
-    const done = arrived() === script.messages.length && (await store.unfinished()).length === 0 && record.invocations.every((i) => i.endOp !== null);
+    const done =
+      arrived() === script.messages.length &&
+      (await store.unfinished()).length === 0 &&
+      record.invocations.every((i) => i.endOp !== null);
     const late = env.clock.now() >= lastAt + cluster.deadlineMs;
     if (!done && !late) {
       env.clock.setTimer(env.clock.now() + cluster.reapEveryMs, () => void check());

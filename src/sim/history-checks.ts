@@ -39,7 +39,8 @@ export function contextStatusFindings(record: ConversationRecord): Finding[] {
   const offences: string[] = [];
   record.calls.forEach((call, index) => {
     if (call.seen === undefined) return;
-    for (const id of call.repeatedCallIds ?? []) offences.push(`model call #${index}${callName(call)} holds two function calls with call id ${id}`);
+    for (const id of call.repeatedCallIds ?? [])
+      offences.push(`model call #${index}${callName(call)} holds two function calls with call id ${id}`);
     if (call.ledger === null) {
       offences.push(`model call #${index} (${call.callId ?? 'no call id'}) cannot be linked to graft's log`);
       return;
@@ -50,7 +51,9 @@ export function contextStatusFindings(record: ConversationRecord): Finding[] {
       if (seen === status) continue;
       const tool = record.invocations.find((i) => i.toolCallId === toolCallId)?.tool ?? 'effect';
       const source = call.ledger ? "graft's ledger" : 'the tool log';
-      offences.push(`model call #${index}${callName(call)} holds ${tool} ${toolCallId} as ${seen ?? 'absent'}; ${source} had it ${status}`);
+      offences.push(
+        `model call #${index}${callName(call)} holds ${tool} ${toolCallId} as ${seen ?? 'absent'}; ${source} had it ${status}`,
+      );
     }
   });
   return summarise(4, offences);
@@ -69,7 +72,10 @@ export function replyContextFindings(record: ConversationRecord): Finding[] {
     const expected = reply.ledger ?? truthAt(record.invocations, reply.committedOp);
     for (const [toolCallId, status] of expected) {
       const seen = call.seen.get(toolCallId);
-      if (seen !== status) offences.push(`the ${reply.kind} committed at ${Math.round(reply.committedAt)} ms was drafted holding ${toolCallId} as ${seen ?? 'absent'}; it was ${status}`);
+      if (seen !== status)
+        offences.push(
+          `the ${reply.kind} committed at ${Math.round(reply.committedAt)} ms was drafted holding ${toolCallId} as ${seen ?? 'absent'}; it was ${status}`,
+        );
     }
   }
   return summarise(2, offences);
@@ -80,7 +86,8 @@ export function absentEffects(record: ConversationRecord): number {
   const absent = new Set<string>();
   for (const call of record.calls) {
     if (call.seen === undefined || call.ledger === null) continue;
-    for (const toolCallId of (call.ledger ?? truthAt(record.invocations, call.op)).keys()) if (!call.seen.has(toolCallId)) absent.add(toolCallId);
+    for (const toolCallId of (call.ledger ?? truthAt(record.invocations, call.op)).keys())
+      if (!call.seen.has(toolCallId)) absent.add(toolCallId);
   }
   return absent.size;
 }
@@ -92,7 +99,8 @@ function callName(call: ModelCallRecord): string {
 /** What the tools' own log says of every write started before `op`, by tool call id. */
 function truthAt(invocations: readonly ToolInvocation[], op: number): Map<string, EffectStatus> {
   const truth = new Map<string, EffectStatus>();
-  for (const invocation of invocations) if (invocation.startOp < op) truth.set(invocation.toolCallId, statusAt(invocation, op));
+  for (const invocation of invocations)
+    if (invocation.startOp < op) truth.set(invocation.toolCallId, statusAt(invocation, op));
   return truth;
 }
 
@@ -113,8 +121,10 @@ export function writeOverlapFindings(invocations: readonly ToolInvocation[]): Fi
     for (let j = i + 1; j < writes.length; j += 1) {
       const a = writes[i]!;
       const b = writes[j]!;
-      const together = a.invocation.requestedBy !== null && a.invocation.requestedBy === b.invocation.requestedBy;
-      if (!together && a.span.from < b.span.to && b.span.from < a.span.to) offences.push(`${describe(a.invocation)} and ${describe(b.invocation)} wrote at the same time`);
+      const together =
+        a.invocation.requestedBy !== null && a.invocation.requestedBy === b.invocation.requestedBy;
+      if (!together && a.span.from < b.span.to && b.span.from < a.span.to)
+        offences.push(`${describe(a.invocation)} and ${describe(b.invocation)} wrote at the same time`);
     }
   }
   return summarise(3, offences);
@@ -132,8 +142,14 @@ export function unseenMessageFindings(record: ConversationRecord): Finding[] {
     const call = invocation.requestedBy === null ? undefined : record.calls[invocation.requestedBy];
     if (!call) continue;
     const decided = record.writeDecisions.get(invocation.toolCallId) ?? invocation.startOp;
-    const unseen = missingTexts(record.messages.filter((m) => m.op < decided), call.userTexts);
-    if (unseen.length > 0) offences.push(`${describe(invocation)} was decided on a context without message ${unseen.map((m) => m.id).join(', ')}`);
+    const unseen = missingTexts(
+      record.messages.filter((m) => m.op < decided),
+      call.userTexts,
+    );
+    if (unseen.length > 0)
+      offences.push(
+        `${describe(invocation)} was decided on a context without message ${unseen.map((m) => m.id).join(', ')}`,
+      );
   }
   return summarise(3, offences);
 }
@@ -152,10 +168,14 @@ function missingTexts<M extends { text: string }>(messages: readonly M[], texts:
 /** Guarantee 5: each idempotency key (each generation `<key>#<n>` is its own key) was invoked at most once. */
 export function keyReuseFindings(invocations: readonly ToolInvocation[]): Finding[] {
   const byKey = new Map<string, ToolInvocation[]>();
-  for (const invocation of invocations) byKey.set(invocation.key, [...(byKey.get(invocation.key) ?? []), invocation]);
+  for (const invocation of invocations)
+    byKey.set(invocation.key, [...(byKey.get(invocation.key) ?? []), invocation]);
   const offences: string[] = [];
   for (const [key, runs] of byKey) {
-    if (runs.length > 1) offences.push(`key ${key} was invoked ${runs.length} times (by ${runs.map((r) => r.runner).join(', ')})`);
+    if (runs.length > 1)
+      offences.push(
+        `key ${key} was invoked ${runs.length} times (by ${runs.map((r) => r.runner).join(', ')})`,
+      );
   }
   return summarise(5, offences);
 }

@@ -83,14 +83,22 @@ export class InstanceClock implements Clock {
  * The stalls and skew of one instance of one conversation, drawn from keyed randomness (the
  * conversation starts at `startMs`).
  */
-export function instanceFaults(rng: KeyedRandom, conversationId: string, instance: number, startMs: number, faults: InstanceFaults): { skewMs: number; stalls: Stall[] } {
+export function instanceFaults(
+  rng: KeyedRandom,
+  conversationId: string,
+  instance: number,
+  startMs: number,
+  faults: InstanceFaults,
+): { skewMs: number; stalls: Stall[] } {
   const skewMs = Math.round((2 * rng.uniform(conversationId, instance, 'skew') - 1) * faults.maxSkewMs);
   const stalls: Stall[] = [];
   let t = startMs;
   for (let i = 0; ; i += 1) {
     t += rng.exponential(faults.stallGapMeanMs, conversationId, instance, i, 'stall-gap');
     if (t > startMs + faults.horizonMs) break;
-    const length = faults.stallMinMs + (faults.stallMaxMs - faults.stallMinMs) * rng.uniform(conversationId, instance, i, 'stall-length');
+    const length =
+      faults.stallMinMs +
+      (faults.stallMaxMs - faults.stallMinMs) * rng.uniform(conversationId, instance, i, 'stall-length');
     stalls.push([t, t + length]);
     t += length;
   }

@@ -17,9 +17,14 @@ export interface Violation {
  * instance takes a message late, and messages past the attempts-per-turn bound steer by design),
  * nor the polite world's blind-write rule (a fenced late run still in flight is not a write).
  */
-export function checkConversation(record: ConversationRecord, figures: ConversationFigures, world: 'polite' | 'adversarial' = 'polite'): Violation[] {
+export function checkConversation(
+  record: ConversationRecord,
+  figures: ConversationFigures,
+  world: 'polite' | 'adversarial' = 'polite',
+): Violation[] {
   const violations: Violation[] = [];
-  const add = (guarantee: number, detail: string) => violations.push({ guarantee, conversationId: record.conversationId, detail });
+  const add = (guarantee: number, detail: string) =>
+    violations.push({ guarantee, conversationId: record.conversationId, detail });
   if (world === 'adversarial') {
     for (const finding of historyFindings(record)) add(finding.guarantee, finding.detail);
     if (figures.staleReplies > 0) add(2, `${figures.staleReplies} stale replies`);
@@ -32,15 +37,20 @@ export function checkConversation(record: ConversationRecord, figures: Conversat
     if (!immediate) add(1, `message ${m.id} did not start a model call at once`);
   }
   if (figures.staleReplies > 0) add(2, `${figures.staleReplies} stale replies`);
-  if (figures.maxRepliesPerMessage > 1) add(2, `a message was answered by ${figures.maxRepliesPerMessage} replies`);
+  if (figures.maxRepliesPerMessage > 1)
+    add(2, `a message was answered by ${figures.maxRepliesPerMessage} replies`);
   for (const effect of record.effects) {
     const asker = effect.requestedBy === null ? null : record.calls[effect.requestedBy];
     if (!asker) continue;
     for (const other of record.effects) {
-      if (other === effect || other.startOp > effect.startOp || other.requestedBy === effect.requestedBy) continue;
+      if (other === effect || other.startOp > effect.startOp || other.requestedBy === effect.requestedBy)
+        continue;
       const settled = other.endOp !== null && other.endOp < effect.startOp;
       if (!asker.held.has(other.toolCallId) || !settled) {
-        add(3, `${effect.tool} ${effect.toolCallId} ran blind to ${other.tool} ${other.toolCallId}${settled ? '' : ' (still running)'}`);
+        add(
+          3,
+          `${effect.tool} ${effect.toolCallId} ran blind to ${other.tool} ${other.toolCallId}${settled ? '' : ' (still running)'}`,
+        );
       }
     }
   }

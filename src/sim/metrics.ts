@@ -64,12 +64,19 @@ export function measure(record: ConversationRecord, shop: Shop, desired: Desired
   const active = orders.filter((o) => o.status === 'confirmed');
   const wanted = desired !== null && !desired.cancelled ? JSON.stringify(desired.items) : null;
   const missingEffects =
-    wanted === null ? (active.length > 0 ? 1 : 0) : active.some((o) => JSON.stringify(sortItems(o.items)) === wanted) ? 0 : 1;
+    wanted === null
+      ? active.length > 0
+        ? 1
+        : 0
+      : active.some((o) => JSON.stringify(sortItems(o.items)) === wanted)
+        ? 0
+        : 1;
 
   const byId = new Map(record.messages.map((m) => [m.id, m]));
   const delivered = record.replies.filter((r) => r.deliveredAt !== null);
   const coverCount = new Map<string, number>();
-  for (const reply of delivered) for (const id of reply.covers) coverCount.set(id, (coverCount.get(id) ?? 0) + 1);
+  for (const reply of delivered)
+    for (const id of reply.covers) coverCount.set(id, (coverCount.get(id) ?? 0) + 1);
   const turns = delivered.filter((r) => r.kind !== 'follow-up' && r.covers.length > 0);
   const latenciesMs: number[] = [];
   const contendedLatenciesMs: number[] = [];
@@ -88,7 +95,11 @@ export function measure(record: ConversationRecord, shop: Shop, desired: Desired
     duplicateEffects,
     missingEffects,
     orphanedEffects: orphaned(record),
-    staleReplies: delivered.filter((r) => record.messages.some((m) => m.op < r.committedOp && !r.covers.includes(m.id) && !coveredBefore(record, m.id, r))).length,
+    staleReplies: delivered.filter((r) =>
+      record.messages.some(
+        (m) => m.op < r.committedOp && !r.covers.includes(m.id) && !coveredBefore(record, m.id, r),
+      ),
+    ).length,
     unansweredMessages: record.messages.filter((m) => !coverCount.has(m.id)).length,
     maxRepliesPerMessage: Math.max(0, ...coverCount.values()),
     replies: turns.length,
@@ -105,12 +116,20 @@ export function measure(record: ConversationRecord, shop: Shop, desired: Desired
 }
 
 function sortItems(items: readonly { product: string; quantity: number }[]) {
-  return [...items].map((i) => ({ product: i.product, quantity: i.quantity })).sort((a, b) => (a.product < b.product ? -1 : a.product > b.product ? 1 : 0));
+  return [...items]
+    .map((i) => ({ product: i.product, quantity: i.quantity }))
+    .sort((a, b) => (a.product < b.product ? -1 : a.product > b.product ? 1 : 0));
 }
 
 /** A message answered by an earlier committed reply is not owed by a later one. */
-function coveredBefore(record: ConversationRecord, messageId: string, reply: ConversationRecord['replies'][number]): boolean {
-  return record.replies.some((r) => r !== reply && r.committedOp < reply.committedOp && r.covers.includes(messageId));
+function coveredBefore(
+  record: ConversationRecord,
+  messageId: string,
+  reply: ConversationRecord['replies'][number],
+): boolean {
+  return record.replies.some(
+    (r) => r !== reply && r.committedOp < reply.committedOp && r.covers.includes(messageId),
+  );
 }
 
 /** Effects missing from the context of some model call that started after them. */
@@ -175,7 +194,10 @@ export function report(total: ConversationFigures): StrategyReport {
 
 function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => (sorted.length === 0 ? 0 : round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!, 1));
+  const at = (q: number) =>
+    sorted.length === 0
+      ? 0
+      : round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!, 1);
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }
 

@@ -20,18 +20,29 @@ export type WorkerMessage = { done: number } | { result: RangeResult };
  * is exactly the one-thread result: the same figures, violations in the same order, the same
  * history hash.
  */
-export async function runStrategyParallel(strategy: Strategy, options: SimOptions, threads: number): Promise<StrategyResult> {
+export async function runStrategyParallel(
+  strategy: Strategy,
+  options: SimOptions,
+  threads: number,
+): Promise<StrategyResult> {
   const n = options.conversations;
   const first = options.first ?? 0;
   const parts = Math.max(1, Math.min(threads, n));
-  const ranges = Array.from({ length: parts }, (_, i): [number, number] => [first + Math.floor((i * n) / parts), first + Math.floor(((i + 1) * n) / parts)]);
+  const ranges = Array.from({ length: parts }, (_, i): [number, number] => [
+    first + Math.floor((i * n) / parts),
+    first + Math.floor(((i + 1) * n) / parts),
+  ]);
   const done = ranges.map(() => 0);
   const { onProgress, ...plain } = options;
   const results = await Promise.all(
     ranges.map((range, i) =>
       runWorker({ strategy, options: plain, range }, (count) => {
         done[i] = count;
-        onProgress?.(strategy, done.reduce((a, b) => a + b, 0), n);
+        onProgress?.(
+          strategy,
+          done.reduce((a, b) => a + b, 0),
+          n,
+        );
       }),
     ),
   );
@@ -45,9 +56,17 @@ function merge(parts: readonly RangeResult[]): StrategyResult {
     addFigures(total, part.total);
     merged.violations.push(...part.violations);
     merged.hashes.push(...part.hashes);
-    if (part.coverage) merged.coverage = merged.coverage ? (addCoverage(merged.coverage, part.coverage), merged.coverage) : { ...part.coverage };
+    if (part.coverage)
+      merged.coverage = merged.coverage
+        ? (addCoverage(merged.coverage, part.coverage), merged.coverage)
+        : { ...part.coverage };
   }
-  return { report: report(total), violations: merged.violations, historyHash: historyHashOf(merged.hashes), coverage: merged.coverage };
+  return {
+    report: report(total),
+    violations: merged.violations,
+    historyHash: historyHashOf(merged.hashes),
+    coverage: merged.coverage,
+  };
 }
 
 /**
@@ -57,7 +76,10 @@ function merge(parts: readonly RangeResult[]): StrategyResult {
  */
 function runWorker(task: WorkerTask, onProgress: (done: number) => void): Promise<RangeResult> {
   const worker = import.meta.url.endsWith('.ts')
-    ? new Worker(`import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(new URL('./sim-worker.ts', import.meta.url).href)}))`, { eval: true, workerData: task })
+    ? new Worker(
+        `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(new URL('./sim-worker.ts', import.meta.url).href)}))`,
+        { eval: true, workerData: task },
+      )
     : new Worker(new URL('./sim-worker.js', import.meta.url), { workerData: task });
   return new Promise((resolve, reject) => {
     let result: RangeResult | null = null;
@@ -66,6 +88,10 @@ function runWorker(task: WorkerTask, onProgress: (done: number) => void): Promis
       else result = message.result;
     });
     worker.on('error', reject);
-    worker.on('exit', (code) => (result ? resolve(result) : reject(new Error(`simulation worker exited with code ${code} and no result`))));
+    worker.on('exit', (code) =>
+      result
+        ? resolve(result)
+        : reject(new Error(`simulation worker exited with code ${code} and no result`)),
+    );
   });
 }

@@ -90,7 +90,18 @@ export class Recorder {
   conversation(conversationId: string): ConversationRecord {
     let record = this.conversations.get(conversationId);
     if (!record) {
-      record = { conversationId, messages: [], calls: [], effects: [], replies: [], invocations: [], reconciles: [], coverage: null, errors: [], writeDecisions: new Map() };
+      record = {
+        conversationId,
+        messages: [],
+        calls: [],
+        effects: [],
+        replies: [],
+        invocations: [],
+        reconciles: [],
+        coverage: null,
+        errors: [],
+        writeDecisions: new Map(),
+      };
       this.conversations.set(conversationId, record);
     }
     return record;

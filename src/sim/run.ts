@@ -31,7 +31,15 @@ import type { CustomerScript, WorkloadOptions } from './workload.js';
 import { adversarialWorkload, customerScript, defaultWorkload } from './workload.js';
 import { hashString } from './rng.js';
 
-export const STRATEGIES = ['graft', 'naive', 'naive-abort', 'debounce', 'enqueue', 'interrupt', 'rollback'] as const;
+export const STRATEGIES = [
+  'graft',
+  'naive',
+  'naive-abort',
+  'debounce',
+  'enqueue',
+  'interrupt',
+  'rollback',
+] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 /**
  * `polite`: one instance, the rational shop clerk, fast and well-behaved tools. `adversarial`: a
@@ -93,16 +101,21 @@ export interface SimResult {
  */
 export const DEFAULT_CHUNK = 25;
 const MODEL_TIMEOUT_MS = 10_000;
-const INSTRUCTIONS = 'You are the shop clerk of a small takeaway. Take orders, change them, cancel them and answer questions about them.';
+const INSTRUCTIONS =
+  'You are the shop clerk of a small takeaway. Take orders, change them, cancel them and answer questions about them.';
 
 /** Runs the simulation for every strategy asked for. */
-export async function runSim(options: SimOptions): Promise<{ result: SimResult; details: Record<string, StrategyResult> }> {
+export async function runSim(
+  options: SimOptions,
+): Promise<{ result: SimResult; details: Record<string, StrategyResult> }> {
   const details: Record<string, StrategyResult> = {};
   const threads = options.threads ?? 1;
   // Loaded only when asked for: the one-thread simulator needs no worker machinery.
   const parallel = threads > 1 ? (await import('./parallel.js')).runStrategyParallel : null;
   for (const strategy of options.strategies) {
-    details[strategy] = parallel ? await parallel(strategy, options, threads) : await runStrategy(strategy, options);
+    details[strategy] = parallel
+      ? await parallel(strategy, options, threads)
+      : await runStrategy(strategy, options);
   }
   const strategies: Record<string, StrategyReport> = {};
   for (const [name, detail] of Object.entries(details)) strategies[name] = detail.report;
@@ -130,8 +143,15 @@ export interface RangeResult {
 /** Runs one strategy over the whole workload. */
 export async function runStrategy(strategy: Strategy, options: SimOptions): Promise<StrategyResult> {
   const first = options.first ?? 0;
-  const part = await runRange(strategy, options, [first, first + options.conversations], (n) => options.onProgress?.(strategy, n, options.conversations));
-  return { report: report(part.total), violations: part.violations, historyHash: historyHashOf(part.hashes), coverage: part.coverage };
+  const part = await runRange(strategy, options, [first, first + options.conversations], (n) =>
+    options.onProgress?.(strategy, n, options.conversations),
+  );
+  return {
+    report: report(part.total),
+    violations: part.violations,
+    historyHash: historyHashOf(part.hashes),
+    coverage: part.coverage,
+  };
 }
 
 /** The history hash of a run: one hash over the conversations' hashes, in order. */
@@ -148,17 +168,25 @@ export async function runRange(
 ): Promise<RangeResult> {
   const rng = new KeyedRandom(options.seed);
   const adversarial = options.world === 'adversarial';
-  const result: RangeResult = { total: emptyFigures(), violations: [], hashes: [], coverage: adversarial && strategy === 'graft' ? emptyCoverage() : null };
+  const result: RangeResult = {
+    total: emptyFigures(),
+    violations: [],
+    hashes: [],
+    coverage: adversarial && strategy === 'graft' ? emptyCoverage() : null,
+  };
   const chunk = options.chunk ?? DEFAULT_CHUNK;
   const workload = options.workload ?? (adversarial ? adversarialWorkload : defaultWorkload);
   for (let first = from; first < to; first += chunk) {
     const scripts: CustomerScript[] = [];
-    for (let c = first; c < Math.min(to, first + chunk); c += 1) scripts.push(customerScript(rng, c, workload));
+    for (let c = first; c < Math.min(to, first + chunk); c += 1)
+      scripts.push(customerScript(rng, c, workload));
     const run = adversarial ? runAdversarialChunk : runChunk;
     for (const { figures, record, violations } of await run(strategy, scripts, rng, options)) {
       addFigures(result.total, figures);
       result.violations.push(...violations);
-      result.hashes.push(hashString(adversarial ? adversarialFingerprint(record) : fingerprint(record)).toString(16));
+      result.hashes.push(
+        hashString(adversarial ? adversarialFingerprint(record) : fingerprint(record)).toString(16),
+      );
       if (result.coverage && record.coverage) addCoverage(result.coverage, record.coverage);
     }
     onProgress(Math.min(to, first + chunk) - from);
@@ -166,17 +194,31 @@ export async function runRange(
   return result;
 }
 
-export async function runChunk(strategy: Strategy, scripts: CustomerScript[], rng: KeyedRandom, options: SimOptions) {
+export async function runChunk(
+  strategy: Strategy,
+  scripts: CustomerScript[],
+  rng: KeyedRandom,
+  options: SimOptions,
+) {
   // The simulated system does no real I/O and sets no real timer: draining the promise queue between timers is enough.
   const clock = new VirtualClock(0, { drain: 'microtasks' });
   const recorder = new Recorder();
-  const env = { clock, rng, recorder, latency: options.latency ?? defaultLatency, faults: options.faults ? defaultFaults : noFaults };
+  const env = {
+    clock,
+    rng,
+    recorder,
+    latency: options.latency ?? defaultLatency,
+    faults: options.faults ? defaultFaults : noFaults,
+  };
   const simTools = createSimTools(env);
   const brain = createShopClerk();
   for (const script of scripts) {
     const record = recorder.conversation(script.conversationId);
     const model = new SimModel(brain, env, record);
-    const live = strategy === 'graft' ? graftConversation(script, env, simTools.tools, model, record, options) : baselineConversation(strategy, script, env, simTools.tools, model, record);
+    const live =
+      strategy === 'graft'
+        ? graftConversation(script, env, simTools.tools, model, record, options)
+        : baselineConversation(strategy, script, env, simTools.tools, model, record);
     scheduleMessages(script, live, env, record);
   }
   await clock.run();
@@ -195,10 +237,21 @@ const NO_LEDGER = { ledger: () => undefined };
  * A chunk of the adversarial world: the adversarial model and tools for every strategy; graft
  * on several stalling instances per conversation, the baselines as one bot each (on the same tools).
  */
-export async function runAdversarialChunk(strategy: Strategy, scripts: CustomerScript[], rng: KeyedRandom, options: SimOptions) {
+export async function runAdversarialChunk(
+  strategy: Strategy,
+  scripts: CustomerScript[],
+  rng: KeyedRandom,
+  options: SimOptions,
+) {
   const clock = new VirtualClock(0, { drain: 'microtasks' });
   const recorder = new Recorder();
-  const env = { clock, rng, recorder, latency: options.latency ?? defaultLatency, faults: options.faults ? defaultFaults : noFaults };
+  const env = {
+    clock,
+    rng,
+    recorder,
+    latency: options.latency ?? defaultLatency,
+    faults: options.faults ? defaultFaults : noFaults,
+  };
   const shops = new AdversarialShops(env);
   const brain = adversarialBrain(createShopClerk(), options.seed);
   for (const script of scripts) {
@@ -207,8 +260,14 @@ export async function runAdversarialChunk(strategy: Strategy, scripts: CustomerS
     if (strategy === 'graft') {
       const observer = new GraftObserver(record, recorder, clock);
       const model = new SimModel(brain, env, record, observer);
-      const settle = options.onSettleDuringFirstCall ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall } : {};
-      live = graftCluster(script, { ...env, shops }, model, record, observer, { instructions: INSTRUCTIONS, cluster: options.cluster ?? defaultCluster, ...settle });
+      const settle = options.onSettleDuringFirstCall
+        ? { onSettleDuringFirstCall: options.onSettleDuringFirstCall }
+        : {};
+      live = graftCluster(script, { ...env, shops }, model, record, observer, {
+        instructions: INSTRUCTIONS,
+        cluster: options.cluster ?? defaultCluster,
+        ...settle,
+      });
     } else {
       const model = new SimModel(brain, env, record, NO_LEDGER);
       live = baselineConversation(strategy, script, env, shops.tools(clock, 'bot'), model, record);
@@ -221,18 +280,32 @@ export async function runAdversarialChunk(strategy: Strategy, scripts: CustomerS
     if (record.coverage) countToolLog(record.coverage, record.invocations, record.reconciles);
     const shop = shops.shop(script.conversationId);
     // Orphans are judged by the ledger (or the tool log) here: an effect absent from a context that should hold it.
-    const figures: ConversationFigures = { ...measure(record, shop, script.desired), orphanedEffects: absentEffects(record) };
+    const figures: ConversationFigures = {
+      ...measure(record, shop, script.desired),
+      orphanedEffects: absentEffects(record),
+    };
     return { script, record, shop, figures, violations: checkConversation(record, figures, 'adversarial') };
   });
 }
 
 /** Sends each message at its time; the driver says when it reaches the strategy (`arrive` records it then). */
-function scheduleMessages(script: CustomerScript, live: Driver, env: { clock: VirtualClock; recorder: Recorder }, record: ConversationRecord): void {
+function scheduleMessages(
+  script: CustomerScript,
+  live: Driver,
+  env: { clock: VirtualClock; recorder: Recorder },
+  record: ConversationRecord,
+): void {
   const { clock, recorder } = env;
   for (const message of script.messages) {
     clock.setTimer(message.atMs, () => {
       live.receive(message.id, message.text, () => {
-        record.messages.push({ id: message.id, text: message.text, at: clock.now(), op: recorder.nextOp(), contended: live.isLive() });
+        record.messages.push({
+          id: message.id,
+          text: message.text,
+          at: clock.now(),
+          op: recorder.nextOp(),
+          contended: live.isLive(),
+        });
       });
     });
   }
@@ -260,7 +333,14 @@ function graftConversation(
     onEvent: (_id: string, event: GraftEvent, state) => {
       live = state.live !== null;
       if (event.type !== 'reply.committed') return;
-      const reply = { text: event.text, covers: [...event.covers], kind: event.kind, committedAt: event.at, committedOp: env.recorder.nextOp(), deliveredAt: null as number | null };
+      const reply = {
+        text: event.text,
+        covers: [...event.covers],
+        kind: event.kind,
+        committedAt: event.at,
+        committedOp: env.recorder.nextOp(),
+        deliveredAt: null as number | null,
+      };
       replies.set(event.replyId, reply);
       record.replies.push(reply);
     },
@@ -301,8 +381,17 @@ function baselineConversation(
     modelTimeoutMs: MODEL_TIMEOUT_MS,
     deliver: ({ text, covers, kind, responseId }) => {
       const now = env.clock.now();
-      const fromCall = responseId === null ? -1 : record.calls.findLastIndex((c) => c.responseId === responseId);
-      record.replies.push({ text, covers, kind, committedAt: now, committedOp: env.recorder.nextOp(), deliveredAt: now, ...(fromCall >= 0 ? { fromCall } : {}) });
+      const fromCall =
+        responseId === null ? -1 : record.calls.findLastIndex((c) => c.responseId === responseId);
+      record.replies.push({
+        text,
+        covers,
+        kind,
+        committedAt: now,
+        committedOp: env.recorder.nextOp(),
+        deliveredAt: now,
+        ...(fromCall >= 0 ? { fromCall } : {}),
+      });
     },
   });
   return {
@@ -318,7 +407,13 @@ function baselineConversation(
 function fingerprint(record: ConversationRecord): string {
   return JSON.stringify({
     m: record.messages.map((m) => [m.id, m.at, m.contended]),
-    c: record.calls.map((c) => [c.at, c.inputTokens, c.outputTokens, c.aborted, c.held.size > 1 ? [...c.held].sort() : [...c.held]]),
+    c: record.calls.map((c) => [
+      c.at,
+      c.inputTokens,
+      c.outputTokens,
+      c.aborted,
+      c.held.size > 1 ? [...c.held].sort() : [...c.held],
+    ]),
     e: record.effects.map((e) => [e.toolCallId, e.tool, e.startAt, e.ok]),
     r: record.replies.map((r) => [r.text, r.covers, r.kind, r.committedAt, r.deliveredAt]),
   });
@@ -328,7 +423,16 @@ function fingerprint(record: ConversationRecord): string {
 function adversarialFingerprint(record: ConversationRecord): string {
   return JSON.stringify({
     h: fingerprint(record),
-    i: record.invocations.map((i) => [i.key, i.runner, i.startAt, i.endAt, i.wroteAt, i.changed, i.fenced, i.outcome]),
+    i: record.invocations.map((i) => [
+      i.key,
+      i.runner,
+      i.startAt,
+      i.endAt,
+      i.wroteAt,
+      i.changed,
+      i.fenced,
+      i.outcome,
+    ]),
     k: record.reconciles.map((r) => [r.key, r.at, r.happened]),
     x: record.errors,
   });

@@ -62,7 +62,13 @@ export class SimModel implements ModelClient {
 
   constructor(
     brain: Brain,
-    private readonly env: { clock: VirtualClock; rng: KeyedRandom; recorder: Recorder; latency: LatencyModel; faults: Faults },
+    private readonly env: {
+      clock: VirtualClock;
+      rng: KeyedRandom;
+      recorder: Recorder;
+      latency: LatencyModel;
+      faults: Faults;
+    },
     private readonly record: ConversationRecord,
     private readonly witness: ContextWitness | null = null,
   ) {
@@ -81,7 +87,11 @@ export class SimModel implements ModelClient {
     return { create: (request, options) => this.createOn(clock, request, options) };
   }
 
-  private async createOn(timers: Clock, request: ModelRequest, { signal }: { signal: AbortSignal }): Promise<ModelResult> {
+  private async createOn(
+    timers: Clock,
+    request: ModelRequest,
+    { signal }: { signal: AbortSignal },
+  ): Promise<ModelResult> {
     const { clock, rng, latency, faults, recorder } = this.env;
     const messageKey = latestMessageKey(this.record);
     const n = (this.callsSince.get(messageKey) ?? 0) + 1;
@@ -101,14 +111,29 @@ export class SimModel implements ModelClient {
     if (this.witness) this.witnessContext(call, request, context);
     this.record.calls.push(call);
     // Rejected calls are not billed: the request never reached the model.
-    if (fault < faults.rate429) return this.failAfter(timers, signal, 80, stackless(() => new RetryableError('429 rate limited', 1_000, 'rate_limit_exceeded')));
-    if (fault < faults.rate429 + faults.rate500) return this.failAfter(timers, signal, 300, stackless(() => new RetryableError('500 server error', null, 'server_error')));
+    if (fault < faults.rate429)
+      return this.failAfter(
+        timers,
+        signal,
+        80,
+        stackless(() => new RetryableError('429 rate limited', 1_000, 'rate_limit_exceeded')),
+      );
+    if (fault < faults.rate429 + faults.rate500)
+      return this.failAfter(
+        timers,
+        signal,
+        300,
+        stackless(() => new RetryableError('500 server error', null, 'server_error')),
+      );
     const index = this.record.calls.length - 1;
     const result = this.inner.respond(request, context);
     call.inputTokens = result.usage.inputTokens;
     const stall = fault < faults.rate429 + faults.rate500 + faults.stallRate;
-    const firstTokenMs = latency.firstTokenMedianMs * Math.exp(latency.firstTokenSigma * rng.normal(...key, 'ttft'));
-    const totalMs = stall ? Number.POSITIVE_INFINITY : firstTokenMs + latency.perOutputTokenMs * result.usage.outputTokens;
+    const firstTokenMs =
+      latency.firstTokenMedianMs * Math.exp(latency.firstTokenSigma * rng.normal(...key, 'ttft'));
+    const totalMs = stall
+      ? Number.POSITIVE_INFINITY
+      : firstTokenMs + latency.perOutputTokenMs * result.usage.outputTokens;
     const started = timers.now();
     await new Promise<void>((resolve, reject) => {
       const cancel = Number.isFinite(totalMs) ? timers.setTimer(started + totalMs, resolve) : () => undefined;
@@ -117,7 +142,15 @@ export class SimModel implements ModelClient {
         () => {
           cancel();
           const elapsed = timers.now() - started;
-          const generated = stall ? 0 : Math.max(0, Math.min(result.usage.outputTokens, Math.floor((elapsed - firstTokenMs) / latency.perOutputTokenMs)));
+          const generated = stall
+            ? 0
+            : Math.max(
+                0,
+                Math.min(
+                  result.usage.outputTokens,
+                  Math.floor((elapsed - firstTokenMs) / latency.perOutputTokenMs),
+                ),
+              );
           call.outputTokens = generated;
           call.aborted = true;
           reject(stackless(() => new ModelCallAborted({ ...result.usage, outputTokens: generated })));
@@ -127,7 +160,9 @@ export class SimModel implements ModelClient {
     });
     call.outputTokens = result.usage.outputTokens;
     if (this.witness) call.responseId = result.responseId;
-    for (const item of result.output) if (item.type === 'function_call') recorder.requestedBy.set(`${this.record.conversationId}/${item.call_id}`, index);
+    for (const item of result.output)
+      if (item.type === 'function_call')
+        recorder.requestedBy.set(`${this.record.conversationId}/${item.call_id}`, index);
     return result;
   }
 
@@ -143,7 +178,9 @@ export class SimModel implements ModelClient {
   private async failAfter(clock: Clock, signal: AbortSignal, ms: number, error: Error): Promise<never> {
     await new Promise<void>((resolve, reject) => {
       const cancel = clock.setTimer(clock.now() + ms, resolve);
-      signal.addEventListener('abort', () => (cancel(), reject(stackless(() => new ModelCallAborted()))), { once: true });
+      signal.addEventListener('abort', () => (cancel(), reject(stackless(() => new ModelCallAborted()))), {
+        once: true,
+      });
     });
     throw error;
   }
@@ -167,7 +204,8 @@ function stackless<E extends Error>(make: () => E): E {
 /** The texts of the customer's messages in a context. */
 function userTexts(context: readonly InputItem[]): string[] {
   const texts: string[] = [];
-  for (const item of context) if (item.type === 'message' && item.role === 'user') texts.push(messageText(item));
+  for (const item of context)
+    if (item.type === 'message' && item.role === 'user') texts.push(messageText(item));
   return texts;
 }
 
@@ -177,7 +215,9 @@ function heldEffects(context: readonly InputItem[], recorder: Recorder, conversa
   for (const item of context) {
     if (item.type !== 'function_call_output') continue;
     const graft = item.call_id.startsWith('graft_') ? /^graft_(.+)_\d+$/.exec(item.call_id) : null;
-    held.add(graft ? recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id : item.call_id);
+    held.add(
+      graft ? (recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id) : item.call_id,
+    );
   }
   return held;
 }
@@ -189,12 +229,18 @@ function heldEffects(context: readonly InputItem[], recorder: Recorder, conversa
  * unknown, or "not executed" (a write that did not happen: failed); an `{"error": …}` output is a
  * failure; anything else is a result: done.
  */
-export function seenStatuses(context: readonly InputItem[], recorder: Recorder, conversationId: string): Map<string, EffectStatus> {
+export function seenStatuses(
+  context: readonly InputItem[],
+  recorder: Recorder,
+  conversationId: string,
+): Map<string, EffectStatus> {
   const seen = new Map<string, EffectStatus>();
   for (const item of context) {
     if (item.type !== 'function_call_output') continue;
     const graft = item.call_id.startsWith('graft_') ? /^graft_(.+)_\d+$/.exec(item.call_id) : null;
-    const id = graft ? recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id : item.call_id;
+    const id = graft
+      ? (recorder.effectCalls.get(`${conversationId}/${graft[1]!}`) ?? item.call_id)
+      : item.call_id;
     seen.set(id, statusOfOutput(item.output));
   }
   return seen;

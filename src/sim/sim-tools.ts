@@ -20,14 +20,21 @@ export function createSimTools(env: {
   recorder: Recorder;
   latency: LatencyModel;
   faults: Faults;
-}): { tools: ToolDefinition<unknown>[]; shop(conversationId: string): Shop; forget(conversationId: string): void } {
+}): {
+  tools: ToolDefinition<unknown>[];
+  shop(conversationId: string): Shop;
+  forget(conversationId: string): void;
+} {
   const shops = new Map<string, { shop: Shop; tools: Map<string, ToolDefinition<unknown>> }>();
   const runsSince = new Map<string, number>();
   const forConversation = (conversationId: string) => {
     let entry = shops.get(conversationId);
     if (!entry) {
       const shop = createMemoryShop();
-      entry = { shop, tools: new Map(createShopTools(shop).map((t) => [t.name, t as ToolDefinition<unknown>])) };
+      entry = {
+        shop,
+        tools: new Map(createShopTools(shop).map((t) => [t.name, t as ToolDefinition<unknown>])),
+      };
       shops.set(conversationId, entry);
     }
     return entry;
@@ -60,7 +67,8 @@ export function createSimTools(env: {
         if (ctx.effectId) recorder.effectCalls.set(`${ctx.conversationId}/${ctx.effectId}`, ctx.toolCallId);
         await clock.sleep(latency.toolMedianMs * Math.exp(latency.toolSigma * rng.normal(...key, 'tool')));
         try {
-          if (rng.uniform(...key, 'tool-fault') < faults.toolFailureRate) throw new Error('the shop is unavailable, try again');
+          if (rng.uniform(...key, 'tool-fault') < faults.toolFailureRate)
+            throw new Error('the shop is unavailable, try again');
           const value = await forConversation(ctx.conversationId).tools.get(t.name)!.run(args, ctx);
           if (effect) effect.ok = true;
           return value;

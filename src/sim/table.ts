@@ -23,9 +23,19 @@ export function formatTable(result: SimResult): string {
   const header = ['strategy', ...columns.map(([name]) => name)];
   const rows = Object.entries(result.strategies).map(([name, r]) => [name, ...columns.map(([, f]) => f(r))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const world = result.world ? `, ${result.world} world` : '';
-  const lines = [`seed ${result.seed}, ${result.conversations} conversations per strategy${world}`, line(header), ...rows.map(line)];
-  if (result.coverage) lines.push(`graft coverage: ${Object.entries(result.coverage).map(([name, n]) => `${name} ${n}`).join(', ')}`);
+  const lines = [
+    `seed ${result.seed}, ${result.conversations} conversations per strategy${world}`,
+    line(header),
+    ...rows.map(line),
+  ];
+  if (result.coverage)
+    lines.push(
+      `graft coverage: ${Object.entries(result.coverage)
+        .map(([name, n]) => `${name} ${n}`)
+        .join(', ')}`,
+    );
   return lines.join('\n');
 }

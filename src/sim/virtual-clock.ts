@@ -62,7 +62,8 @@ export class VirtualClock implements Clock {
       this.time = next.at;
       next.fn();
       fired += 1;
-      if (fired > maxTimers) throw new Error(`virtual clock: more than ${maxTimers} timers; is something looping?`);
+      if (fired > maxTimers)
+        throw new Error(`virtual clock: more than ${maxTimers} timers; is something looping?`);
       await this.settle();
     }
     if (untilMs !== Number.POSITIVE_INFINITY && untilMs > this.time) this.time = untilMs;
@@ -77,7 +78,7 @@ export class VirtualClock implements Clock {
   private push(timer: Timer): void {
     const heap = this.heap;
     heap.push(timer);
-    for (let i = heap.length - 1; i > 0; ) {
+    for (let i = heap.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (!before(heap[i]!, heap[parent]!)) break;
       [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
@@ -90,7 +91,7 @@ export class VirtualClock implements Clock {
     const last = heap.pop()!;
     if (heap.length === 0) return;
     heap[0] = last;
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let min = i;

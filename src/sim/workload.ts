@@ -61,7 +61,11 @@ const SIDES = defaultCatalogue.map((p) => p.product).filter((p) => !MAIN_PRODUCT
  * cancels it (cancelling only in the last burst). Every draw is keyed by (conversation, burst,
  * message), so a customer is the same in every strategy's run.
  */
-export function customerScript(rng: KeyedRandom, conversation: number, options: WorkloadOptions = defaultWorkload): CustomerScript {
+export function customerScript(
+  rng: KeyedRandom,
+  conversation: number,
+  options: WorkloadOptions = defaultWorkload,
+): CustomerScript {
   const conversationId = `conv_${conversation}`;
   const messages: ScriptedMessage[] = [];
   let t = 0;
@@ -75,7 +79,14 @@ export function customerScript(rng: KeyedRandom, conversation: number, options: 
       if (cancelled && intent.kind !== 'status') intent = { kind: 'chat' };
       if (intent.kind === 'cancel') cancelled = true;
       const variant = Math.floor(rng.uniform(conversation, burst, index, 'variant') * 8);
-      messages.push({ id: `m${burst}_${index}`, burst, index, atMs: Math.round(t), intent, text: renderIntent(intent, variant) });
+      messages.push({
+        id: `m${burst}_${index}`,
+        burst,
+        index,
+        atMs: Math.round(t),
+        intent,
+        text: renderIntent(intent, variant),
+      });
     }
     t += options.gapBetweenBurstsMs;
   }
@@ -83,10 +94,24 @@ export function customerScript(rng: KeyedRandom, conversation: number, options: 
   return { conversationId, messages, desired };
 }
 
-function gapBefore(rng: KeyedRandom, options: WorkloadOptions, conversation: number, burst: number, index: number): number {
+function gapBefore(
+  rng: KeyedRandom,
+  options: WorkloadOptions,
+  conversation: number,
+  burst: number,
+  index: number,
+): number {
   // Drawn only when the workload has quick gaps, so that the polite workload's draws stay as they were.
-  const quick = options.quickGapShare !== undefined && rng.uniform(conversation, burst, index, 'quick') < options.quickGapShare;
-  return rng.exponential(quick ? options.quickGapMeanMs ?? 0 : options.gapInBurstMeanMs, conversation, burst, index, 'gap');
+  const quick =
+    options.quickGapShare !== undefined &&
+    rng.uniform(conversation, burst, index, 'quick') < options.quickGapShare;
+  return rng.exponential(
+    quick ? (options.quickGapMeanMs ?? 0) : options.gapInBurstMeanMs,
+    conversation,
+    burst,
+    index,
+    'gap',
+  );
 }
 
 function chooseIntent(rng: KeyedRandom, c: number, burst: number, index: number, bursts: number): Intent {
@@ -105,12 +130,22 @@ function chooseIntent(rng: KeyedRandom, c: number, burst: number, index: number,
   if (burst === 0) {
     // Second thoughts while the first order is being placed.
     if (r < 0.55) return { kind: 'add', items: [line(SIDES, 'add')] };
-    if (r < 0.8) return { kind: 'set', product: MAIN_PRODUCTS[Math.floor(u('set-product') * 3)]!, quantity: 1 + Math.floor(u('set-q') * 4) };
+    if (r < 0.8)
+      return {
+        kind: 'set',
+        product: MAIN_PRODUCTS[Math.floor(u('set-product') * 3)]!,
+        quantity: 1 + Math.floor(u('set-q') * 4),
+      };
     return { kind: 'chat' };
   }
   if (last && r < 0.2) return { kind: 'cancel' };
   if (r < 0.45) return { kind: 'add', items: [line(SIDES, 'add')] };
-  if (r < 0.65) return { kind: 'set', product: MAIN_PRODUCTS[Math.floor(u('set-product') * 3)]!, quantity: 1 + Math.floor(u('set-q') * 4) };
+  if (r < 0.65)
+    return {
+      kind: 'set',
+      product: MAIN_PRODUCTS[Math.floor(u('set-product') * 3)]!,
+      quantity: 1 + Math.floor(u('set-q') * 4),
+    };
   if (r < 0.9) return { kind: 'status' };
   return { kind: 'chat' };
 }

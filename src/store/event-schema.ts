@@ -31,7 +31,11 @@ const ms = z.number();
 // The Responses API items graft keeps (src/core/items.ts).
 const inputContentPart = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('input_text'), text: z.string() }),
-  z.strictObject({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()).optional() }),
+  z.strictObject({
+    type: z.literal('output_text'),
+    text: z.string(),
+    annotations: z.array(z.unknown()).optional(),
+  }),
 ]);
 const inputMessageItem = z.strictObject({
   type: z.literal('message'),
@@ -46,23 +50,43 @@ const functionCallFields = {
   status: z.enum(['in_progress', 'completed', 'incomplete']).optional(),
 };
 const functionCallItem = z.strictObject({ ...functionCallFields, id: z.string().optional() });
-const functionCallOutputItem = z.strictObject({ type: z.literal('function_call_output'), call_id: z.string(), output: z.string() });
+const functionCallOutputItem = z.strictObject({
+  type: z.literal('function_call_output'),
+  call_id: z.string(),
+  output: z.string(),
+});
 const reasoningItem = z.strictObject({
   type: z.literal('reasoning'),
   id: z.string(),
   summary: z.array(z.strictObject({ type: z.literal('summary_text'), text: z.string() })),
   encrypted_content: z.string().nullable().optional(),
 });
-const inputItem = z.discriminatedUnion('type', [inputMessageItem, functionCallItem, functionCallOutputItem, reasoningItem]);
+const inputItem = z.discriminatedUnion('type', [
+  inputMessageItem,
+  functionCallItem,
+  functionCallOutputItem,
+  reasoningItem,
+]);
 const outputMessageItem = z.strictObject({
   type: z.literal('message'),
   id: z.string(),
   role: z.literal('assistant'),
   status: z.enum(['completed', 'in_progress', 'incomplete']),
-  content: z.array(z.strictObject({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()) })),
+  content: z.array(
+    z.strictObject({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()) }),
+  ),
 });
-const outputItem = z.discriminatedUnion('type', [outputMessageItem, z.strictObject({ ...functionCallFields, id: z.string() }), reasoningItem]);
-const usage = z.strictObject({ inputTokens: count, cachedInputTokens: count, outputTokens: count, reasoningTokens: count });
+const outputItem = z.discriminatedUnion('type', [
+  outputMessageItem,
+  z.strictObject({ ...functionCallFields, id: z.string() }),
+  reasoningItem,
+]);
+const usage = z.strictObject({
+  inputTokens: count,
+  cachedInputTokens: count,
+  outputTokens: count,
+  reasoningTokens: count,
+});
 
 const contextEntry = z.strictObject({
   item: inputItem,
@@ -79,7 +103,16 @@ const classifiedCall = z.strictObject({
   error: z.string().optional(),
   idempotencyKey: idempotencyKey.optional(),
 });
-const modelCallReason = z.enum(['start', 'continue', 'rebase', 'retry', 'restart', 'stateless', 'follow-up', 'steer']);
+const modelCallReason = z.enum([
+  'start',
+  'continue',
+  'rebase',
+  'retry',
+  'restart',
+  'stateless',
+  'follow-up',
+  'steer',
+]);
 const failureKind = z.enum(['retryable', 'terminal', 'chain-broken', 'aborted', 'timeout', 'takeover']);
 const refusalReason = z.enum(['rebase', 'invalid', 'duplicate-key', 'duplicate-call', 'blocked']);
 const unknownCause = z.enum(['timeout', 'hang', 'error', 'owner-lost']);
@@ -89,9 +122,21 @@ const logged = { v: z.literal(EVENT_VERSION), seq: int.positive(), at: ms };
 
 /** The current version of every event type, one strict object each (an unknown field is an error). */
 const eventSchemas = [
-  z.strictObject({ type: z.literal('message.received'), messageId, text: z.string(), metadata: z.record(z.string(), z.unknown()).optional(), ...logged }),
   z.strictObject({
-    type: z.literal('attempt.started'), attemptId, turn: count, reason: z.enum(['message', 'follow-up']), owner: z.string(), leaseUntil: ms, ...logged,
+    type: z.literal('message.received'),
+    messageId,
+    text: z.string(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    ...logged,
+  }),
+  z.strictObject({
+    type: z.literal('attempt.started'),
+    attemptId,
+    turn: count,
+    reason: z.enum(['message', 'follow-up']),
+    owner: z.string(),
+    leaseUntil: ms,
+    ...logged,
   }),
   z.strictObject({ type: z.literal('attempt.superseded'), attemptId, byMessageId: messageId, ...logged }),
   z.strictObject({ type: z.literal('attempt.failed'), attemptId, reason: z.string(), ...logged }),
@@ -107,10 +152,22 @@ const eventSchemas = [
     ...logged,
   }),
   z.strictObject({
-    type: z.literal('model.responded'), callId, responseId: z.string(), output: z.array(outputItem), usage, calls: z.array(classifiedCall), ...logged,
+    type: z.literal('model.responded'),
+    callId,
+    responseId: z.string(),
+    output: z.array(outputItem),
+    usage,
+    calls: z.array(classifiedCall),
+    ...logged,
   }),
   z.strictObject({
-    type: z.literal('model.failed'), callId, kind: failureKind, message: z.string(), retryAfterMs: ms.nullable(), usage: usage.optional(), ...logged,
+    type: z.literal('model.failed'),
+    callId,
+    kind: failureKind,
+    message: z.string(),
+    retryAfterMs: ms.nullable(),
+    usage: usage.optional(),
+    ...logged,
   }),
   z.strictObject({
     type: z.literal('effect.started'),
@@ -120,7 +177,12 @@ const eventSchemas = [
     leaseUntil: ms,
     effects: z.array(
       z.strictObject({
-        effectId, toolCallId: z.string(), tool: z.string(), arguments: z.string(), idempotencyKey, generation: int.min(1).optional(),
+        effectId,
+        toolCallId: z.string(),
+        tool: z.string(),
+        arguments: z.string(),
+        idempotencyKey,
+        generation: int.min(1).optional(),
       }),
     ),
     ...logged,
@@ -146,7 +208,14 @@ const eventSchemas = [
     ...logged,
   }),
   z.strictObject({ type: z.literal('effect.checked'), effectId, note: z.string(), ...logged }),
-  z.strictObject({ type: z.literal('lease.renewed'), owner: z.string(), until: ms, attempts: z.array(attemptId), effects: z.array(effectId), ...logged }),
+  z.strictObject({
+    type: z.literal('lease.renewed'),
+    owner: z.string(),
+    until: ms,
+    attempts: z.array(attemptId),
+    effects: z.array(effectId),
+    ...logged,
+  }),
   z.strictObject({ type: z.literal('lease.claimed'), attemptId, owner: z.string(), until: ms, ...logged }),
   z.strictObject({
     type: z.literal('tool.refused'),
@@ -154,7 +223,14 @@ const eventSchemas = [
     refusals: z.array(z.strictObject({ toolCallId: z.string(), reason: refusalReason, output: z.string() })),
     ...logged,
   }),
-  z.strictObject({ type: z.literal('tool.read'), callId, toolCallId: z.string(), ok: z.boolean(), output: z.string(), ...logged }),
+  z.strictObject({
+    type: z.literal('tool.read'),
+    callId,
+    toolCallId: z.string(),
+    ok: z.boolean(),
+    output: z.string(),
+    ...logged,
+  }),
   z.strictObject({
     type: z.literal('reply.committed'),
     attemptId: attemptId.nullable(),
@@ -203,9 +279,15 @@ export interface EventSource {
  * @example
  * const event = parseEvent(JSON.parse(row.body), { tenantId: 't1', conversationId: 'c1', seq: row.seq });
  */
-export function parseEvent(raw: unknown, where: EventSource, migrations: Readonly<Record<number, EventMigration>> = EVENT_MIGRATIONS): GraftEvent {
+export function parseEvent(
+  raw: unknown,
+  where: EventSource,
+  migrations: Readonly<Record<number, EventMigration>> = EVENT_MIGRATIONS,
+): GraftEvent {
   const fail = (detail: string) =>
-    new InvariantViolation(`event ${where.seq} of conversation ${where.tenantId}/${where.conversationId} does not parse: ${detail}`);
+    new InvariantViolation(
+      `event ${where.seq} of conversation ${where.tenantId}/${where.conversationId} does not parse: ${detail}`,
+    );
   const current = upgrade(raw, migrations, fail);
   const result = graftEventSchema.safeParse(current);
   if (!result.success) throw fail(describeIssues(result.error.issues, current));
@@ -213,17 +295,27 @@ export function parseEvent(raw: unknown, where: EventSource, migrations: Readonl
 }
 
 /** Applies the migration steps from the event's version up to the current one. */
-function upgrade(raw: unknown, migrations: Readonly<Record<number, EventMigration>>, fail: (detail: string) => Error): unknown {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail('(root): expected a JSON object');
+function upgrade(
+  raw: unknown,
+  migrations: Readonly<Record<number, EventMigration>>,
+  fail: (detail: string) => Error,
+): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw fail('(root): expected a JSON object');
   let event = raw as Record<string, unknown>;
   const v = event.v;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw fail(`v: expected a format version (an integer), got ${JSON.stringify(v)}`);
-  if (v > EVENT_VERSION) throw fail(`v: format version ${v} is newer than this graft reads (${EVENT_VERSION}): upgrade graft`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw fail(`v: expected a format version (an integer), got ${JSON.stringify(v)}`);
+  if (v > EVENT_VERSION)
+    throw fail(`v: format version ${v} is newer than this graft reads (${EVENT_VERSION}): upgrade graft`);
   for (let from = v; from < EVENT_VERSION; from++) {
     const step = migrations[from];
     if (!step) throw fail(`v: no migration from format version ${from} to ${from + 1}`);
     event = step(event);
-    if (event.v !== from + 1) throw fail(`v: the migration from version ${from} gave version ${JSON.stringify(event.v)}, not ${from + 1}`);
+    if (event.v !== from + 1)
+      throw fail(
+        `v: the migration from version ${from} gave version ${JSON.stringify(event.v)}, not ${from + 1}`,
+      );
   }
   return event;
 }
@@ -231,7 +323,9 @@ function upgrade(raw: unknown, migrations: Readonly<Record<number, EventMigratio
 /** `path: message` for each issue, with the event's type when the path is inside one. */
 function describeIssues(issues: readonly z.core.$ZodIssue[], event: unknown): string {
   const type = (event as { type?: unknown }).type;
-  const lines = issues.slice(0, 3).map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`);
+  const lines = issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`);
   const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : '';
   return `${typeof type === 'string' ? `${type}: ` : ''}${lines.join('; ')}${more}`;
 }
@@ -248,7 +342,10 @@ type Plain<T> = unknown extends T
       ? Plain<U>[]
       : { [K in keyof T]: Plain<T[K]> };
 type Parsed = z.infer<typeof graftEventSchema>;
-type SameEvent<T extends GraftEvent['type']> = Exactly<Plain<Extract<Parsed, { type: T }>>, Plain<Extract<GraftEvent, { type: T }>>>;
+type SameEvent<T extends GraftEvent['type']> = Exactly<
+  Plain<Extract<Parsed, { type: T }>>,
+  Plain<Extract<GraftEvent, { type: T }>>
+>;
 /** The event types whose parsed shape differs from the core's: none, or this does not compile. */
 type Mismatched = { [T in GraftEvent['type']]: SameEvent<T> extends true ? never : T }[GraftEvent['type']];
 const schemaMatchesEvents: [Mismatched] extends [never] ? true : Mismatched = true;

@@ -40,7 +40,8 @@ export interface OpenStoreOptions {
 }
 
 /** A store spec, parsed. */
-export type StoreSpec = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+export type StoreSpec =
+  { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
 /**
  * Parses a store spec: `memory`, `sqlite:PATH` (`sqlite:` alone is the default file,
@@ -82,7 +83,9 @@ export function parseStoreSpec(spec: string): StoreSpec {
 export async function openStore(spec?: string, options: OpenStoreOptions = {}): Promise<GraftStore> {
   const env = options.env ?? process.env;
   const envSpec = env.GRAFT_DATABASE_URL;
-  const parsed = parseStoreSpec(spec ?? (envSpec !== undefined && envSpec !== '' ? envSpec : DEFAULT_STORE_SPEC));
+  const parsed = parseStoreSpec(
+    spec ?? (envSpec !== undefined && envSpec !== '' ? envSpec : DEFAULT_STORE_SPEC),
+  );
   switch (parsed.kind) {
     case 'memory':
       return Object.assign(new MemoryStore(), { kind: 'memory' as const });

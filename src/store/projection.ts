@@ -12,7 +12,15 @@ export type ProjectionOp =
   | { op: 'message'; messageId: string }
   | { op: 'ledger-start'; idempotencyKey: string; requestHash: string; effectId: string; tool: string }
   | { op: 'ledger-status'; effectId: string; status: 'done' | 'failed' | 'unknown'; output: string | null }
-  | { op: 'outbox-add'; replyId: string; deliveryId: string; text: string; covers: string[]; kind: 'reply' | 'follow-up' | 'fallback'; committedAt: number }
+  | {
+      op: 'outbox-add';
+      replyId: string;
+      deliveryId: string;
+      text: string;
+      covers: string[];
+      kind: 'reply' | 'follow-up' | 'fallback';
+      committedAt: number;
+    }
   | { op: 'outbox-delivered'; replyId: string; deliveredAt: number };
 
 export function projectionOps(key: ConversationKey, events: readonly GraftEvent[]): ProjectionOp[] {
@@ -24,17 +32,36 @@ export function projectionOps(key: ConversationKey, events: readonly GraftEvent[
         break;
       case 'effect.started':
         for (const e of event.effects) {
-          ops.push({ op: 'ledger-start', idempotencyKey: e.idempotencyKey, requestHash: requestHash(e.tool, e.arguments), effectId: e.effectId, tool: e.tool });
+          ops.push({
+            op: 'ledger-start',
+            idempotencyKey: e.idempotencyKey,
+            requestHash: requestHash(e.tool, e.arguments),
+            effectId: e.effectId,
+            tool: e.tool,
+          });
         }
         break;
       case 'effect.settled':
-        ops.push({ op: 'ledger-status', effectId: event.effectId, status: event.outcome, output: event.output });
+        ops.push({
+          op: 'ledger-status',
+          effectId: event.effectId,
+          status: event.outcome,
+          output: event.output,
+        });
         break;
       case 'effect.unknown':
         ops.push({ op: 'ledger-status', effectId: event.effectId, status: 'unknown', output: null });
         break;
       case 'reply.committed':
-        ops.push({ op: 'outbox-add', replyId: event.replyId, deliveryId: deliveryIdOf(key, event.replyId), text: event.text, covers: event.covers, kind: event.kind, committedAt: event.at });
+        ops.push({
+          op: 'outbox-add',
+          replyId: event.replyId,
+          deliveryId: deliveryIdOf(key, event.replyId),
+          text: event.text,
+          covers: event.covers,
+          kind: event.kind,
+          committedAt: event.at,
+        });
         break;
       case 'reply.delivered':
         ops.push({ op: 'outbox-delivered', replyId: event.replyId, deliveredAt: event.at });

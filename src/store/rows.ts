@@ -47,16 +47,24 @@ export interface EventRow {
  * checked before writing (contiguous seqs, a well-formed event) is checked again after reading.
  */
 export function toEvent(key: ConversationKey, row: EventRow, expectedSeq: number): GraftEvent {
-  invariant(row.seq === expectedSeq, `the log of ${key.tenantId}/${key.conversationId} has seq ${row.seq} where ${expectedSeq} was expected (a gap)`);
+  invariant(
+    row.seq === expectedSeq,
+    `the log of ${key.tenantId}/${key.conversationId} has seq ${row.seq} where ${expectedSeq} was expected (a gap)`,
+  );
   const where = { ...key, seq: row.seq };
   let json: unknown;
   try {
     json = JSON.parse(row.body);
   } catch (error) {
-    throw new InvariantViolation(`event ${row.seq} of conversation ${key.tenantId}/${key.conversationId} is not JSON: ${(error as Error).message}`);
+    throw new InvariantViolation(
+      `event ${row.seq} of conversation ${key.tenantId}/${key.conversationId} is not JSON: ${(error as Error).message}`,
+    );
   }
   const event = parseEvent(json, where);
-  invariant(event.seq === row.seq && event.type === row.type, `event row ${row.seq} of ${key.tenantId}/${key.conversationId} does not match its body`);
+  invariant(
+    event.seq === row.seq && event.type === row.type,
+    `event row ${row.seq} of ${key.tenantId}/${key.conversationId} does not match its body`,
+  );
   return event;
 }
 
@@ -70,7 +78,10 @@ const jsonText = z.string().transform((text, ctx) => {
   }
 });
 /** Ms since the epoch: PostgreSQL's bigint arrives as text. */
-const epochMs = z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number).pipe(z.number().int());
+const epochMs = z
+  .union([z.number(), z.string().regex(/^-?\d+$/)])
+  .transform(Number)
+  .pipe(z.number().int());
 
 /** A string that a core id parser accepts (its message becomes the issue). */
 const parsedBy = <T>(parse: (value: unknown) => T) =>
@@ -112,15 +123,24 @@ const outboxRow = z.object({
 function parseRow<T extends z.ZodType>(schema: T, table: string, row: unknown): z.output<T> {
   const result = schema.safeParse(row);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+  const issues = result.error.issues
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
   throw new InvariantViolation(`a row of ${table} does not parse: ${issues}`);
 }
 
 /** A store's announcement that a conversation's log grew (PostgreSQL's NOTIFY payload). */
-const notification = z.object({ schema: z.string(), tenant: parsedBy(parseTenantId), conversation: parsedBy(parseConversationId), seq: z.number().int() });
+const notification = z.object({
+  schema: z.string(),
+  tenant: parsedBy(parseTenantId),
+  conversation: parsedBy(parseConversationId),
+  seq: z.number().int(),
+});
 
 /** The JSON text of a notification, or null when it is not one of graft's (another user of the channel). */
-export function toNotification(payload: string): { schema: string; key: ConversationKey; seq: number } | null {
+export function toNotification(
+  payload: string,
+): { schema: string; key: ConversationKey; seq: number } | null {
   let json: unknown;
   try {
     json = JSON.parse(payload);

@@ -174,7 +174,10 @@ export function toolSpec(tool: ToolDefinition<never> | ToolDefinition): Function
   let bySchema = specsBySchema.get(tool.parameters);
   let spec = bySchema?.get(key);
   if (!spec) {
-    const parameters = z.toJSONSchema(tool.parameters as z.ZodType, { target: 'draft-7' }) as Record<string, unknown>;
+    const parameters = z.toJSONSchema(tool.parameters as z.ZodType, { target: 'draft-7' }) as Record<
+      string,
+      unknown
+    >;
     delete parameters.$schema;
     spec = { type: 'function', name: tool.name, description: tool.description, parameters, strict: false };
     if (!bySchema) specsBySchema.set(tool.parameters, (bySchema = new Map<string, FunctionToolSpec>()));

@@ -12,9 +12,13 @@ export class UsageError extends GraftError {
   readonly code = 'usage';
 }
 
-export function parseFlags(argv: readonly string[], spec: FlagSpec): Record<string, string | boolean | undefined> {
+export function parseFlags(
+  argv: readonly string[],
+  spec: FlagSpec,
+): Record<string, string | boolean | undefined> {
   const values: Record<string, string | boolean | undefined> = {};
-  for (const [name, flag] of Object.entries(spec)) values[name] = flag.type === 'boolean' ? false : flag.default;
+  for (const [name, flag] of Object.entries(spec))
+    values[name] = flag.type === 'boolean' ? false : flag.default;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
@@ -26,7 +30,8 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec): Record<stri
       continue;
     }
     const value = inline ?? argv[(i += 1)];
-    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+    if (value === undefined || (inline === undefined && value.startsWith('--')))
+      throw new UsageError(`--${name} needs a value`);
     values[name] = value;
   }
   return values;
@@ -43,7 +48,11 @@ export function flagHelp(spec: FlagSpec): string {
 }
 
 /** Parses a non-negative integer flag, or throws a usage error naming it. */
-export function intFlag(name: string, value: string | boolean | undefined, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+export function intFlag(
+  name: string,
+  value: string | boolean | undefined,
+  { min = 0, max = Number.MAX_SAFE_INTEGER } = {},
+): number {
   const n = Number(value);
   if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) {
     throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got '${String(value)}')`);

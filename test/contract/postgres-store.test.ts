@@ -19,9 +19,12 @@ function describePostgresStore(url: string): void {
   const admin = postgres(url, { max: 2, onnotice: () => {} });
   let n = 0;
   const freshSchema = () => `${run}_${++n}`;
-  const open = (schema: string, options: Partial<PostgresStoreOptions> = {}) => PostgresStore.open({ url, schema, max: 4, ...options });
+  const open = (schema: string, options: Partial<PostgresStoreOptions> = {}) =>
+    PostgresStore.open({ url, schema, max: 4, ...options });
   afterAll(async () => {
-    const schemas = await admin<{ name: string }[]>`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, ${run})`;
+    const schemas = await admin<
+      { name: string }[]
+    >`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, ${run})`;
     for (const { name } of schemas) await admin.unsafe(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     await admin.end({ timeout: 5 });
   });
@@ -45,7 +48,9 @@ function describePostgresStore(url: string): void {
     it('migrates once when several instances start together, and keeps the log across pools', async () => {
       const schema = freshSchema();
       const stores = await Promise.all(Array.from({ length: 4 }, () => open(schema, { max: 1 })));
-      expect(await admin.unsafe(`SELECT version FROM "${schema}".schema_migrations`)).toEqual([{ version: 1 }]);
+      expect(await admin.unsafe(`SELECT version FROM "${schema}".schema_migrations`)).toEqual([
+        { version: 1 },
+      ]);
       await stores[0]!.append(key, 0, stamp(0, [message('m1')]));
       await Promise.all(stores.map((s) => s.close()));
       const reopened = await open(schema);
@@ -56,7 +61,9 @@ function describePostgresStore(url: string): void {
     it('refuses a schema written by a newer graft', async () => {
       const schema = freshSchema();
       await (await open(schema)).close();
-      await admin.unsafe(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (${POSTGRES_MIGRATIONS.length + 1}, 'future')`);
+      await admin.unsafe(
+        `INSERT INTO "${schema}".schema_migrations (version, name) VALUES (${POSTGRES_MIGRATIONS.length + 1}, 'future')`,
+      );
       await expect(open(schema)).rejects.toThrow(/newer than this graft knows/);
     });
 
@@ -65,9 +72,15 @@ function describePostgresStore(url: string): void {
       const [a, b] = await Promise.all([open(schema), open(schema)]);
       const keys = Array.from({ length: 5 }, (_, i) => conversationKey('t1', `c${i}`));
       for (let seq = 0; seq < 3; seq++) {
-        const results = await Promise.allSettled(keys.flatMap((k) => [a, b, a, b].map((s, j) => s.append(k, seq, stamp(seq, [message(`m${seq}_${j}`)])))));
+        const results = await Promise.allSettled(
+          keys.flatMap((k) =>
+            [a, b, a, b].map((s, j) => s.append(k, seq, stamp(seq, [message(`m${seq}_${j}`)]))),
+          ),
+        );
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(keys.length);
-        expect(results.every((r) => r.status === 'fulfilled' || r.reason instanceof ConflictError)).toBe(true);
+        expect(results.every((r) => r.status === 'fulfilled' || r.reason instanceof ConflictError)).toBe(
+          true,
+        );
       }
       for (const k of keys) expect((await b.read(k, 0)).map((e) => e.seq)).toEqual([1, 2, 3]);
       await Promise.all([a.close(), b.close()]);
@@ -75,7 +88,12 @@ function describePostgresStore(url: string): void {
 
     it('wakes watchers in other instances with NOTIFY, only for its own schema, and not when notify is off', async () => {
       const schema = freshSchema();
-      const [watcher, writer, quiet, other] = await Promise.all([open(schema), open(schema), open(schema, { notify: false }), open(freshSchema())]);
+      const [watcher, writer, quiet, other] = await Promise.all([
+        open(schema),
+        open(schema),
+        open(schema, { notify: false }),
+        open(freshSchema()),
+      ]);
       const seen: string[] = [];
       const stop = await watcher.watch((k, seq) => seen.push(`${k.conversationId}@${seq}`));
       await other.append(key, 0, stamp(0, [message('m1')]));
@@ -92,22 +110,31 @@ function describePostgresStore(url: string): void {
       const [watcher, writer] = await Promise.all([open(schema, { applicationName }), open(schema)]);
       const seen: number[] = [];
       await watcher.watch((_k, seq) => seen.push(seq));
-      const killed = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'listen%' AND application_name = ${applicationName}`;
+      const killed =
+        await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'listen%' AND application_name = ${applicationName}`;
       expect(killed).toHaveLength(1);
       let seq = 0;
       // Notifications sent while it reconnects are lost (polling makes up for them): keep appending.
-      await vi.waitFor(async () => {
-        await writer.append(key, seq, stamp(seq, [message(`m${seq}`)]));
-        seq++;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        expect(seen.length).toBeGreaterThan(0);
-      }, { timeout: 10_000, interval: 100 });
+      await vi.waitFor(
+        async () => {
+          await writer.append(key, seq, stamp(seq, [message(`m${seq}`)]));
+          seq++;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          expect(seen.length).toBeGreaterThan(0);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
       await Promise.all([watcher.close(), writer.close()]);
     });
 
     it('sets connection, statement, lock and idle-in-transaction timeouts', async () => {
-      const store = await open(freshSchema(), { statementTimeoutMs: 12_000, lockTimeoutMs: 3_000, idleInTransactionTimeoutMs: 45_000 });
-      const [row] = await store.sql`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, current_setting('idle_in_transaction_session_timeout') AS it`;
+      const store = await open(freshSchema(), {
+        statementTimeoutMs: 12_000,
+        lockTimeoutMs: 3_000,
+        idleInTransactionTimeoutMs: 45_000,
+      });
+      const [row] =
+        await store.sql`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, current_setting('idle_in_transaction_session_timeout') AS it`;
       expect(row).toEqual({ st: '12s', lt: '3s', it: '45s' });
       await store.close();
     });

@@ -26,7 +26,16 @@ describe('SqliteStore', () => {
   it('keeps everything across a close and a reopen of the file', async () => {
     const path = freshPath();
     const first = new SqliteStore({ path });
-    const reply: EventBody = { type: 'reply.committed', attemptId: null, replyId: 'rep_1' as never, text: 'hi', covers: ['m1' as never], callId: null, kind: 'reply', needsHuman: false };
+    const reply: EventBody = {
+      type: 'reply.committed',
+      attemptId: null,
+      replyId: 'rep_1' as never,
+      text: 'hi',
+      covers: ['m1' as never],
+      callId: null,
+      kind: 'reply',
+      needsHuman: false,
+    };
     await first.append(key, 0, stamp(0, [message('m1'), reply]), { unfinished: true });
     await first.close();
     await first.close(); // Closing twice is harmless.
@@ -88,13 +97,17 @@ describe('SqliteStore', () => {
     expect(migrate(database, [])).toEqual([]);
     expect(migrate(database, SQLITE_MIGRATIONS)).toEqual([1]);
     expect(migrate(database, SQLITE_MIGRATIONS)).toEqual([]);
-    database.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, ?, ?)').run('future', 'now');
+    database
+      .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, ?, ?)')
+      .run('future', 'now');
     expect(() => migrate(database, SQLITE_MIGRATIONS)).toThrow(/newer than this graft knows/);
     database.close();
     const path = freshPath();
     const raw = new Database(path);
     migrate(raw);
-    raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (2, ?, ?)').run('future', 'now');
+    raw
+      .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (2, ?, ?)')
+      .run('future', 'now');
     raw.close();
     expect(() => new SqliteStore({ path })).toThrow(/upgrade graft/);
   });
@@ -121,13 +134,20 @@ describe('openStore', () => {
     expect(DEFAULT_STORE_SPEC).toBe('sqlite:./data/graft.db');
     expect(parseStoreSpec(DEFAULT_STORE_SPEC)).toEqual({ kind: 'sqlite', path: './data/graft.db' });
     expect(parseStoreSpec('sqlite:')).toEqual({ kind: 'sqlite', path: './data/graft.db' });
-    expect(parseStoreSpec('postgresql://u@h:5432/db')).toEqual({ kind: 'postgres', url: 'postgresql://u@h:5432/db' });
+    expect(parseStoreSpec('postgresql://u@h:5432/db')).toEqual({
+      kind: 'postgres',
+      url: 'postgresql://u@h:5432/db',
+    });
   });
 
   it('explains a bad spec, without printing a password', () => {
-    expect(() => parseStoreSpec('mysql://root:secret@host/db')).toThrow(/unknown store spec "mysql:\/\/root:\*\*\*@host\/db": use memory, sqlite:PATH or postgres:/);
+    expect(() => parseStoreSpec('mysql://root:secret@host/db')).toThrow(
+      /unknown store spec "mysql:\/\/root:\*\*\*@host\/db": use memory, sqlite:PATH or postgres:/,
+    );
     expect(() => parseStoreSpec('./data/graft.db')).toThrow(TypeError);
     expect(() => parseStoreSpec('')).toThrow(/unknown store spec/);
-    expect(() => parseStoreSpec('postgres://u:pw@[bad')).toThrow(/bad PostgreSQL URL in store spec "postgres:\/\/u:\*\*\*@\[bad"/);
+    expect(() => parseStoreSpec('postgres://u:pw@[bad')).toThrow(
+      /bad PostgreSQL URL in store spec "postgres:\/\/u:\*\*\*@\[bad"/,
+    );
   });
 });

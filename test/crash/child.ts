@@ -27,9 +27,17 @@ const say = (line: string) => writeSync(1, `${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const jitter = (min: number, max: number) => min + Math.random() * (max - min);
 
-const store = await openStore(env.STORE, { ...(env.SCHEMA ? { schema: env.SCHEMA } : {}), notify: env.NOTIFY !== '0' });
+const store = await openStore(env.STORE, {
+  ...(env.SCHEMA ? { schema: env.SCHEMA } : {}),
+  notify: env.NOTIFY !== '0',
+});
 const tables = await testTables(store);
-const shop = store.kind === 'sqlite' ? createSqliteShop(store.database) : store.kind === 'postgres' ? await createPostgresShop(store.sql) : null;
+const shop =
+  store.kind === 'sqlite'
+    ? createSqliteShop(store.database)
+    : store.kind === 'postgres'
+      ? await createPostgresShop(store.sql)
+      : null;
 if (!shop) throw new Error('the crash tests need SQLite or PostgreSQL');
 
 const hits = new Map<string, number>();
@@ -43,17 +51,26 @@ const tools = createAsyncShopTools(shop).map((t) =>
     ...t,
     run: async (args, ctx) => {
       await sleep(jitter(20, 120));
-      if (t.effect === 'write') await tables.invoked(ctx.conversationId, t.name, ctx.idempotencyKey ?? ctx.toolCallId, instanceId);
+      if (t.effect === 'write')
+        await tables.invoked(ctx.conversationId, t.name, ctx.idempotencyKey ?? ctx.toolCallId, instanceId);
       return t.run(args, ctx);
     },
   }),
 );
 
 const leaseMs = Number(env.LEASE_MS ?? 1_000);
-const graftConfig = coreConfig({ instanceId, tools: tools.map((t) => toolSpec(t)), limits: { leaseMs } as never });
+const graftConfig = coreConfig({
+  instanceId,
+  tools: tools.map((t) => toolSpec(t)),
+  limits: { leaseMs } as never,
+});
 const graft = createGraft({
   store,
-  model: new BrainModel(createShopClerk(), { clock: systemClock, latencyMs: () => jitter(40, 250), idPrefix: `${instanceId.slice(5)}_` }),
+  model: new BrainModel(createShopClerk(), {
+    clock: systemClock,
+    latencyMs: () => jitter(40, 250),
+    idPrefix: `${instanceId.slice(5)}_`,
+  }),
   tools,
   tenantId: 't',
   instanceId,
@@ -84,15 +101,25 @@ async function diagnose(): Promise<string[]> {
   for (const key of await store.unfinished()) {
     const state = replay(key.conversationId, await store.read(key, 0));
     const now = Date.now();
-    const attempts = [...state.attempts.values()].filter((a) => a.status === 'live').map((a) => `${a.attemptId} owner ${a.owner} lease ${a.leaseUntil - now}ms`);
+    const attempts = [...state.attempts.values()]
+      .filter((a) => a.status === 'live')
+      .map((a) => `${a.attemptId} owner ${a.owner} lease ${a.leaseUntil - now}ms`);
     const effects = [...state.effects.values()]
       .filter((e) => e.status === 'running' || e.status === 'unknown')
-      .map((e) => `${e.effectId} ${e.tool} ${e.status} owner ${e.owner} lease ${e.leaseUntil - now}ms checkBy ${e.checkBy} checked ${e.checked}`);
+      .map(
+        (e) =>
+          `${e.effectId} ${e.tool} ${e.status} owner ${e.owner} lease ${e.leaseUntil - now}ms checkBy ${e.checkBy} checked ${e.checked}`,
+      );
     const replies = state.replies.filter((r) => r.deliveredAt === null).map((r) => r.replyId);
     const uncovered = state.messages.filter((m) => m.coveredBy === null).map((m) => m.messageId);
-    const pending = [...state.calls.values()].filter((c) => c.status === 'pending').map((c) => `${c.callId} owner ${c.owner}`);
+    const pending = [...state.calls.values()]
+      .filter((c) => c.status === 'pending')
+      .map((c) => `${c.callId} owner ${c.owner}`);
     const next = plan(state, graftConfig, now);
-    const commands = next.kind === 'append' ? [`append ${next.events.map((e) => e.type).join(',')}`] : [...next.commands.map((c) => c.type), ...(next.wakeAt === null ? [] : ['wake'])];
+    const commands =
+      next.kind === 'append'
+        ? [`append ${next.events.map((e) => e.type).join(',')}`]
+        : [...next.commands.map((c) => c.type), ...(next.wakeAt === null ? [] : ['wake'])];
     lines.push(
       `diagnose ${key.conversationId} seq ${state.seq} me ${instanceId}: live [${attempts.join('; ')}] calls [${pending.join('; ')}] effects [${effects.join('; ')}] undelivered [${replies.join(',')}] uncovered [${uncovered.join(',')}] plan [${commands.join('; ')}]`,
     );
@@ -114,7 +141,12 @@ if (env.MODE === 'serve') {
   process.exit(0);
 } else {
   await graft.recover();
-  for (const m of JSON.parse(env.SCRIPT ?? '[]') as { conversationId: string; messageId: string; text: string; gapMs: number }[]) {
+  for (const m of JSON.parse(env.SCRIPT ?? '[]') as {
+    conversationId: string;
+    messageId: string;
+    text: string;
+    gapMs: number;
+  }[]) {
     await sleep(m.gapMs);
     const { status } = await graft.receive(m);
     say(`${status} ${m.messageId}`);

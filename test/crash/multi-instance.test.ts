@@ -14,10 +14,14 @@ import { describePostgres, TEST_POSTGRES_URL } from '../postgres.js';
 
 const PG_URL = TEST_POSTGRES_URL;
 
-const debug = (text: string) => { if (process.env.GRAFT_DEBUG) console.error(`mi: ${text}`); };
+const debug = (text: string) => {
+  if (process.env.GRAFT_DEBUG) console.error(`mi: ${text}`);
+};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function scenario(notify: boolean): Promise<{ violations: string[]; errors: string[]; killedMidTurn: boolean }> {
+async function scenario(
+  notify: boolean,
+): Promise<{ violations: string[]; errors: string[]; killedMidTurn: boolean }> {
   const admin = postgres(PG_URL, { max: 1, onnotice: () => undefined });
   const database = `graft_mi_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
   await admin.unsafe(`CREATE DATABASE ${database}`);
@@ -45,12 +49,21 @@ async function scenario(notify: boolean): Promise<{ violations: string[]; errors
             const alive = instances.filter((x) => x.alive);
             const to = alive[Math.floor(rng.uniform('route', c, m.id, attempt) * alive.length)]!;
             debug(`send ${script.conversationId}/${m.id} to ${to.name}`);
-            const status = await to.send({ conversationId: script.conversationId, messageId: m.id, text: m.text });
+            const status = await to.send({
+              conversationId: script.conversationId,
+              messageId: m.id,
+              text: m.text,
+            });
             debug(`${status} ${script.conversationId}/${m.id} by ${to.name}`);
             if (status !== 'lost') break;
           }
         }
-        desired.set(script.conversationId, script.messages.filter((m) => m.burst <= burst).reduce<DesiredOrder>((d, m) => applyIntent(d, m.intent), null));
+        desired.set(
+          script.conversationId,
+          script.messages
+            .filter((m) => m.burst <= burst)
+            .reduce<DesiredOrder>((d, m) => applyIntent(d, m.intent), null),
+        );
       });
       if (burst === 0) {
         // Kill one instance mid-turn: the others must take its attempts and writes over.
@@ -62,10 +75,16 @@ async function scenario(notify: boolean): Promise<{ violations: string[]; errors
       await Promise.all(sends);
       debug(`burst ${burst} sent`);
       for (const started = Date.now(); (await store.unfinished()).length > 0; await sleep(100)) {
-        if (Date.now() - started > 60_000) throw new Error(`burst ${burst} did not settle: ${JSON.stringify(await store.unfinished())}`);
+        if (Date.now() - started > 60_000)
+          throw new Error(`burst ${burst} did not settle: ${JSON.stringify(await store.unfinished())}`);
       }
     }
-    const violations = await checkDatabase(store, await testTables(store), await createPostgresShop(store.sql), desired);
+    const violations = await checkDatabase(
+      store,
+      await testTables(store),
+      await createPostgresShop(store.sql),
+      desired,
+    );
     await Promise.all(instances.filter((x) => x.alive).map((x) => x.quit()));
     await store.close();
     return { violations, errors: instances.flatMap((x) => x.errors), killedMidTurn };
@@ -82,7 +101,9 @@ describePostgres('several instances on one PostgreSQL', () => {
   for (const notify of [true, false]) {
     it(`keeps every guarantee with messages spread over 3 instances, one killed mid-turn (NOTIFY ${notify ? 'on' : 'off'})`, async () => {
       const { violations, errors, killedMidTurn } = await scenario(notify);
-      console.log(`multi-instance (NOTIFY ${notify ? 'on' : 'off'}): killed mid-turn: ${killedMidTurn}; violations: ${violations.length}`);
+      console.log(
+        `multi-instance (NOTIFY ${notify ? 'on' : 'off'}): killed mid-turn: ${killedMidTurn}; violations: ${violations.length}`,
+      );
       expect(errors).toEqual([]);
       expect(killedMidTurn).toBe(true);
       expect(violations).toEqual([]);

@@ -28,7 +28,8 @@ export function runChild(env: Record<string, string>, killAfterMs?: number): Pro
     child.on('exit', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (buffer) lines.push(buffer);
-      if (code !== 0 && signal === null) lines.push(...stderr.split('\n').filter((l) => l && !l.includes('npm warn')));
+      if (code !== 0 && signal === null)
+        lines.push(...stderr.split('\n').filter((l) => l && !l.includes('npm warn')));
       resolve({ code, signal, lines });
     });
   });
@@ -99,7 +100,8 @@ export function startInstance(name: string, env: Record<string, string>): Promis
       // Messages it had not acknowledged are lost with it: the sender sends them elsewhere.
       for (const done of waiting.values()) done('lost');
       waiting.clear();
-      if (signal === null && code !== 0) reject(new Error(`instance ${name} exited ${code}: ${errors.join('')}`));
+      if (signal === null && code !== 0)
+        reject(new Error(`instance ${name} exited ${code}: ${errors.join('')}`));
     });
   });
 }

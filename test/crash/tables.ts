@@ -6,7 +6,13 @@ import type { OpenedStore } from '../../src/store/index.js';
  */
 export interface TestTables {
   invoked(conversationId: string, tool: string, key: string, instance: string): Promise<void>;
-  delivered(conversationId: string, replyId: string, deliveryId: string, text: string, instance: string): Promise<void>;
+  delivered(
+    conversationId: string,
+    replyId: string,
+    deliveryId: string,
+    text: string,
+    instance: string,
+  ): Promise<void>;
   invocations(): Promise<{ conversationId: string; tool: string; key: string }[]>;
   deliveries(): Promise<{ conversationId: string; replyId: string; deliveryId: string }[]>;
 }
@@ -18,15 +24,31 @@ export async function testTables(store: OpenedStore): Promise<TestTables> {
              CREATE TABLE IF NOT EXISTS test_deliveries (n INTEGER PRIMARY KEY, conversation_id TEXT, reply_id TEXT, delivery_id TEXT, text TEXT, instance TEXT);`);
     return {
       invoked: (c, tool, key, instance) => {
-        db.prepare('INSERT INTO test_invocations (conversation_id, tool, key, instance) VALUES (?, ?, ?, ?)').run(c, tool, key, instance);
+        db.prepare(
+          'INSERT INTO test_invocations (conversation_id, tool, key, instance) VALUES (?, ?, ?, ?)',
+        ).run(c, tool, key, instance);
         return Promise.resolve();
       },
       delivered: (c, replyId, deliveryId, text, instance) => {
-        db.prepare('INSERT INTO test_deliveries (conversation_id, reply_id, delivery_id, text, instance) VALUES (?, ?, ?, ?, ?)').run(c, replyId, deliveryId, text, instance);
+        db.prepare(
+          'INSERT INTO test_deliveries (conversation_id, reply_id, delivery_id, text, instance) VALUES (?, ?, ?, ?, ?)',
+        ).run(c, replyId, deliveryId, text, instance);
         return Promise.resolve();
       },
-      invocations: () => Promise.resolve(db.prepare('SELECT conversation_id AS conversationId, tool, key FROM test_invocations ORDER BY n').all() as never),
-      deliveries: () => Promise.resolve(db.prepare('SELECT conversation_id AS conversationId, reply_id AS replyId, delivery_id AS deliveryId FROM test_deliveries ORDER BY n').all() as never),
+      invocations: () =>
+        Promise.resolve(
+          db
+            .prepare('SELECT conversation_id AS conversationId, tool, key FROM test_invocations ORDER BY n')
+            .all() as never,
+        ),
+      deliveries: () =>
+        Promise.resolve(
+          db
+            .prepare(
+              'SELECT conversation_id AS conversationId, reply_id AS replyId, delivery_id AS deliveryId FROM test_deliveries ORDER BY n',
+            )
+            .all() as never,
+        ),
     };
   }
   if (store.kind !== 'postgres') throw new Error('the crash tests need SQLite or PostgreSQL');
@@ -40,7 +62,9 @@ export async function testTables(store: OpenedStore): Promise<TestTables> {
     delivered: async (c, replyId, deliveryId, text, instance) => {
       await sql`INSERT INTO test_deliveries (conversation_id, reply_id, delivery_id, text, instance) VALUES (${c}, ${replyId}, ${deliveryId}, ${text}, ${instance})`;
     },
-    invocations: async () => (await sql`SELECT conversation_id AS "conversationId", tool, key FROM test_invocations ORDER BY n`),
-    deliveries: async () => (await sql`SELECT conversation_id AS "conversationId", reply_id AS "replyId", delivery_id AS "deliveryId" FROM test_deliveries ORDER BY n`),
+    invocations: async () =>
+      await sql`SELECT conversation_id AS "conversationId", tool, key FROM test_invocations ORDER BY n`,
+    deliveries: async () =>
+      await sql`SELECT conversation_id AS "conversationId", reply_id AS "replyId", delivery_id AS "deliveryId" FROM test_deliveries ORDER BY n`,
   };
 }

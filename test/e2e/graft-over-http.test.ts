@@ -45,7 +45,7 @@ async function setUp(toolLatencyMs: number, mode: 'chain' | 'stateless' = 'chain
     onError: (e) => errors.push(e),
   });
   const until = async (condition: () => boolean, what: string) => {
-    for (const started = Date.now(); !condition(); ) {
+    for (const started = Date.now(); !condition();) {
       if (Date.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
@@ -63,7 +63,10 @@ describe('graft over HTTP, through the official SDK, against the emulator', () =
     await t.graft.idle();
     expect(t.errors).toEqual([]);
     expect(t.shop.orders('c1')).toHaveLength(1);
-    expect(t.shop.orders('c1')[0]!.items).toEqual([{ product: 'cola', quantity: 1 }, { product: 'pizza', quantity: 2 }]);
+    expect(t.shop.orders('c1')[0]!.items).toEqual([
+      { product: 'cola', quantity: 1 },
+      { product: 'pizza', quantity: 2 },
+    ]);
     expect(t.delivered).toHaveLength(1);
     expect(t.delivered[0]!.covers).toEqual(['m1', 'm2']);
     // The only failed call is the superseded attempt's, aborted when M2 arrived.
@@ -80,10 +83,17 @@ describe('graft over HTTP, through the official SDK, against the emulator', () =
       await t.graft.idle();
       expect(t.errors).toEqual([]);
       expect(t.shop.orders('c1')).toHaveLength(1);
-      expect(t.shop.orders('c1')[0]!.items).toEqual([{ product: 'cola', quantity: 1 }, { product: 'pizza', quantity: 2 }]);
+      expect(t.shop.orders('c1')[0]!.items).toEqual([
+        { product: 'cola', quantity: 1 },
+        { product: 'pizza', quantity: 2 },
+      ]);
       expect(t.delivered.map((d) => d.covers)).toEqual([['m1', 'm2']]);
       // The second attempt was told about the running create_order by a graft the API accepted.
-      const grafted = t.events.some((e) => e.type === 'model.requested' && e.entries.some((x) => x.item.type === 'function_call' && x.item.call_id.startsWith('graft_')));
+      const grafted = t.events.some(
+        (e) =>
+          e.type === 'model.requested' &&
+          e.entries.some((x) => x.item.type === 'function_call' && x.item.call_id.startsWith('graft_')),
+      );
       expect(grafted).toBe(true);
       expect(t.events.filter((e) => e.type === 'model.failed' && e.kind !== 'aborted')).toEqual([]);
     });

@@ -55,7 +55,11 @@ const EVERY_ERROR: [Error, string, string][] = [
   [new UsageError('bad flag'), 'invalid-input', 'usage'],
   [new WebhookError('503', 503), 'retryable', 'webhook_failed'],
   [new ApiError(404, 'not_found', 'no'), 'terminal', 'not_found'],
-  [new EmulatorApiError(429, 'slow down', 'requests', null, 'rate_limit_exceeded'), 'retryable', 'rate_limit_exceeded'],
+  [
+    new EmulatorApiError(429, 'slow down', 'requests', null, 'rate_limit_exceeded'),
+    'retryable',
+    'rate_limit_exceeded',
+  ],
 ];
 
 describe('error classes', () => {
@@ -63,7 +67,11 @@ describe('error classes', () => {
     for (const [error, kind, code] of EVERY_ERROR) {
       expect(error, error.name).toBeInstanceOf(GraftError);
       expect(error, error.name).toBeInstanceOf(Error);
-      expect({ name: error.name, kind: (error as GraftError).kind, code: (error as GraftError).code }).toEqual({ name: error.name, kind, code });
+      expect({
+        name: error.name,
+        kind: (error as GraftError).kind,
+        code: (error as GraftError).code,
+      }).toEqual({ name: error.name, kind, code });
     }
   });
 
@@ -104,12 +112,24 @@ describe('errors as HTTP answers (toApiError)', () => {
     expect(answer(new RetryableError('down', 2_500))).toEqual([503, 'unavailable', '3']);
     expect(answer(new RetryableError('down'))).toEqual([503, 'unavailable', '1']);
     expect(answer(new ConflictError(key, 1, 2))).toEqual([503, 'unavailable', '1']);
-    expect(answer(new InvalidInputError('conversationId', 'bad'))).toEqual([400, 'invalid_conversation_id', null]);
-    expect(answer(new InvalidInputError('text', 'long', 'too-long'))).toEqual([413, 'message_too_long', null]);
+    expect(answer(new InvalidInputError('conversationId', 'bad'))).toEqual([
+      400,
+      'invalid_conversation_id',
+      null,
+    ]);
+    expect(answer(new InvalidInputError('text', 'long', 'too-long'))).toEqual([
+      413,
+      'message_too_long',
+      null,
+    ]);
     expect(answer(new UsageError('bad'))).toEqual([400, 'invalid_request', null]);
     expect(answer(new DuplicateMessageError(key, 'm1'))).toEqual([409, 'message_id_conflict', null]);
     expect(answer(new IdempotencyConflictError(key, 'k'))).toEqual([409, 'idempotency_conflict', null]);
-    expect(answer(new TerminalError('the log was written by a newer graft'))).toEqual([422, 'unprocessable', null]);
+    expect(answer(new TerminalError('the log was written by a newer graft'))).toEqual([
+      422,
+      'unprocessable',
+      null,
+    ]);
     expect(answer(new InvariantViolation('seq gap'))).toEqual([500, 'internal', null]);
     expect(answer(new Error('who knows'))).toEqual([500, 'internal', null]);
     const refused = new ApiError(429, 'rate_limited', 'slow down', { 'retry-after': '5' });

@@ -41,13 +41,27 @@ const fastRetries = { retryBaseMs: 1, retryMaxMs: 2 };
 describe('logs of the library (createGraft({ logger }))', () => {
   it('logs each failed model call, each retry, the fallback reply and the flag for a person, without the text', async () => {
     const log = capture();
-    const graft = createGraft({ store: new MemoryStore(), model: downModel, tools: [], deliver: () => undefined, logger: log.logger, limits: fastRetries });
+    const graft = createGraft({
+      store: new MemoryStore(),
+      model: downModel,
+      tools: [],
+      deliver: () => undefined,
+      logger: log.logger,
+      limits: fastRetries,
+    });
     await graft.receive({ conversationId: 'c1', messageId: 'm1', text: SECRET });
     await until(async () => (await graft.conversation('c1')).replies.length > 0, 'the fallback reply');
     await graft.idle();
     const failed = log.of('model.failed');
     expect(failed.length).toBe(5);
-    expect(failed[0]).toMatchObject({ level: 40, tenantId: 'default', conversationId: 'c1', failure: 'retryable', error: 'Connection error.', msg: 'model call failed' });
+    expect(failed[0]).toMatchObject({
+      level: 40,
+      tenantId: 'default',
+      conversationId: 'c1',
+      failure: 'retryable',
+      error: 'Connection error.',
+      msg: 'model call failed',
+    });
     expect(log.of('model.retry')).toHaveLength(4);
     expect(log.of('model.retry')[0]).toMatchObject({ level: 30, reason: 'retry' });
     expect(log.of('reply.fallback')).toHaveLength(1);
@@ -88,12 +102,33 @@ describe('logs of the library (createGraft({ logger }))', () => {
     }
     const log = capture();
     const errors: unknown[] = [];
-    const graft = createGraft({ store: new DownStore(), model: downModel, tools: [], deliver: () => undefined, logger: log.logger, onError: (e) => errors.push(e) });
-    await expect(graft.receive({ conversationId: 'c1', messageId: 'm1', text: SECRET })).rejects.toThrow(/database is locked/);
+    const graft = createGraft({
+      store: new DownStore(),
+      model: downModel,
+      tools: [],
+      deliver: () => undefined,
+      logger: log.logger,
+      onError: (e) => errors.push(e),
+    });
+    await expect(graft.receive({ conversationId: 'c1', messageId: 'm1', text: SECRET })).rejects.toThrow(
+      /database is locked/,
+    );
     const failed = log.of('store.failed');
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ level: 50, operation: 'append', tenantId: 'default', conversationId: 'c1', msg: 'store failed' });
-    expect(failed[0]!.err).toMatchObject({ type: 'RetryableError', message: 'SQLite: database is locked', code: 'SQLITE_BUSY', kind: 'retryable', retryAfterMs: 500 });
+    expect(failed[0]).toMatchObject({
+      level: 50,
+      operation: 'append',
+      tenantId: 'default',
+      conversationId: 'c1',
+      msg: 'store failed',
+    });
+    expect(failed[0]!.err).toMatchObject({
+      type: 'RetryableError',
+      message: 'SQLite: database is locked',
+      code: 'SQLITE_BUSY',
+      kind: 'retryable',
+      retryAfterMs: 500,
+    });
     expect(log.lines.join('\n')).not.toContain('Rue Secr');
     await graft.close();
   });
@@ -113,7 +148,11 @@ describe('logs of the library (createGraft({ logger }))', () => {
     });
     await graft.receive({ conversationId: 'c1', messageId: 'm1', text: 'hi' });
     await until(() => log.of('delivery.failed').length > 0, 'the failed delivery');
-    expect(log.of('delivery.failed')[0]).toMatchObject({ level: 40, conversationId: 'c1', err: { message: 'webhook answered 502' } });
+    expect(log.of('delivery.failed')[0]).toMatchObject({
+      level: 40,
+      conversationId: 'c1',
+      err: { message: 'webhook answered 502' },
+    });
     expect(log.of('background.failed')).toHaveLength(0);
     await graft.close();
   });
@@ -155,7 +194,12 @@ describe('logs of graft serve', () => {
       });
       expect(posted.status).toBe(202);
       await until(() => log.of('model.failed').length > 0, 'the first model failure', 5_000);
-      expect(log.of('model.failed')[0]).toMatchObject({ level: 40, tenantId: 'acme', conversationId: 'c1', failure: 'retryable' });
+      expect(log.of('model.failed')[0]).toMatchObject({
+        level: 40,
+        tenantId: 'acme',
+        conversationId: 'c1',
+        failure: 'retryable',
+      });
       await until(() => log.of('reply.fallback').length > 0, 'the fallback reply', 20_000);
       expect(log.of('model.retry').length).toBeGreaterThanOrEqual(1);
       expect(log.of('needs-human')).toHaveLength(1);

@@ -178,7 +178,14 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
   const observations: Observation[] = [];
   for (const o of outputs) {
     const call = calls.get(o.callId);
-    if (call) observations.push({ callId: o.callId, output: o.output, position: o.position, name: call.name, argsText: call.argsText });
+    if (call)
+      observations.push({
+        callId: o.callId,
+        output: o.output,
+        position: o.position,
+        name: call.name,
+        argsText: call.argsText,
+      });
   }
   const records = buildRecords(observations);
   const desired = desiredAfter(users, catalogue);
@@ -206,9 +213,11 @@ function buildRecords(observations: readonly Observation[]): CallRecord[] {
   const byCall = new Map<string, CallRecord>();
   for (const observation of observations) {
     const outcome = outcomeOf(observation.name, observation.output);
-    const graft = observation.callId.startsWith('graft_') ? /^graft_(.+)_(\d+)$/.exec(observation.callId) : null;
+    const graft = observation.callId.startsWith('graft_')
+      ? /^graft_(.+)_(\d+)$/.exec(observation.callId)
+      : null;
     const byKey = graft ? byEffect : byCall;
-    const key = graft ? graft[1] ?? '' : observation.callId;
+    const key = graft ? (graft[1] ?? '') : observation.callId;
     const { args, argsKey } = readArgs(observation.argsText);
     const twin =
       graft && outcome.kind !== 'not_executed'
@@ -378,7 +387,11 @@ function knownShop(records: readonly CallRecord[]): Known {
  */
 function landedAfter(records: readonly CallRecord[], lookup: CallRecord): boolean {
   return records.some(
-    (r) => r.firstPosition < lookup.firstPosition && r.lastPosition > lookup.lastPosition && r.outcome.kind === 'order' && WRITE_TOOLS.has(r.name),
+    (r) =>
+      r.firstPosition < lookup.firstPosition &&
+      r.lastPosition > lookup.lastPosition &&
+      r.outcome.kind === 'order' &&
+      WRITE_TOOLS.has(r.name),
   );
 }
 

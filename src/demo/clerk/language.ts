@@ -1,10 +1,4 @@
-import {
-  type Catalogue,
-  defaultCatalogue,
-  findProduct,
-  joinWords,
-  type Product,
-} from '../shop/catalogue.js';
+import { type Catalogue, defaultCatalogue, findProduct, joinWords, type Product } from '../shop/catalogue.js';
 import { deepFreeze } from './memo.js';
 
 /**

@@ -1,6 +1,14 @@
 import type { Sql } from 'postgres';
 import type { ApiKeyRecord, KeyStore, TenantSettings } from './key-store.js';
-import { type KeyRow, type TenantRow, hashKey, newKeyRecord, parseTenantId, toKeyRecord, toTenantSettings } from './key-store.js';
+import {
+  type KeyRow,
+  type TenantRow,
+  hashKey,
+  newKeyRecord,
+  parseTenantId,
+  toKeyRecord,
+  toTenantSettings,
+} from './key-store.js';
 
 /**
  * API keys and tenant settings in the PostgreSQL database that holds the events
@@ -62,9 +70,7 @@ export class PostgresKeyStore implements KeyStore {
   async tenant(tenantId: string): Promise<TenantSettings | null> {
     const rows = await this.sql<TenantRow[]>`SELECT * FROM graft_tenants WHERE tenant_id = ${tenantId}`;
     const row = rows[0];
-    return row
-      ? toTenantSettings(row)
-      : null;
+    return row ? toTenantSettings(row) : null;
   }
 
   async setTenant(settings: TenantSettings): Promise<void> {

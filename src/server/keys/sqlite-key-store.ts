@@ -1,5 +1,14 @@
 import type { ApiKeyRecord, KeyStore, TenantSettings } from './key-store.js';
-import { type KeyRow, type TenantRow, hashKey, later, newKeyRecord, parseTenantId, toKeyRecord, toTenantSettings } from './key-store.js';
+import {
+  type KeyRow,
+  type TenantRow,
+  hashKey,
+  later,
+  newKeyRecord,
+  parseTenantId,
+  toKeyRecord,
+  toTenantSettings,
+} from './key-store.js';
 
 /** The subset of better-sqlite3's `Database` the SQLite adapters of the server use. */
 export interface SqliteDatabase {
@@ -86,11 +95,7 @@ export class SqliteKeyStore implements KeyStore {
   tenant(tenantId: string): Promise<TenantSettings | null> {
     const row = this.db.prepare('SELECT * FROM graft_tenants WHERE tenant_id = ?').get(tenantId) as
       TenantRow | undefined;
-    return Promise.resolve(
-      row
-        ? toTenantSettings(row)
-        : null,
-    );
+    return Promise.resolve(row ? toTenantSettings(row) : null);
   }
 
   setTenant(settings: TenantSettings): Promise<void> {

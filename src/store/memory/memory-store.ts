@@ -1,6 +1,12 @@
 import { invariant } from '../../core/errors.js';
 import type { GraftEvent } from '../../core/events.js';
-import type { AppendOptions, ConversationKey, EventStore, LedgerEntry, OutboxEntry } from '../../core/ports.js';
+import type {
+  AppendOptions,
+  ConversationKey,
+  EventStore,
+  LedgerEntry,
+  OutboxEntry,
+} from '../../core/ports.js';
 import { ConflictError, DuplicateMessageError, IdempotencyConflictError } from '../../core/ports.js';
 import { projectionOps } from '../projection.js';
 
@@ -35,16 +41,31 @@ export class MemoryStore implements EventStore {
   private stream(key: ConversationKey): Stream {
     let stream = this.streams.get(id(key));
     if (!stream) {
-      stream = { key: { ...key }, log: [], messageIds: new Set(), ledger: new Map(), outbox: new Map(), unfinished: false };
+      stream = {
+        key: { ...key },
+        log: [],
+        messageIds: new Set(),
+        ledger: new Map(),
+        outbox: new Map(),
+        unfinished: false,
+      };
       this.streams.set(id(key), stream);
     }
     return stream;
   }
 
-  append(key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options: AppendOptions = {}): Promise<void> {
+  append(
+    key: ConversationKey,
+    expectedSeq: number,
+    events: readonly GraftEvent[],
+    options: AppendOptions = {},
+  ): Promise<void> {
     const stream = this.stream(key);
-    if (stream.log.length !== expectedSeq) return Promise.reject(new ConflictError(key, expectedSeq, stream.log.length));
-    events.forEach((event, i) => invariant(event.seq === expectedSeq + i + 1, `event seq ${event.seq} is not ${expectedSeq + i + 1}`));
+    if (stream.log.length !== expectedSeq)
+      return Promise.reject(new ConflictError(key, expectedSeq, stream.log.length));
+    events.forEach((event, i) =>
+      invariant(event.seq === expectedSeq + i + 1, `event seq ${event.seq} is not ${expectedSeq + i + 1}`),
+    );
     const ops = projectionOps(key, events);
     // Check everything first: an append writes all of it or nothing.
     const newIds = new Set<string>();
@@ -74,14 +95,33 @@ export class MemoryStore implements EventStore {
         return;
       case 'ledger-start':
         stream.ledger.set(op.idempotencyKey, {
-          tenantId, conversationId, idempotencyKey: op.idempotencyKey, requestHash: op.requestHash, effectId: op.effectId, tool: op.tool, status: 'running', output: null,
+          tenantId,
+          conversationId,
+          idempotencyKey: op.idempotencyKey,
+          requestHash: op.requestHash,
+          effectId: op.effectId,
+          tool: op.tool,
+          status: 'running',
+          output: null,
         });
         return;
       case 'ledger-status':
-        for (const row of stream.ledger.values()) if (row.effectId === op.effectId) Object.assign(row, { status: op.status, output: op.output ?? row.output });
+        for (const row of stream.ledger.values())
+          if (row.effectId === op.effectId)
+            Object.assign(row, { status: op.status, output: op.output ?? row.output });
         return;
       case 'outbox-add':
-        stream.outbox.set(op.replyId, { tenantId, conversationId, replyId: op.replyId, deliveryId: op.deliveryId, text: op.text, covers: [...op.covers], kind: op.kind, committedAt: op.committedAt, deliveredAt: null });
+        stream.outbox.set(op.replyId, {
+          tenantId,
+          conversationId,
+          replyId: op.replyId,
+          deliveryId: op.deliveryId,
+          text: op.text,
+          covers: [...op.covers],
+          kind: op.kind,
+          committedAt: op.committedAt,
+          deliveredAt: null,
+        });
         return;
       case 'outbox-delivered': {
         const row = stream.outbox.get(op.replyId);
@@ -96,12 +136,16 @@ export class MemoryStore implements EventStore {
     return Promise.resolve(log.slice(afterSeq).map((e) => this.copy(e)));
   }
 
-  conversations(options: { tenantId?: string; afterConversationId?: string; limit?: number } = {}): Promise<ConversationKey[]> {
+  conversations(
+    options: { tenantId?: string; afterConversationId?: string; limit?: number } = {},
+  ): Promise<ConversationKey[]> {
     const keys = [...this.streams.values()]
       .filter((s) => s.log.length > 0)
       .map((s) => s.key)
       .filter((k) => options.tenantId === undefined || k.tenantId === options.tenantId)
-      .filter((k) => options.afterConversationId === undefined || k.conversationId > options.afterConversationId)
+      .filter(
+        (k) => options.afterConversationId === undefined || k.conversationId > options.afterConversationId,
+      )
       .sort((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
     return Promise.resolve(keys.slice(0, options.limit ?? keys.length).map((k) => ({ ...k })));
   }
@@ -120,7 +164,9 @@ export class MemoryStore implements EventStore {
       .flatMap((s) => [...s.outbox.values()])
       .filter((r) => options.all === true || r.deliveredAt === null)
       .sort((a, b) => a.committedAt - b.committedAt);
-    return Promise.resolve(rows.slice(0, options.limit ?? rows.length).map((r) => ({ ...r, covers: [...r.covers] })));
+    return Promise.resolve(
+      rows.slice(0, options.limit ?? rows.length).map((r) => ({ ...r, covers: [...r.covers] })),
+    );
   }
 
   watch(listener: (key: ConversationKey, seq: number) => void): Promise<() => Promise<void>> {

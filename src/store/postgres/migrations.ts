@@ -20,7 +20,8 @@ export const NOTIFY_CHANNEL = 'graft_events';
 
 /** Quotes a schema name, after checking it is a plain identifier (it is spliced into SQL). */
 export function quoteSchema(schema: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new Error(`bad PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and _`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema))
+    throw new Error(`bad PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and _`);
   return `"${schema}"`;
 }
 
@@ -34,8 +35,10 @@ CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
 
 /** Serialises migrations of one schema across instances that start at the same time. */
 export const MIGRATION_LOCK = `SELECT pg_advisory_xact_lock(hashtext($1))`;
-export const migrationVersions = (s: string): string => `SELECT version FROM ${s}.schema_migrations ORDER BY version`;
-export const recordMigration = (s: string): string => `INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`;
+export const migrationVersions = (s: string): string =>
+  `SELECT version FROM ${s}.schema_migrations ORDER BY version`;
+export const recordMigration = (s: string): string =>
+  `INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`;
 
 /** The schema, version by version. */
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [

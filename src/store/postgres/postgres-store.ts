@@ -1,14 +1,37 @@
 import postgres from 'postgres';
 import { invariant, RetryableError } from '../../core/errors.js';
 import type { GraftEvent } from '../../core/events.js';
-import type { AppendOptions, ConversationKey, EventStore, LedgerEntry, OutboxEntry } from '../../core/ports.js';
+import type {
+  AppendOptions,
+  ConversationKey,
+  EventStore,
+  LedgerEntry,
+  OutboxEntry,
+} from '../../core/ports.js';
 import { ConflictError, DuplicateMessageError, IdempotencyConflictError } from '../../core/ports.js';
 import { projectionOps, type ProjectionOp } from '../projection.js';
 import {
-  createSchema, MIGRATION_LOCK, migrationVersions, NOTIFY_CHANNEL, POSTGRES_MIGRATIONS, postgresStatements, quoteSchema, recordMigration,
-  type PostgresMigration, type PostgresStatements,
+  createSchema,
+  MIGRATION_LOCK,
+  migrationVersions,
+  NOTIFY_CHANNEL,
+  POSTGRES_MIGRATIONS,
+  postgresStatements,
+  quoteSchema,
+  recordMigration,
+  type PostgresMigration,
+  type PostgresStatements,
 } from './migrations.js';
-import { type EventRow, type LedgerRow, type OutboxRow, toEvent, toKey, toLedgerEntry, toNotification, toOutboxEntry } from '../rows.js';
+import {
+  type EventRow,
+  type LedgerRow,
+  type OutboxRow,
+  toEvent,
+  toKey,
+  toLedgerEntry,
+  toNotification,
+  toOutboxEntry,
+} from '../rows.js';
 
 /** The postgres.js handle (`sql` tagged template) the store runs on. */
 export type Sql = postgres.Sql;
@@ -111,17 +134,31 @@ export class PostgresStore implements EventStore {
    * Runs a prepared statement. postgres.js sends a query when it is first awaited; `execute()`
    * sends it now, so that the statements of an append go out in the order they were made.
    */
-  private run<T extends readonly object[]>(sql: Sql | postgres.TransactionSql, query: string, params: unknown[]): Promise<T> {
-    return sql.unsafe(query, params as postgres.ParameterOrJSON<never>[], { prepare: true }).execute() as unknown as Promise<T>;
+  private run<T extends readonly object[]>(
+    sql: Sql | postgres.TransactionSql,
+    query: string,
+    params: unknown[],
+  ): Promise<T> {
+    return sql
+      .unsafe(query, params as postgres.ParameterOrJSON<never>[], { prepare: true })
+      .execute() as unknown as Promise<T>;
   }
 
-  async append(key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options: AppendOptions = {}): Promise<void> {
-    events.forEach((event, i) => invariant(event.seq === expectedSeq + i + 1, `event seq ${event.seq} is not ${expectedSeq + i + 1}`));
+  async append(
+    key: ConversationKey,
+    expectedSeq: number,
+    events: readonly GraftEvent[],
+    options: AppendOptions = {},
+  ): Promise<void> {
+    events.forEach((event, i) =>
+      invariant(event.seq === expectedSeq + i + 1, `event seq ${event.seq} is not ${expectedSeq + i + 1}`),
+    );
     try {
       await this.sql.begin((tx) => this.appendInTx(tx, key, expectedSeq, events, options));
     } catch (error) {
       if (error instanceof StaleSeq) throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
-      if (isUniqueViolation(error, 'events_fence')) throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
+      if (isUniqueViolation(error, 'events_fence'))
+        throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
       throw classify(error);
     }
   }
@@ -130,20 +167,54 @@ export class PostgresStore implements EventStore {
    * Sends every statement of the append at once (postgres.js pipelines them on the transaction's
    * connection); the first failure aborts the transaction and is what the caller sees.
    */
-  private async appendInTx(tx: postgres.TransactionSql, key: ConversationKey, expectedSeq: number, events: readonly GraftEvent[], options: AppendOptions): Promise<void> {
+  private async appendInTx(
+    tx: postgres.TransactionSql,
+    key: ConversationKey,
+    expectedSeq: number,
+    events: readonly GraftEvent[],
+    options: AppendOptions,
+  ): Promise<void> {
     const { tenantId, conversationId } = key;
     const lastSeq = expectedSeq + events.length;
     const unfinished = options.unfinished ?? null;
     const updatedAt = events.at(-1)?.at ?? null;
-    const fence = expectedSeq === 0 && events.length > 0
-      ? this.run<{ last_seq: number }[]>(tx, this.q.startConversation, [tenantId, conversationId, lastSeq, unfinished, updatedAt])
-      : this.run<{ last_seq: number }[]>(tx, this.q.advanceConversation, [tenantId, conversationId, lastSeq, unfinished, updatedAt, expectedSeq]);
+    const fence =
+      expectedSeq === 0 && events.length > 0
+        ? this.run<{ last_seq: number }[]>(tx, this.q.startConversation, [
+            tenantId,
+            conversationId,
+            lastSeq,
+            unfinished,
+            updatedAt,
+          ])
+        : this.run<{ last_seq: number }[]>(tx, this.q.advanceConversation, [
+            tenantId,
+            conversationId,
+            lastSeq,
+            unfinished,
+            updatedAt,
+            expectedSeq,
+          ]);
     const writes: Promise<unknown>[] = events.map((event) =>
-      this.run(tx, this.q.insertEvent, [tenantId, conversationId, event.seq, event.type, event.at, JSON.stringify(event)]));
+      this.run(tx, this.q.insertEvent, [
+        tenantId,
+        conversationId,
+        event.seq,
+        event.type,
+        event.at,
+        JSON.stringify(event),
+      ]),
+    );
     for (const op of projectionOps(key, events)) writes.push(this.project(tx, key, op));
     if (this.notify && events.length > 0) {
-      const payload = JSON.stringify({ schema: this.schema, tenant: tenantId, conversation: conversationId, seq: lastSeq });
-      if (Buffer.byteLength(payload) < MAX_NOTIFY_PAYLOAD_BYTES) writes.push(this.run(tx, this.q.notify, [payload]));
+      const payload = JSON.stringify({
+        schema: this.schema,
+        tenant: tenantId,
+        conversation: conversationId,
+        seq: lastSeq,
+      });
+      if (Buffer.byteLength(payload) < MAX_NOTIFY_PAYLOAD_BYTES)
+        writes.push(this.run(tx, this.q.notify, [payload]));
     }
     try {
       await Promise.all([fence, ...writes]);
@@ -154,7 +225,12 @@ export class PostgresStore implements EventStore {
     }
     if ((await fence).length === 0) {
       // An append of no events to a conversation with no log writes nothing, as in memory.
-      if (events.length === 0 && expectedSeq === 0 && (await this.run<object[]>(tx, this.q.lastSeq, [tenantId, conversationId])).length === 0) return;
+      if (
+        events.length === 0 &&
+        expectedSeq === 0 &&
+        (await this.run<object[]>(tx, this.q.lastSeq, [tenantId, conversationId])).length === 0
+      )
+        return;
       throw new StaleSeq();
     }
   }
@@ -167,19 +243,40 @@ export class PostgresStore implements EventStore {
         try {
           await this.run(tx, this.q.insertMessage, [...k, op.messageId]);
         } catch (error) {
-          throw isUniqueViolation(error, 'messages_unique') ? new DuplicateMessageError(key, op.messageId) : error;
+          throw isUniqueViolation(error, 'messages_unique')
+            ? new DuplicateMessageError(key, op.messageId)
+            : error;
         }
         return;
       case 'ledger-start': {
-        const rows = await this.run<object[]>(tx, this.q.ledgerStart, [...k, op.idempotencyKey, op.requestHash, op.effectId, op.tool]);
+        const rows = await this.run<object[]>(tx, this.q.ledgerStart, [
+          ...k,
+          op.idempotencyKey,
+          op.requestHash,
+          op.effectId,
+          op.tool,
+        ]);
         if (rows.length === 0) throw new IdempotencyConflictError(key, op.idempotencyKey);
         return;
       }
       case 'ledger-status':
-        await this.run(tx, this.q.ledgerStatus, [...k, op.effectId, op.status, op.output === null ? null : JSON.stringify(op.output)]);
+        await this.run(tx, this.q.ledgerStatus, [
+          ...k,
+          op.effectId,
+          op.status,
+          op.output === null ? null : JSON.stringify(op.output),
+        ]);
         return;
       case 'outbox-add':
-        await this.run(tx, this.q.outboxAdd, [...k, op.replyId, op.deliveryId, JSON.stringify(op.text), JSON.stringify(op.covers), op.kind, op.committedAt]);
+        await this.run(tx, this.q.outboxAdd, [
+          ...k,
+          op.replyId,
+          op.deliveryId,
+          JSON.stringify(op.text),
+          JSON.stringify(op.covers),
+          op.kind,
+          op.committedAt,
+        ]);
         return;
       case 'outbox-delivered':
         await this.run(tx, this.q.outboxDelivered, [...k, op.replyId, op.deliveredAt]);
@@ -188,17 +285,30 @@ export class PostgresStore implements EventStore {
   }
 
   private async lastSeq(key: ConversationKey): Promise<number> {
-    const [row] = await this.query<{ last_seq: number }[]>(this.q.lastSeq, [key.tenantId, key.conversationId]);
+    const [row] = await this.query<{ last_seq: number }[]>(this.q.lastSeq, [
+      key.tenantId,
+      key.conversationId,
+    ]);
     return row?.last_seq ?? 0;
   }
 
   async read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]> {
-    const rows = await this.query<EventRow[]>(this.q.readEvents, [key.tenantId, key.conversationId, afterSeq]);
+    const rows = await this.query<EventRow[]>(this.q.readEvents, [
+      key.tenantId,
+      key.conversationId,
+      afterSeq,
+    ]);
     return rows.map((row, i) => toEvent(key, row, afterSeq + i + 1));
   }
 
-  async conversations(options: { tenantId?: string; afterConversationId?: string; limit?: number } = {}): Promise<ConversationKey[]> {
-    const rows = await this.query<KeyRow[]>(this.q.conversations, [options.tenantId ?? null, options.afterConversationId ?? null, options.limit ?? null]);
+  async conversations(
+    options: { tenantId?: string; afterConversationId?: string; limit?: number } = {},
+  ): Promise<ConversationKey[]> {
+    const rows = await this.query<KeyRow[]>(this.q.conversations, [
+      options.tenantId ?? null,
+      options.afterConversationId ?? null,
+      options.limit ?? null,
+    ]);
     return rows.map(toKey);
   }
 
@@ -207,12 +317,19 @@ export class PostgresStore implements EventStore {
   }
 
   async ledger(key: ConversationKey, idempotencyKey: string): Promise<LedgerEntry | null> {
-    const [row] = await this.query<LedgerRow[]>(this.q.ledgerGet, [key.tenantId, key.conversationId, idempotencyKey]);
+    const [row] = await this.query<LedgerRow[]>(this.q.ledgerGet, [
+      key.tenantId,
+      key.conversationId,
+      idempotencyKey,
+    ]);
     return row ? toLedgerEntry(row) : null;
   }
 
   async outbox(options: { all?: boolean; limit?: number } = {}): Promise<OutboxEntry[]> {
-    const rows = await this.query<OutboxRow[]>(options.all === true ? this.q.outboxAll : this.q.outboxUndelivered, [options.limit ?? null]);
+    const rows = await this.query<OutboxRow[]>(
+      options.all === true ? this.q.outboxAll : this.q.outboxUndelivered,
+      [options.limit ?? null],
+    );
     return rows.map(toOutboxEntry);
   }
 
@@ -250,8 +367,14 @@ export class PostgresStore implements EventStore {
  * transaction under an advisory lock, so instances that start together migrate once; refuses a
  * schema written by a newer graft. Returns the versions it applied.
  */
-export async function migratePostgres(sql: Sql, schema: string, migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS): Promise<number[]> {
-  migrations.forEach((m, i) => invariant(m.version === i + 1, `PostgreSQL migration ${i} has version ${m.version}, expected ${i + 1}`));
+export async function migratePostgres(
+  sql: Sql,
+  schema: string,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+): Promise<number[]> {
+  migrations.forEach((m, i) =>
+    invariant(m.version === i + 1, `PostgreSQL migration ${i} has version ${m.version}, expected ${i + 1}`),
+  );
   const s = quoteSchema(schema);
   return sql.begin(async (tx) => {
     await tx.unsafe(MIGRATION_LOCK, [`graft.migrate.${schema}`]);
@@ -259,7 +382,9 @@ export async function migratePostgres(sql: Sql, schema: string, migrations: read
     const applied = (await tx.unsafe<{ version: number }[]>(migrationVersions(s))).map((r) => r.version);
     const newest = applied.at(-1) ?? 0;
     if (newest > migrations.length) {
-      throw new Error(`PostgreSQL schema ${schema} is at version ${newest}, newer than this graft knows (${migrations.length}): upgrade graft`);
+      throw new Error(
+        `PostgreSQL schema ${schema} is at version ${newest}, newer than this graft knows (${migrations.length}): upgrade graft`,
+      );
     }
     const done: number[] = [];
     for (const migration of migrations.slice(newest)) {
@@ -272,11 +397,29 @@ export async function migratePostgres(sql: Sql, schema: string, migrations: read
 }
 
 function isUniqueViolation(error: unknown, constraint: string): boolean {
-  return error instanceof postgres.PostgresError && error.code === '23505' && error.constraint_name === constraint;
+  return (
+    error instanceof postgres.PostgresError && error.code === '23505' && error.constraint_name === constraint
+  );
 }
 
 /** SQLSTATEs and client codes after which the same call may succeed later. */
-const RETRYABLE = new Set(['40001', '40P01', '55P03', '57014', '57P01', '08000', '08003', '08006', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
+const RETRYABLE = new Set([
+  '40001',
+  '40P01',
+  '55P03',
+  '57014',
+  '57P01',
+  '08000',
+  '08003',
+  '08006',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+]);
 
 /**
  * Marks transient failures (lock or statement timeout, deadlock, lost connection) retryable. After
@@ -285,10 +428,9 @@ const RETRYABLE = new Set(['40001', '40P01', '55P03', '57014', '57P01', '08000',
 function classify(error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && RETRYABLE.has(code)) {
-    return Object.assign(new RetryableError(`PostgreSQL: ${(error as Error).message}`, null, code), { cause: error });
+    return Object.assign(new RetryableError(`PostgreSQL: ${(error as Error).message}`, null, code), {
+      cause: error,
+    });
   }
   return error;
 }
-
-
-
