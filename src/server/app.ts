@@ -95,7 +95,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       return c.json({ status: 'ok' });
     } catch (error) {
       deps.onError?.(error);
-      return c.json(errorBody(new ApiError(503, 'unavailable', 'the store does not answer')), 503);
+      const answer = toApiError(error);
+      // The store's own retry hint when it gave one, else a second: like any retryable failure.
+      const retryAfter = answer.status === 503 ? answer.headers : { 'retry-after': '1' };
+      return c.json(
+        errorBody(new ApiError(503, 'unavailable', 'the store does not answer')),
+        503,
+        retryAfter,
+      );
     }
   });
   app.get('/metrics', (c) =>

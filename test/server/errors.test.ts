@@ -28,6 +28,10 @@ import { testService } from './helpers.js';
 class FailingStore extends MemoryStore {
   failAppend: RetryableError | null = null;
   failRead: RetryableError | null = null;
+  failList: Error | null = null;
+  override conversations(...args: Parameters<MemoryStore['conversations']>) {
+    return this.failList ? Promise.reject(this.failList) : super.conversations(...args);
+  }
   override append(...args: Parameters<MemoryStore['append']>): Promise<void> {
     return this.failAppend ? Promise.reject(this.failAppend) : super.append(...args);
   }
@@ -159,6 +163,19 @@ describe('a store that is unavailable, through the HTTP API', () => {
     store.failAppend = null;
     expect((await t.post('c1', 'm1', 'Hello!')).status).toBe(202);
     await t.service.idle();
+  });
+
+  it('answers /healthz with 503 and Retry-After while the store fails, and 200 once it is back', async () => {
+    const store = new FailingStore();
+    t = await testService({ store });
+    store.failList = new RetryableError('PostgreSQL: connection refused', 3_000, 'ECONNREFUSED');
+    const down = await t.service.app.request('/healthz');
+    expect([down.status, down.headers.get('retry-after')]).toEqual([503, '3']);
+    store.failList = new Error('a bug');
+    const broken = await t.service.app.request('/healthz');
+    expect([broken.status, broken.headers.get('retry-after')]).toEqual([503, '1']);
+    store.failList = null;
+    expect((await t.service.app.request('/healthz')).status).toBe(200);
   });
 
   it('answers 503 with Retry-After when loading a conversation throws a RetryableError', async () => {
