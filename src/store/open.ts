@@ -31,9 +31,18 @@ export interface OpenStoreOptions {
   notify?: boolean;
   /** PostgreSQL: pool size. */
   max?: number;
+  /** PostgreSQL: give up connecting after this long (default 10 s). */
   connectTimeoutMs?: number;
+  /** PostgreSQL: the server's `statement_timeout` (default 30 s). */
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL: the client's own deadline on every query and transaction, for a server that does
+   * not answer (default `statementTimeoutMs` + 5 s); see `PostgresStoreOptions.queryDeadlineMs`.
+   */
+  queryDeadlineMs?: number;
+  /** PostgreSQL: the server's `lock_timeout` (default 10 s). */
   lockTimeoutMs?: number;
+  /** PostgreSQL: the server's `idle_in_transaction_session_timeout` (default 60 s). */
   idleInTransactionTimeoutMs?: number;
   /** Where `GRAFT_DATABASE_URL` is read from (default `process.env`). */
   env?: Record<string, string | undefined>;
@@ -102,6 +111,7 @@ export async function openStore(spec?: string, options: OpenStoreOptions = {}): 
         max: options.max,
         connectTimeoutMs: options.connectTimeoutMs,
         statementTimeoutMs: options.statementTimeoutMs,
+        queryDeadlineMs: options.queryDeadlineMs,
         lockTimeoutMs: options.lockTimeoutMs,
         idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
       });

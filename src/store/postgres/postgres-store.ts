@@ -11,6 +11,13 @@ import type {
 import { ConflictError, DuplicateMessageError, IdempotencyConflictError } from '../../core/ports.js';
 import { projectionOps, type ProjectionOp } from '../projection.js';
 import {
+  describeTarget,
+  STORE_TIMEOUT,
+  storeTimeout,
+  watchedSocketFactory,
+  withDeadline,
+} from './deadline.js';
+import {
   createSchema,
   MIGRATION_LOCK,
   migrationVersions,
@@ -50,10 +57,18 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** Connections in the pool. Default 10. */
   max?: number;
-  /** Give up connecting after this long. Default 10 s. */
+  /** Give up connecting (TCP and the start-up handshake) after this long. Default 10 s. */
   connectTimeoutMs?: number;
-  /** `statement_timeout`: no statement runs longer. Default 30 s. */
+  /** `statement_timeout`: no statement runs longer on the server. Default 30 s. */
   statementTimeoutMs?: number;
+  /**
+   * The client's own deadline, for when the server cannot enforce its timeouts because it cannot
+   * be reached: every query and every transaction (an append) fails with a `RetryableError`
+   * `store_timeout` after this long, and a connection that owes an answer and hears nothing for
+   * this long is destroyed (never reused). Start-up (connect and migrate) gets
+   * `connectTimeoutMs + queryDeadlineMs`. Default `statementTimeoutMs + 5,000` (35 s).
+   */
+  queryDeadlineMs?: number;
   /** `lock_timeout`: no statement waits longer for a lock. Default 10 s. */
   lockTimeoutMs?: number;
   /** `idle_in_transaction_session_timeout`: a stuck client cannot hold locks forever. Default 60 s. */
@@ -91,7 +106,10 @@ export class PostgresStore implements EventStore {
   readonly schema: string;
   /** Whether appends are announced with NOTIFY. */
   readonly notify: boolean;
+  /** The client-side deadline of every query and transaction (see `PostgresStoreOptions.queryDeadlineMs`). */
+  readonly queryDeadlineMs: number;
   private readonly q: PostgresStatements;
+  private readonly target: string;
   private closed = false;
 
   private constructor(
@@ -99,9 +117,13 @@ export class PostgresStore implements EventStore {
     readonly sql: Sql,
     schema: string,
     notify: boolean,
+    target: string,
+    queryDeadlineMs: number,
   ) {
     this.schema = schema;
     this.notify = notify;
+    this.target = target;
+    this.queryDeadlineMs = queryDeadlineMs;
     this.q = postgresStatements(quoteSchema(schema));
   }
 
@@ -109,25 +131,60 @@ export class PostgresStore implements EventStore {
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     const schema = options.schema ?? 'graft';
     quoteSchema(schema);
-    const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+    const target = describeTarget(options.url);
+    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    const queryDeadlineMs = options.queryDeadlineMs ?? statementTimeoutMs + 5_000;
+    // postgres.js takes a `socket` hook that its types do not declare.
+    const socket = {
+      socket: watchedSocketFactory(queryDeadlineMs, () =>
+        storeTimeout(target, 'on a connection', queryDeadlineMs, 'queryDeadlineMs'),
+      ),
+    } as object;
     const sql = postgres(options.url, {
+      ...socket,
       max: options.max ?? 10,
-      connect_timeout: seconds(options.connectTimeoutMs ?? 10_000),
+      // In seconds; fractions of one work too (the fault tests use them).
+      connect_timeout: connectTimeoutMs / 1000,
+      // Reconnect soon after a lost connection (postgres.js's default backs off up to 20 s).
+      backoff: (retries: number) => Math.min(1, 0.05 * 2 ** retries) * (0.5 + Math.random() / 2),
       onnotice: () => {}, // "schema already exists, skipping" and the like are not news.
       connection: {
         application_name: options.applicationName ?? 'graft',
-        statement_timeout: options.statementTimeoutMs ?? 30_000,
+        statement_timeout: statementTimeoutMs,
         lock_timeout: options.lockTimeoutMs ?? 10_000,
         idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
       },
     });
+    const startupMs = connectTimeoutMs + queryDeadlineMs;
     try {
-      await migratePostgres(sql, schema, options.migrations ?? POSTGRES_MIGRATIONS);
+      await withDeadline(
+        migratePostgres(sql, schema, options.migrations ?? POSTGRES_MIGRATIONS),
+        startupMs,
+        () =>
+          storeTimeout(
+            target,
+            'at start-up (connect and migrate)',
+            startupMs,
+            'connectTimeoutMs + queryDeadlineMs',
+          ),
+      );
     } catch (error) {
-      await sql.end({ timeout: 1 });
-      throw error;
+      await sql.end({ timeout: 0 });
+      throw startupError(error, target, connectTimeoutMs);
     }
-    return new PostgresStore(sql, schema, options.notify ?? true);
+    return new PostgresStore(sql, schema, options.notify ?? true, target, queryDeadlineMs);
+  }
+
+  /** Runs `work` under the client-side deadline; its failures are classified. */
+  private async bounded<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(work(), this.queryDeadlineMs, () =>
+        storeTimeout(this.target, what, this.queryDeadlineMs, 'queryDeadlineMs'),
+      );
+    } catch (error) {
+      throw classify(error, this.target);
+    }
   }
 
   /**
@@ -154,12 +211,14 @@ export class PostgresStore implements EventStore {
       invariant(event.seq === expectedSeq + i + 1, `event seq ${event.seq} is not ${expectedSeq + i + 1}`),
     );
     try {
-      await this.sql.begin((tx) => this.appendInTx(tx, key, expectedSeq, events, options));
+      await this.bounded('to an append', () =>
+        this.sql.begin((tx) => this.appendInTx(tx, key, expectedSeq, events, options)),
+      );
     } catch (error) {
       if (error instanceof StaleSeq) throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
       if (isUniqueViolation(error, 'events_fence'))
         throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
-      throw classify(error);
+      throw error;
     }
   }
 
@@ -333,12 +392,8 @@ export class PostgresStore implements EventStore {
     return rows.map(toOutboxEntry);
   }
 
-  private async query<T extends readonly object[]>(query: string, params: unknown[]): Promise<T> {
-    try {
-      return await this.run<T>(this.sql, query, params);
-    } catch (error) {
-      throw classify(error);
-    }
+  private query<T extends readonly object[]>(query: string, params: unknown[]): Promise<T> {
+    return this.bounded('to a query', () => this.run<T>(this.sql, query, params));
   }
 
   /**
@@ -419,18 +474,57 @@ const RETRYABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 
 /**
- * Marks transient failures (lock or statement timeout, deadlock, lost connection) retryable. After
- * a lost connection an append may or may not have committed: the caller re-reads the log.
+ * Marks transient failures (lock or statement timeout, deadlock, lost connection) retryable; a
+ * client-side deadline that passed is `store_timeout`. After a lost connection or a deadline an
+ * append may or may not have committed: the caller re-reads the log.
  */
-function classify(error: unknown): unknown {
+function classify(error: unknown, target: string): unknown {
+  if (error instanceof RetryableError) return error;
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && RETRYABLE.has(code)) {
-    return Object.assign(new RetryableError(`PostgreSQL: ${(error as Error).message}`, null, code), {
+  if (code === STORE_TIMEOUT)
+    return Object.assign(new RetryableError((error as Error).message, null, 'store_timeout'), {
       cause: error,
     });
+  if (typeof code === 'string' && RETRYABLE.has(code)) {
+    return Object.assign(
+      new RetryableError(`PostgreSQL at ${target}: ${(error as Error).message}`, null, code),
+      { cause: error },
+    );
   }
   return error;
+}
+
+/**
+ * Start-up failed: a server that does not answer or cannot be reached becomes a `RetryableError`
+ * whose message names the server and the timeout that passed; anything else (a refused password,
+ * a schema from a newer graft) is thrown as it was.
+ */
+function startupError(error: unknown, target: string, connectTimeoutMs: number): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'CONNECT_TIMEOUT')
+    return Object.assign(
+      new RetryableError(
+        `PostgreSQL at ${target} did not answer within ${connectTimeoutMs} ms (connectTimeoutMs) while graft started`,
+        null,
+        'store_timeout',
+      ),
+      { cause: error },
+    );
+  const classified = classify(error, target);
+  if (classified instanceof RetryableError && classified.code !== 'store_timeout')
+    return Object.assign(
+      new RetryableError(
+        `cannot reach PostgreSQL at ${target} while graft started: ${(error as Error).message}`,
+        null,
+        'store_unavailable',
+      ),
+      { cause: error },
+    );
+  return classified;
 }
