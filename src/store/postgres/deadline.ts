@@ -117,7 +117,7 @@ function watch(socket: net.Socket, silenceMs: number, timeout: () => Error): voi
       if (!before && owed()) arm();
     }
     return write(chunk, ...rest);
-  }) as typeof socket.write;
+  });
 
   socket.on('data', (data: Buffer) => {
     if (!watching) return;
