@@ -5,6 +5,7 @@
  */
 export { createGraft } from './runtime/graft.js';
 export type { Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
+export type { DeadLetter } from './runtime/dead-letters.js';
 export type { Logger } from './runtime/logger.js';
 export { defineTool, ToolRejection } from './tools/define-tool.js';
 export type { KeyContext, Reconciliation, ToolContext, ToolDefinition } from './tools/define-tool.js';
@@ -16,12 +17,19 @@ export type {
   ConversationKey,
   Deliverer,
   Delivery,
+  DeliveryBounds,
+  DeliveryOutcome,
   EventStore,
   ModelClient,
   ModelRequest,
   ModelResult,
 } from './core/ports.js';
-export { ConflictError, DuplicateMessageError, IdempotencyConflictError } from './core/ports.js';
+export {
+  ConflictError,
+  DuplicateMessageError,
+  IdempotencyConflictError,
+  defaultDeliveryBounds,
+} from './core/ports.js';
 export { ChainBrokenError, ModelCallAborted } from './core/model-port.js';
 export {
   GraftError,

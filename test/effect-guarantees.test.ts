@@ -13,6 +13,7 @@ import { VirtualClock } from '../src/sim/virtual-clock.js';
 import { MemoryStore } from '../src/store/memory/memory-store.js';
 import type { ToolDefinition } from '../src/tools/define-tool.js';
 import { ToolRejection, defineTool } from '../src/tools/define-tool.js';
+import { RetryableError } from '../src/core/errors.js';
 import { harness, instances, shopOnClock } from './harness.js';
 
 /**
@@ -141,6 +142,38 @@ describe('the effect guarantees under an adversarial world', () => {
     // The second write waited for the first to settle (at 5,700), although the first was "unknown" from 1,700.
     expect(ledger.runs).toHaveLength(2);
     expect(ledger.runs[1]!.at).toBeGreaterThanOrEqual(5_700);
+  });
+
+  it('never runs a write again when the store fails to record its result (found by npm run fuzz)', async () => {
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'a' })],
+      [say('ordered')],
+    ]);
+    let ledger!: ReturnType<typeof ledgerTool>;
+    const h = harness({
+      brain,
+      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 1_000 })).tool],
+    });
+    // The append of the write's result fails once (the database is briefly down) ...
+    const append = h.store.append.bind(h.store);
+    let failed = false;
+    h.store.append = (key, expectedSeq, events, options) => {
+      if (!failed && events.some((e) => e.type === 'effect.settled')) {
+        failed = true;
+        return Promise.reject(new RetryableError('the database is down', 500));
+      }
+      return append(key, expectedSeq, events, options);
+    };
+    h.sendAt(0, 'm1', 'an order');
+    // ... and a second message makes the runtime decide again while the result is not in the log.
+    h.sendAt(3_000, 'm2', 'and quickly please');
+    await h.clock.run();
+    expect(failed).toBe(true);
+    expect(h.errors.map((e) => (e as Error).message)).toEqual(['the database is down']);
+    expect(ledger.runs.map((r) => r.key)).toEqual(['create_order:t1:{"item":"a"}']);
+    expect(ofType(h.events, 'effect.settled').map((e) => e.outcome)).toEqual(['done']);
+    expect(h.delivered.flatMap((d) => d.covers)).toEqual(['m1', 'm2']);
   });
 
   it('records a write that throws after writing as unknown, reconciles it, and never runs its key again', async () => {

@@ -174,6 +174,25 @@ const oneOfEach: { [T in EventType]: Extract<EventBody, { type: T }> } = {
     needsHuman: true,
   },
   'reply.delivered': { type: 'reply.delivered', replyId: 'rep_9' as never, deliveryId: 't1:c1:rep_9' },
+  'reply.dead-lettered': {
+    type: 'reply.dead-lettered',
+    replyId: 'rep_9' as never,
+    deliveryId: 't1:c1:rep_9',
+    attempts: 3,
+    lastError: 'reply webhook http://127.0.0.1:9/replies answered 500',
+    reason: 'attempts',
+  },
+  'reply.redelivery-requested': {
+    type: 'reply.redelivery-requested',
+    replyId: 'rep_9' as never,
+    deliveryId: 't1:c1:rep_9',
+  },
+  'reply.undelivered': {
+    type: 'reply.undelivered',
+    replyId: 'rep_9' as never,
+    deliveryId: 't1:c1:rep_9',
+    reason: 'no-target',
+  },
 };
 const everyEvent = Object.values(oneOfEach).map((body, i) => logged(body, i + 1));
 

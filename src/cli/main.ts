@@ -28,6 +28,10 @@ const commands: Record<string, Command> = {
     summary: "print a conversation's turns, attempts, model calls, effects and grafts as a tree",
     run: async (argv) => (await import('./inspect-command.js')).inspectCommand(argv),
   },
+  'dead-letters': {
+    summary: 'list reply deliveries that were given up on, and deliver one again',
+    run: async (argv) => (await import('./dead-letters-command.js')).deadLettersCommand(argv),
+  },
   keys: {
     summary: 'create, list and revoke per-tenant API keys',
     run: async (argv) => (await import('./keys-command.js')).keysCommand(argv),
@@ -35,7 +39,7 @@ const commands: Record<string, Command> = {
 };
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);
+  const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`);
   return [
     'Usage: graft <command> [flags]',
     '',

@@ -3,7 +3,8 @@ import { pathToFileURL } from 'node:url';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { GraftError } from '../core/errors.js';
-import type { ModelClient } from '../core/ports.js';
+import type { DeliveryBounds, ModelClient } from '../core/ports.js';
+import { defaultDeliveryBounds } from '../core/ports.js';
 import { createEmulator } from '../emulator/server.js';
 import { OpenAIModelClient, openAIOptionsFromEnv } from '../model/openai/index.js';
 import type { AppEnv, ServerLimits } from '../server/app.js';
@@ -61,6 +62,21 @@ export const serveFlags: FlagSpec = {
     type: 'string',
     help: 'signs reply webhooks (X-Graft-Signature) [env GRAFT_WEBHOOK_SECRET]',
   },
+  'delivery-attempts': {
+    type: 'string',
+    help: 'tries of a reply delivery before it is dead-lettered [env GRAFT_DELIVERY_ATTEMPTS]',
+    default: String(defaultDeliveryBounds.attempts),
+  },
+  'delivery-max-age-ms': {
+    type: 'string',
+    help: 'no delivery try later than this after the reply [env GRAFT_DELIVERY_MAX_AGE_MS]',
+    default: String(defaultDeliveryBounds.maxAgeMs),
+  },
+  'delivery-backoff-ms': {
+    type: 'string',
+    help: 'first wait between delivery tries, doubling [env GRAFT_DELIVERY_BACKOFF_MS]',
+    default: String(defaultDeliveryBounds.backoffMs),
+  },
   'max-body-bytes': {
     type: 'string',
     help: 'largest request body [env GRAFT_MAX_BODY_BYTES]',
@@ -104,6 +120,9 @@ const ENV_OF: Record<string, string[]> = {
   tools: ['GRAFT_TOOLS'],
   'webhook-url': ['GRAFT_WEBHOOK_URL'],
   'webhook-secret': ['GRAFT_WEBHOOK_SECRET'],
+  'delivery-attempts': ['GRAFT_DELIVERY_ATTEMPTS'],
+  'delivery-max-age-ms': ['GRAFT_DELIVERY_MAX_AGE_MS'],
+  'delivery-backoff-ms': ['GRAFT_DELIVERY_BACKOFF_MS'],
   'max-body-bytes': ['GRAFT_MAX_BODY_BYTES'],
   'max-message-chars': ['GRAFT_MAX_MESSAGE_CHARS'],
   'rate-burst': ['GRAFT_RATE_BURST'],
@@ -123,6 +142,8 @@ export interface ServeConfig {
   tools: string | null;
   webhookUrl: string | null;
   webhookSecret: string | null;
+  /** When a failing reply delivery is dead-lettered. */
+  delivery: Pick<DeliveryBounds, 'attempts' | 'maxAgeMs' | 'backoffMs'>;
   limits: Partial<ServerLimits>;
   /** The log level of `graft serve` (JSON lines on stdout). */
   logLevel: string;
@@ -165,6 +186,11 @@ export function serveConfig(
     tools: pick('tools') ?? null,
     webhookUrl: pick('webhook-url') ?? null,
     webhookSecret: pick('webhook-secret') ?? null,
+    delivery: {
+      attempts: intFlag('delivery-attempts', pick('delivery-attempts'), { min: 1, max: 1_000 }),
+      maxAgeMs: intFlag('delivery-max-age-ms', pick('delivery-max-age-ms'), { min: 1 }),
+      backoffMs: intFlag('delivery-backoff-ms', pick('delivery-backoff-ms'), { min: 1 }),
+    },
     limits: {
       bodyBytes: intFlag('max-body-bytes', pick('max-body-bytes'), { min: 256 }),
       messageChars: intFlag('max-message-chars', pick('max-message-chars'), { min: 1 }),
@@ -254,6 +280,7 @@ export async function startServe(config: ServeConfig, options: StartOptions = {}
       graft: {
         modelName: config.modelName,
         mode: config.mode,
+        delivery: config.delivery,
         ...(opened.kind === 'postgres' ? { pollMs: 250 } : {}),
       },
       webhook: { url: config.webhookUrl, secret: config.webhookSecret },

@@ -178,7 +178,30 @@ export type EventBody =
       kind: 'reply' | 'follow-up' | 'fallback';
       needsHuman: boolean;
     }
-  | { type: 'reply.delivered'; replyId: ReplyId; deliveryId: string };
+  | { type: 'reply.delivered'; replyId: ReplyId; deliveryId: string }
+  /**
+   * A reply's delivery gave up: it failed `attempts` times, or kept failing for longer than the
+   * delivery's age bound (`reason`). The reply stays committed and undelivered; the conversation
+   * can rest. `reply.redelivery-requested` tries it again.
+   */
+  | {
+      type: 'reply.dead-lettered';
+      replyId: ReplyId;
+      deliveryId: string;
+      attempts: number;
+      lastError: string;
+      reason: DeadLetterReason;
+    }
+  /** Someone asked to deliver a dead-lettered reply again: its bounds start over from here. */
+  | { type: 'reply.redelivery-requested'; replyId: ReplyId; deliveryId: string }
+  /**
+   * There was nowhere to deliver the reply (no webhook): it is committed and readable (API, SSE)
+   * but nobody was sent it, so it is not marked delivered. It is not retried.
+   */
+  | { type: 'reply.undelivered'; replyId: ReplyId; deliveryId: string; reason: 'no-target' };
+
+/** Why a delivery was dead-lettered: it ran out of attempts, or out of time. */
+export type DeadLetterReason = 'attempts' | 'age';
 
 export type EventType = EventBody['type'];
 

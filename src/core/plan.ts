@@ -24,7 +24,15 @@ import type {
   ModelCallState,
   ToolCallState,
 } from './state.js';
-import { attentionNeeded, generationKey, getAttempt, getCall, getEffect, leased } from './state.js';
+import {
+  attentionNeeded,
+  awaitingDelivery,
+  generationKey,
+  getAttempt,
+  getCall,
+  getEffect,
+  leased,
+} from './state.js';
 import { buildRequest, callOrigin } from './request.js';
 
 /**
@@ -774,7 +782,7 @@ function io(state: ConversationState, config: CoreConfig, now: number): Command[
     });
   }
   for (const reply of state.replies) {
-    if (reply.deliveredAt === null && deliversReply(state, config, reply, now)) {
+    if (awaitingDelivery(reply) && deliversReply(state, config, reply, now)) {
       commands.push({
         type: 'deliver',
         replyId: reply.replyId,
@@ -815,9 +823,7 @@ function wakeAt(state: ConversationState, config: CoreConfig, now: number): numb
   }
   for (const reply of state.replies) {
     const attempt =
-      reply.deliveredAt === null && reply.attemptId !== null
-        ? state.attempts.get(reply.attemptId)
-        : undefined;
+      awaitingDelivery(reply) && reply.attemptId !== null ? state.attempts.get(reply.attemptId) : undefined;
     if (attempt && attempt.owner !== config.instanceId && now < attempt.leaseUntil)
       times.push(attempt.leaseUntil);
   }

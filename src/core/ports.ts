@@ -145,10 +145,39 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
-/** Sends a committed reply to the customer's channel. Must tolerate the same delivery id twice. */
+/**
+ * Sends a committed reply to the customer's channel. Must tolerate the same delivery id twice.
+ * Resolves `delivered` once the channel accepted it, or `no-target` when there is nowhere to send
+ * it (the reply is then not marked delivered, and not retried); throws to be retried.
+ */
 export interface Deliverer {
-  deliver(delivery: Delivery): Promise<void>;
+  deliver(delivery: Delivery): Promise<DeliveryOutcome>;
 }
+
+export type DeliveryOutcome = 'delivered' | 'no-target';
+
+/**
+ * How long a failing delivery is retried before it is dead-lettered: at most `attempts` tries, and
+ * no try later than `maxAgeMs` after the reply was committed (or redelivery was asked for). Between
+ * tries it waits `backoffMs`, doubling up to `backoffMaxMs`.
+ */
+export interface DeliveryBounds {
+  attempts: number;
+  maxAgeMs: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+}
+
+/**
+ * 20 tries within 24 hours, backing off from 0.5 s to once every 10 minutes: a receiver that
+ * stays down for about an hour and a half gets the reply dead-lettered.
+ */
+export const defaultDeliveryBounds: DeliveryBounds = {
+  attempts: 20,
+  maxAgeMs: 24 * 60 * 60 * 1000,
+  backoffMs: 500,
+  backoffMaxMs: 10 * 60_000,
+};
 
 export interface Delivery {
   deliveryId: string;

@@ -2,6 +2,7 @@ import { invariant } from './errors.js';
 import type {
   ClassifiedCall,
   ContextEntry,
+  DeadLetterReason,
   EffectStatus,
   FailureKind,
   GraftEvent,
@@ -118,6 +119,27 @@ export interface ReplyState {
   committedAt: number;
   deliveryId: string | null;
   deliveredAt: number | null;
+  /**
+   * Where its delivery stands: `pending` (being delivered, or to be), `delivered`,
+   * `dead-lettered` (it gave up; see `deadLetter`) or `no-target` (there was nowhere to send it).
+   * Only `pending` is work left.
+   */
+  delivery: DeliveryStatus;
+  /** When the current round of delivery began (the commit, or the last redelivery request): its age bound counts from here. */
+  deliverySince: number;
+  /** Why and when delivery gave up, while dead-lettered. */
+  deadLetter: DeadLetterState | null;
+  /** How many times delivery was asked for again after a dead letter. */
+  redeliveries: number;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead-lettered' | 'no-target';
+
+export interface DeadLetterState {
+  attempts: number;
+  lastError: string;
+  reason: DeadLetterReason;
+  at: number;
 }
 
 /**
@@ -437,8 +459,14 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
       invariant(reply, `delivered unknown reply ${event.replyId}`);
       reply.deliveryId = event.deliveryId;
       reply.deliveredAt ??= event.at;
+      // A delivery that got through after all (another instance's) is the truth.
+      Object.assign(reply, { delivery: 'delivered', deadLetter: null });
       return;
     }
+    case 'reply.dead-lettered':
+    case 'reply.undelivered':
+    case 'reply.redelivery-requested':
+      return applyDeliveryOutcome(state, event);
     default:
       throw new Error(`unhandled event type ${(event as { type: string }).type}`);
   }
@@ -460,6 +488,10 @@ function applyReplyCommitted(
     committedAt: event.at,
     deliveryId: null,
     deliveredAt: null,
+    delivery: 'pending',
+    deliverySince: event.at,
+    deadLetter: null,
+    redeliveries: 0,
   };
   state.replies.push(reply);
   state.replyIndex.set(reply.replyId, reply);
@@ -478,6 +510,42 @@ function applyReplyCommitted(
   state.turn += 1;
   state.modelCallsThisTurn = 0;
   state.lastCommitSeq = event.seq;
+}
+
+/** A delivery that ended without reaching anyone, or a request to try it again. */
+function applyDeliveryOutcome(
+  state: ConversationState,
+  event: Extract<
+    GraftEvent,
+    { type: 'reply.dead-lettered' | 'reply.undelivered' | 'reply.redelivery-requested' }
+  >,
+): void {
+  const reply = state.replyIndex.get(event.replyId);
+  invariant(reply, `${event.type} for unknown reply ${event.replyId}`);
+  reply.deliveryId = event.deliveryId;
+  if (event.type === 'reply.redelivery-requested') {
+    invariant(reply.delivery === 'dead-lettered', `redelivering ${reply.delivery} reply ${reply.replyId}`);
+    Object.assign(reply, { delivery: 'pending', deadLetter: null, deliverySince: event.at });
+    reply.redeliveries += 1;
+    return;
+  }
+  invariant(reply.delivery === 'pending', `${event.type} for ${reply.delivery} reply ${reply.replyId}`);
+  if (event.type === 'reply.undelivered') {
+    reply.delivery = 'no-target';
+    return;
+  }
+  reply.delivery = 'dead-lettered';
+  reply.deadLetter = {
+    attempts: event.attempts,
+    lastError: event.lastError,
+    reason: event.reason,
+    at: event.at,
+  };
+}
+
+/** Whether a reply is still to be delivered: not delivered, not given up on, and with somewhere to go. */
+export function awaitingDelivery(reply: ReplyState): boolean {
+  return reply.delivery === 'pending';
 }
 
 /** Folds a whole log. */
@@ -522,7 +590,8 @@ export function attentionNeeded(state: ConversationState): string | null {
 
 /**
  * Whether the conversation has work left: a live attempt, a write that may be in flight (or whose
- * owner must check how it ended), an undelivered reply or an unanswered message. Stores keep it
+ * owner must check how it ended), a reply still being delivered (a dead-lettered one, or one with
+ * nowhere to go, is not work: the conversation can rest) or an unanswered message. Stores keep it
  * with each append, to list the conversations to resume after a restart: the shell folds the
  * events it appends first and reads this off the state they build.
  */
@@ -530,7 +599,7 @@ export function unfinished(state: ConversationState): boolean {
   return (
     state.live !== null ||
     state.effectOrder.some((id) => leased(getEffect(state, id))) ||
-    state.replies.some((r) => r.deliveredAt === null) ||
+    state.replies.some(awaitingDelivery) ||
     state.messages.some((m) => m.coveredBy === null)
   );
 }

@@ -76,6 +76,11 @@ export class ConversationActor {
   private readonly running = new Map<string, AbortController | null>();
   /** The writes this process started: only these does it run (see `execute`). */
   private readonly startedHere = new Set<string>();
+  /**
+   * What a write that ran here returned, until it is in the log. A store that fails the append
+   * must not lose it: the write is never run again, its fact is appended again (see `execute`).
+   */
+  private readonly unrecorded = new Map<string, EventBody>();
   private timer: { at: number; cancel: () => void } | null = null;
   private poll: (() => void) | null = null;
   private readonly key: ConversationKey;
@@ -271,6 +276,8 @@ export class ConversationActor {
         // happened: it is reconciled, never run again blindly.
         if (!this.startedHere.has(command.effectId))
           return this.once(`write:${command.effectId}`, false, () => this.orphanedWrite(command));
+        if (this.unrecorded.has(command.effectId))
+          return this.once(`write:${command.effectId}`, false, () => this.recordWrite(command.effectId));
         return this.once(`write:${command.effectId}`, false, () => this.runWrite(command));
       case 'run-read':
         return this.once(`read:${command.origin.callId}/${command.origin.toolCallId}`, false, () =>
@@ -444,8 +451,17 @@ export class ConversationActor {
               reconciler: config.instanceId,
               until: 0,
             };
+    this.unrecorded.set(effectId, fact);
+    await this.recordWrite(effectId);
+  }
+
+  /** Appends what a write that ran here returned; if the store fails, the next drive tries again. */
+  private async recordWrite(effectId: string): Promise<void> {
+    const fact = this.unrecorded.get(effectId);
+    if (fact === undefined) return;
     await this.enqueue(async () => {
       await this.appendFact(fact, 'run');
+      this.unrecorded.delete(effectId);
       await this.drive();
     });
   }

@@ -1,12 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { CoreConfig, Limits } from '../core/config.js';
 import { coreConfig } from '../core/config.js';
-import { InvalidInputError } from '../core/errors.js';
+import { InvalidInputError, TerminalError } from '../core/errors.js';
 import type { GraftEvent } from '../core/events.js';
 import type { ConversationId } from '../core/ids.js';
 import { parseConversationId, parseMessageId, parseTenantId } from '../core/ids.js';
-import type { Clock, Deliverer, Delivery, EventStore, ModelClient } from '../core/ports.js';
+import type {
+  Clock,
+  Deliverer,
+  Delivery,
+  DeliveryBounds,
+  DeliveryOutcome,
+  EventStore,
+  ModelClient,
+} from '../core/ports.js';
+import { defaultDeliveryBounds } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
+import type { DeadLetter } from './dead-letters.js';
+import { findDeadLetters, parseDeliveryId } from './dead-letters.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 import { toolSpec } from '../tools/define-tool.js';
 import type { CrashPoint } from './actor.js';
@@ -21,8 +32,18 @@ export interface GraftOptions {
   model: ModelClient;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
   tools: readonly ToolDefinition<any>[];
-  /** Sends a committed reply to the customer. Receives each delivery id at least once. */
-  deliver: (delivery: Delivery) => Promise<void> | void;
+  /**
+   * Sends a committed reply to the customer. Receives each delivery id at least once. Throw to have
+   * it retried (within `delivery`'s bounds); return `'no-target'` when there is nowhere to send it
+   * (the reply is then not marked delivered, nor retried).
+   */
+  deliver: (delivery: Delivery) => Promise<DeliveryOutcome | void> | DeliveryOutcome | void;
+  /**
+   * When a failing delivery is given up on and dead-lettered (a `reply.dead-lettered` event; see
+   * `deadLetters()` and `redeliver()`): by default after 20 tries or 24 hours, whichever comes
+   * first, backing off from 0.5 s to 10 minutes between tries.
+   */
+  delivery?: Partial<DeliveryBounds>;
   /** The model name sent with every call. */
   modelName?: string;
   instructions?: string;
@@ -82,6 +103,13 @@ export interface Graft {
   close(): Promise<void>;
   /** The number of conversations held in memory now. */
   readonly loaded: number;
+  /** The dead-lettered deliveries of this tenant, oldest first. */
+  deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
+  /**
+   * Delivers a dead-lettered reply again, by its delivery id: `redelivering`, or `not-found` when
+   * no dead letter of this tenant has that id.
+   */
+  redeliver(deliveryId: string): Promise<'redelivering' | 'not-found'>;
 }
 
 /**
@@ -102,6 +130,15 @@ function loggedOnError(
         throw error;
       });
   };
+}
+
+/** The delivery bounds, defaults filled in; a bound that is not a positive number is a usage error. */
+function deliveryBounds(given: Partial<DeliveryBounds> | undefined): DeliveryBounds {
+  const bounds = { ...defaultDeliveryBounds, ...given };
+  for (const [name, value] of Object.entries(bounds))
+    if (!(typeof value === 'number' && value > 0))
+      throw new TerminalError(`delivery.${name} must be a positive number`, 'invalid_delivery_bounds');
+  return bounds;
 }
 
 /**
@@ -136,7 +173,9 @@ export function createGraft(options: GraftOptions): Graft {
   const log: LogSettings | null = options.logger
     ? { logger: options.logger, includeText: options.logText ?? false }
     : null;
-  const plain: Deliverer = { deliver: async (d) => options.deliver(d) };
+  const plain: Deliverer = {
+    deliver: async (d) => ((await options.deliver(d)) === 'no-target' ? 'no-target' : 'delivered'),
+  };
   const deliverer = log ? loggedDeliverer(log, plain) : plain;
   const onError = log ? loggedOnError(log, options.onError) : options.onError;
   const deps = {
@@ -145,6 +184,7 @@ export function createGraft(options: GraftOptions): Graft {
     model: options.model,
     tools: createToolRunner(options.tools as ToolDefinition[]),
     deliverer,
+    delivery: deliveryBounds(options.delivery),
     clock: options.clock ?? systemClock,
     config,
     modelTimeoutMs: options.modelTimeoutMs ?? 60_000,
@@ -223,6 +263,13 @@ export function createGraft(options: GraftOptions): Graft {
     recover,
     get loaded() {
       return actors.size;
+    },
+    deadLetters: (listOptions) => findDeadLetters(deps.store, deps.tenantId, listOptions),
+    async redeliver(deliveryId) {
+      const found = parseDeliveryId(deps.tenantId, deliveryId);
+      if (!found) return 'not-found';
+      const outcome = await actor(found.conversationId).redeliver(found.replyId);
+      return outcome === 'redelivering' ? 'redelivering' : 'not-found';
     },
     async close() {
       sweep?.();

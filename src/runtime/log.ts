@@ -89,6 +89,29 @@ function logEvent({ logger, includeText }: LogSettings, key: ConversationKey, ev
         );
       return;
     }
+    case 'reply.dead-lettered':
+      return logger.error(
+        {
+          ...at,
+          event: 'delivery.dead-lettered',
+          replyId: event.replyId,
+          deliveryId: event.deliveryId,
+          attempts: event.attempts,
+          reason: event.reason,
+          error: event.lastError,
+        },
+        'reply delivery gave up (dead-lettered)',
+      );
+    case 'reply.undelivered':
+      return logger.debug(
+        { ...at, event: 'delivery.no-target', replyId: event.replyId, deliveryId: event.deliveryId },
+        'reply not delivered: no delivery target',
+      );
+    case 'reply.redelivery-requested':
+      return logger.info(
+        { ...at, event: 'delivery.redelivery', replyId: event.replyId, deliveryId: event.deliveryId },
+        'redelivering a dead-lettered reply',
+      );
     default:
       return;
   }
@@ -160,7 +183,7 @@ export function loggedDeliverer(log: LogSettings, deliverer: Deliverer): Deliver
   return {
     async deliver(delivery) {
       try {
-        await deliverer.deliver(delivery);
+        return await deliverer.deliver(delivery);
       } catch (error) {
         log.logger.warn(
           {
@@ -171,7 +194,7 @@ export function loggedDeliverer(log: LogSettings, deliverer: Deliverer): Deliver
             deliveryId: delivery.deliveryId,
             err: error,
           },
-          'reply delivery failed; retrying',
+          'reply delivery failed; retrying within the delivery bounds',
         );
         if (typeof error === 'object' && error !== null) logged.add(error);
         throw error;

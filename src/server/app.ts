@@ -8,6 +8,9 @@ import { bearerToken } from './auth.js';
 import {
   conversationParam,
   conversationParamErrors,
+  deadLettersQuery,
+  deliveryParam,
+  deliveryParamErrors,
   eventsHeaders,
   eventsQuery,
   listQuery,
@@ -25,7 +28,7 @@ import type { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { SIGNATURE_HEADER, verifySignature } from './signature.js';
 import { eventStream } from './sse.js';
-import { conversationSummary, conversationView } from './view.js';
+import { conversationSummary, conversationView, deadLetterView } from './view.js';
 
 /** The service's request limits. */
 export interface ServerLimits {
@@ -149,6 +152,25 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.get('/v1/conversations', validate('query', listQuery(limits.pageSize), queryErrors), (c) =>
     listConversations(c, c.req.valid('query'), deps),
+  );
+  app.get(
+    '/v1/dead-letters',
+    validate('query', deadLettersQuery(limits.pageSize), queryErrors),
+    async (c) => {
+      const found = await deps.graftFor(c.get('tenantId')).deadLetters({ limit: c.req.valid('query').limit });
+      return c.json({ deadLetters: found.map(deadLetterView) });
+    },
+  );
+  app.post(
+    '/v1/dead-letters/:deliveryId/redeliver',
+    validate('param', deliveryParam, deliveryParamErrors),
+    async (c) => {
+      const { deliveryId } = c.req.valid('param');
+      const outcome = await deps.graftFor(c.get('tenantId')).redeliver(deliveryId);
+      if (outcome === 'not-found')
+        throw new ApiError(404, 'not_found', `no dead-lettered delivery '${deliveryId}'`);
+      return c.json({ deliveryId, status: 'redelivering' }, 202);
+    },
   );
   app.notFound((c) =>
     c.json(errorBody(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404),

@@ -105,6 +105,19 @@ export class Metrics {
         return this.observeReply(tenantId, event, state);
       case 'reply.delivered':
         return this.inc('graft_replies_delivered_total', 'Replies delivered.', tenant);
+      case 'reply.dead-lettered':
+        return this.inc('graft_dead_letters_total', 'Reply deliveries given up on (dead-lettered).', {
+          ...tenant,
+          reason: event.reason,
+        });
+      case 'reply.redelivery-requested':
+        return this.inc('graft_redeliveries_total', 'Dead-lettered replies sent for delivery again.', tenant);
+      case 'reply.undelivered':
+        return this.inc(
+          'graft_replies_undelivered_total',
+          'Replies with no delivery target (readable over the API and SSE, not delivered).',
+          tenant,
+        );
       default:
         return;
     }

@@ -104,11 +104,15 @@ export function createService(options: ServiceOptions): Service {
     deliver: async (delivery) => {
       hub.publish(delivery.tenantId, delivery.conversationId, { kind: 'reply', delivery });
       try {
-        await webhook(delivery);
+        return await webhook(delivery);
       } catch (error) {
-        metrics.inc('graft_webhook_failures_total', 'Reply webhook POSTs that failed (they are retried).', {
-          tenant: delivery.tenantId,
-        });
+        metrics.inc(
+          'graft_webhook_failures_total',
+          'Reply webhook POSTs that failed (retried, then dead-lettered).',
+          {
+            tenant: delivery.tenantId,
+          },
+        );
         throw error;
       }
     },

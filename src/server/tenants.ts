@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { GraftEvent } from '../core/events.js';
-import type { Delivery, EventStore, ModelClient } from '../core/ports.js';
+import type { Delivery, DeliveryOutcome, EventStore, ModelClient } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
 import type { Graft, GraftOptions } from '../runtime/graft.js';
 import { createGraft } from '../runtime/graft.js';
@@ -17,7 +17,7 @@ export interface TenantGraftsOptions {
   model: ModelClient;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
   tools: readonly ToolDefinition<any>[];
-  deliver: (delivery: Delivery) => Promise<void>;
+  deliver: (delivery: Delivery) => Promise<DeliveryOutcome>;
   onEvent: (tenantId: string, conversationId: string, event: GraftEvent, state: ConversationState) => void;
   onError: (error: unknown) => void;
   graft?: SharedGraftOptions;

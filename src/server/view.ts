@@ -2,6 +2,7 @@ import type { GraftEvent } from '../core/events.js';
 import { parseConversationId } from '../core/ids.js';
 import type { ConversationState, EffectState, ModelCallState, ToolCallState } from '../core/state.js';
 import { replay } from '../core/state.js';
+import type { DeadLetter } from '../runtime/dead-letters.js';
 
 /**
  * The conversation view of `GET /v1/conversations/{id}` (and of `graft inspect`): the folded state
@@ -40,10 +41,20 @@ export interface ReplyView {
   /** The message ids it answers. */
   covers: string[];
   kind: 'reply' | 'follow-up' | 'fallback';
-  status: 'committed' | 'delivered';
+  /**
+   * `committed`: being delivered (or to be); `delivered`; `dead-lettered`: delivery gave up (see
+   * `deadLetter`; `POST /v1/dead-letters/{deliveryId}/redeliver` tries again, and a person's queue
+   * can pick these up); `no-target`: there was nowhere to deliver it (no webhook), so it was only
+   * readable here and over SSE.
+   */
+  status: 'committed' | 'delivered' | 'dead-lettered' | 'no-target';
   committedAt: string;
   deliveredAt: string | null;
   deliveryId: string | null;
+  /** Why and since when delivery gave up, while dead-lettered; else null. */
+  deadLetter: { attempts: number; lastError: string; reason: 'attempts' | 'age'; since: string } | null;
+  /** How many times delivery was asked for again after a dead letter. */
+  redeliveries: number;
   needsHuman: boolean;
   attemptId: string | null;
 }
@@ -165,10 +176,20 @@ export function conversationView(
       text: r.text,
       covers: [...r.covers],
       kind: r.kind,
-      status: r.deliveredAt === null ? 'committed' : 'delivered',
+      status: r.delivery === 'pending' ? 'committed' : r.delivery,
       committedAt: iso(r.committedAt),
       deliveredAt: r.deliveredAt === null ? null : iso(r.deliveredAt),
       deliveryId: r.deliveryId,
+      deadLetter:
+        r.deadLetter === null
+          ? null
+          : {
+              attempts: r.deadLetter.attempts,
+              lastError: r.deadLetter.lastError,
+              reason: r.deadLetter.reason,
+              since: iso(r.deadLetter.at),
+            },
+      redeliveries: r.redeliveries,
       needsHuman: r.needsHuman,
       attemptId: r.attemptId,
     })),
@@ -269,6 +290,30 @@ function toolCallView(call: ToolCallState): ToolCallView {
   };
 }
 
+/** A line of `GET /v1/dead-letters`. */
+export interface DeadLetterView {
+  conversationId: string;
+  deliveryId: string;
+  replyId: string;
+  attempts: number;
+  lastError: string;
+  reason: 'attempts' | 'age';
+  /** When delivery gave up. */
+  since: string;
+}
+
+export function deadLetterView(letter: DeadLetter): DeadLetterView {
+  return {
+    conversationId: letter.conversationId,
+    deliveryId: letter.deliveryId,
+    replyId: letter.replyId,
+    attempts: letter.attempts,
+    lastError: letter.lastError,
+    reason: letter.reason,
+    since: iso(letter.since),
+  };
+}
+
 /** A line of `GET /v1/conversations`. */
 export interface ConversationSummary {
   id: string;
@@ -286,12 +331,20 @@ export function conversationSummary(
 ): ConversationSummary {
   let messages = 0;
   let replies = 0;
-  const delivered = new Set<string>();
+  // A reply's delivery has ended once it is delivered, dead-lettered or had nowhere to go; a
+  // redelivery request opens it again.
+  const ended = new Set<string>();
   let covered = 0;
   let needsHuman = false;
   for (const event of events) {
     if (event.type === 'message.received') messages += 1;
-    if (event.type === 'reply.delivered') delivered.add(event.replyId);
+    if (
+      event.type === 'reply.delivered' ||
+      event.type === 'reply.dead-lettered' ||
+      event.type === 'reply.undelivered'
+    )
+      ended.add(event.replyId);
+    if (event.type === 'reply.redelivery-requested') ended.delete(event.replyId);
     if (event.type === 'reply.committed') {
       replies += 1;
       covered += event.covers.length;
@@ -303,7 +356,7 @@ export function conversationSummary(
     id: conversationId,
     messages,
     replies,
-    open: covered < messages || delivered.size < replies,
+    open: covered < messages || ended.size < replies,
     needsHuman,
     lastActivityAt: last ? iso(last.at) : null,
   };

@@ -1,5 +1,5 @@
 import { GraftError } from '../core/errors.js';
-import type { Delivery } from '../core/ports.js';
+import type { Delivery, DeliveryOutcome } from '../core/ports.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 
 /** Where a tenant's replies go. */
@@ -20,7 +20,10 @@ export interface ReplyWebhookBody {
   kind: Delivery['kind'];
 }
 
-/** A reply webhook POST failed (no answer, or not a 2xx): graft's runtime retries it with backoff. */
+/**
+ * A reply webhook POST failed (no answer, or not a 2xx): graft's runtime retries it with backoff,
+ * within its delivery bounds, and then dead-letters it.
+ */
 export class WebhookError extends GraftError {
   override readonly name = 'WebhookError';
   readonly kind = 'retryable';
@@ -34,15 +37,19 @@ export class WebhookError extends GraftError {
 }
 
 export interface WebhookDelivererOptions {
-  /** The tenant's target, or null to skip the webhook (replies then go to SSE only). */
+  /**
+   * The tenant's target, or null when it has none: the deliverer then answers `no-target`, and the
+   * reply is readable over the API and SSE but not marked delivered.
+   */
   target: (tenantId: string) => Promise<WebhookTarget | null>;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
 /**
- * POSTs a committed reply to the tenant's webhook and resolves on a 2xx; anything else throws, and
- * graft's runtime retries with backoff until it succeeds. A receiver may see the same
+ * POSTs a committed reply to the tenant's webhook and resolves `delivered` on a 2xx (`no-target`
+ * when the tenant has no webhook); anything else throws, and graft's runtime retries with backoff
+ * until it succeeds or the delivery bounds run out (then it is dead-lettered). A receiver may see the same
  * `deliveryId` more than once (a crash between the POST and its record): it de-duplicates by it.
  *
  * @example
@@ -50,12 +57,12 @@ export interface WebhookDelivererOptions {
  */
 export function createWebhookDeliverer(
   options: WebhookDelivererOptions,
-): (delivery: Delivery) => Promise<void> {
+): (delivery: Delivery) => Promise<DeliveryOutcome> {
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   return async (delivery) => {
     const target = await options.target(delivery.tenantId);
-    if (!target) return;
+    if (!target) return 'no-target';
     const payload: ReplyWebhookBody = {
       deliveryId: delivery.deliveryId,
       tenantId: delivery.tenantId,
@@ -90,5 +97,6 @@ export function createWebhookDeliverer(
     await response.arrayBuffer().catch(() => undefined);
     if (!response.ok)
       throw new WebhookError(`reply webhook ${target.url} answered ${response.status}`, response.status);
+    return 'delivered';
   };
 }

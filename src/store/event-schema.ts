@@ -243,6 +243,28 @@ const eventSchemas = [
     ...logged,
   }),
   z.strictObject({ type: z.literal('reply.delivered'), replyId, deliveryId: z.string(), ...logged }),
+  z.strictObject({
+    type: z.literal('reply.dead-lettered'),
+    replyId,
+    deliveryId: z.string(),
+    attempts: count,
+    lastError: z.string(),
+    reason: z.enum(['attempts', 'age']),
+    ...logged,
+  }),
+  z.strictObject({
+    type: z.literal('reply.redelivery-requested'),
+    replyId,
+    deliveryId: z.string(),
+    ...logged,
+  }),
+  z.strictObject({
+    type: z.literal('reply.undelivered'),
+    replyId,
+    deliveryId: z.string(),
+    reason: z.literal('no-target'),
+    ...logged,
+  }),
 ] as const;
 
 /** An event of the current version (`EVENT_VERSION`), exactly as `GraftEvent` describes it. */

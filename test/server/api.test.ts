@@ -145,14 +145,18 @@ describe('POST /v1/conversations/{id}/messages', () => {
 describe('reading conversations', () => {
   it('shows a conversation, and another tenant gets 404 for it (view, events, list)', async () => {
     await t.post('c1', 'm1', 'Hello!');
-    await until(async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.delivered'), 'the reply');
+    await until(
+      async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.undelivered'),
+      'the reply',
+    );
     const view = await t.request('GET', '/v1/conversations/c1');
     expect(view.status).toBe(200);
     const body = (await view.json()) as ConversationView;
     expect(body.id).toBe('c1');
     expect(body.messages.map((m) => m.id)).toEqual(['m1']);
     expect(body.replies).toHaveLength(1);
-    expect(body.replies[0]).toMatchObject({ covers: ['m1'], status: 'delivered', kind: 'reply' });
+    // No webhook: the reply is readable here and over SSE, but nobody was sent it.
+    expect(body.replies[0]).toMatchObject({ covers: ['m1'], status: 'no-target', kind: 'reply' });
     expect(body.attempts[0]!.modelCalls[0]).toMatchObject({ status: 'responded' });
     expect(body.attempts[0]!.modelCalls[0]!.usage!.inputTokens).toBeGreaterThan(0);
     await expectError(
@@ -202,7 +206,10 @@ describe('reading conversations', () => {
 describe('metrics and events', () => {
   it('exposes Prometheus counters and the reply latency histogram', async () => {
     await t.post('c1', 'm1', "I'd like 2 pizzas.");
-    await until(async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.delivered'), 'the reply');
+    await until(
+      async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.undelivered'),
+      'the reply',
+    );
     const response = await t.request('GET', '/metrics', { key: null });
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
@@ -218,7 +225,10 @@ describe('metrics and events', () => {
 
   it('streams the events of a conversation as server-sent events, from the log and then live', async () => {
     await t.post('c1', 'm1', 'Hello!');
-    await until(async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.delivered'), 'the reply');
+    await until(
+      async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.undelivered'),
+      'the reply',
+    );
     const response = await t.request('GET', '/v1/conversations/c1/events');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
@@ -227,7 +237,7 @@ describe('metrics and events', () => {
     const readUntil = async (needle: string) => {
       while (!text.includes(needle)) text += new TextDecoder().decode((await reader.read()).value);
     };
-    await readUntil('event: reply.delivered');
+    await readUntil('event: reply.undelivered');
     expect(text).toContain('event: message.received\ndata: {');
     expect(text).toContain('id: 1\n');
     await t.post('c1', 'm2', 'Do you have fries?');

@@ -37,7 +37,7 @@ async function waitForReply(url: string, key: string, conversationId: string): P
   await until(async () => {
     const res = await api(url, key, `/v1/conversations/${conversationId}`);
     view = res.status === 200 ? ((await res.json()) as ConversationView) : null;
-    return view !== null && view.replies.some((r) => r.status === 'delivered');
+    return view !== null && view.replies.some((r) => r.status !== 'committed');
   }, `a reply in ${conversationId}`);
   return view!;
 }

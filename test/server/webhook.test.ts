@@ -47,7 +47,7 @@ describe('reply delivery', () => {
     });
     await t.post('c1', 'm1', 'Hello!');
     await until(
-      async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.delivered'),
+      async () => (await t.eventsOf('c1')).some((e) => e.type === 'reply.undelivered'),
       'the first reply',
     );
     const response = await t.request('GET', '/v1/conversations/c1/events?after=1');
@@ -56,7 +56,7 @@ describe('reply delivery', () => {
     const readUntil = async (needle: string) => {
       while (!text.includes(needle)) text += new TextDecoder().decode((await reader.read()).value);
     };
-    await readUntil('event: reply.delivered');
+    await readUntil('event: reply.undelivered');
     expect(text).not.toContain('id: 1\n');
     expect(text).toContain('id: 2\n');
     await t.post('c1', 'm2', 'Do you have fries?');
