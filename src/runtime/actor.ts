@@ -2,9 +2,9 @@ import type { Command, CommandOf } from '../core/commands.js';
 import type { CoreConfig } from '../core/config.js';
 import { toolBounds } from '../core/config.js';
 import { InvariantViolation, RetryableError, TerminalError, invariant } from '../core/errors.js';
-import type { ClassifiedCall, EventBody, FailureKind, GraftEvent } from '../core/events.js';
+import type { ClassifiedCall, DeadLetterReason, EventBody, FailureKind, GraftEvent } from '../core/events.js';
 import { EVENT_VERSION } from '../core/events.js';
-import type { ConversationId, MessageId, TenantId } from '../core/ids.js';
+import type { ConversationId, MessageId, ReplyId, TenantId } from '../core/ids.js';
 import type { OutputItem, Usage } from '../core/items.js';
 import { ChainBrokenError, ModelCallAborted } from '../core/model-port.js';
 import { plan } from '../core/plan.js';
@@ -12,6 +12,7 @@ import type {
   Clock,
   ConversationKey,
   Deliverer,
+  DeliveryBounds,
   EventStore,
   ModelClient,
   ToolRunResult,
@@ -19,7 +20,7 @@ import type {
 } from '../core/ports.js';
 import { ConflictError, DuplicateMessageError, deliveryIdOf } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
-import { evolve, initialState, leased, unfinished } from '../core/state.js';
+import { awaitingDelivery, evolve, initialState, leased, unfinished } from '../core/state.js';
 import { notices } from '../core/context.js';
 import { sanitizeOutput } from './output.js';
 
@@ -29,6 +30,8 @@ export interface RuntimeDeps {
   model: ModelClient;
   tools: ToolRunner;
   deliverer: Deliverer;
+  /** When a failing delivery is given up on (dead-lettered). */
+  delivery: DeliveryBounds;
   clock: Clock;
   config: CoreConfig;
   /** A model call running longer than this is aborted and retried. */
@@ -60,8 +63,6 @@ export const ABORTED = new DOMException('This operation was aborted', 'AbortErro
 const MAX_CONFLICT_RETRIES = 100;
 /** The reason a tool's signal gives at its time bound. */
 const TOOL_TIMED_OUT = new DOMException('The tool ran past its time bound', 'TimeoutError');
-const DELIVERY_RETRY_BASE_MS = 500;
-const DELIVERY_RETRY_MAX_MS = 60_000;
 
 /**
  * One conversation's actor: the imperative shell around `plan`. It serializes everything that
@@ -132,6 +133,25 @@ export class ConversationActor {
       }
       await this.drive();
       return 'accepted';
+    });
+  }
+
+  /**
+   * Delivers a dead-lettered reply again (its bounds start over). `not-found` when the conversation
+   * has no such reply, `not-dead-lettered` when it is not dead-lettered (delivered, or still trying).
+   */
+  redeliver(replyId: ReplyId): Promise<'redelivering' | 'not-found' | 'not-dead-lettered'> {
+    return this.enqueue(async () => {
+      await this.load();
+      const reply = this.state.replyIndex.get(replyId);
+      if (!reply) return 'not-found';
+      if (reply.delivery !== 'dead-lettered') return 'not-dead-lettered';
+      const deliveryId = deliveryIdOf(this.key, replyId);
+      await this.appendFact({ type: 'reply.redelivery-requested', replyId, deliveryId });
+      await this.drive();
+      return this.state.replyIndex.get(replyId)?.delivery === 'dead-lettered'
+        ? 'not-dead-lettered'
+        : 'redelivering';
     });
   }
 
@@ -312,7 +332,7 @@ export class ConversationActor {
       this.running.size > 0 ||
       this.state.live !== null ||
       [...this.state.effects.values()].some(leased) ||
-      this.state.replies.some((r) => r.deliveredAt === null);
+      this.state.replies.some(awaitingDelivery);
     if (!busy) return;
     this.poll = this.deps.clock.setTimer(this.deps.clock.now() + pollMs, () => {
       this.poll = null;
@@ -578,35 +598,75 @@ export class ConversationActor {
     });
   }
 
+  /**
+   * Delivers a reply, retrying with backoff within the delivery bounds; past them the delivery is
+   * dead-lettered. The age bound counts from the state's `deliverySince` (durable), the tries from
+   * this run (a restart tries again, within the age bound).
+   */
   private async deliver(command: CommandOf<'deliver'>): Promise<void> {
     this.deps.onCrashPoint?.('reply-committed');
-    const deliveryId = deliveryIdOf(this.key, command.replyId);
+    const { clock } = this.deps;
+    const { replyId } = command;
+    const deliveryId = deliveryIdOf(this.key, replyId);
     const delivery = {
       deliveryId,
       tenantId: this.key.tenantId,
       conversationId: this.conversationId,
-      replyId: command.replyId,
+      replyId,
       text: command.text,
       covers: command.covers,
       kind: command.kind,
     };
-    for (let failures = 0; ; failures += 1) {
+    const since = this.state.replyIndex.get(replyId)?.deliverySince ?? clock.now();
+    let fact: EventBody;
+    for (let tries = 1; ; tries += 1) {
       try {
-        await this.deps.deliverer.deliver(delivery);
+        const outcome = await this.deps.deliverer.deliver(delivery);
+        fact =
+          outcome === 'no-target'
+            ? { type: 'reply.undelivered', replyId, deliveryId, reason: 'no-target' }
+            : { type: 'reply.delivered', replyId, deliveryId };
         break;
       } catch (error) {
         this.deps.onError?.(error);
-        const delayMs = Math.min(DELIVERY_RETRY_MAX_MS, DELIVERY_RETRY_BASE_MS * 2 ** Math.min(failures, 20));
-        await new Promise<void>((resolve) =>
-          this.deps.clock.setTimer(this.deps.clock.now() + delayMs, resolve),
-        );
+        const lastError = error instanceof Error ? error.message : String(error);
+        const next = nextDelivery(this.deps.delivery, tries, since, clock.now());
+        if (next.kind === 'give-up') {
+          fact = {
+            type: 'reply.dead-lettered',
+            replyId,
+            deliveryId,
+            attempts: tries,
+            lastError,
+            reason: next.reason,
+          };
+          break;
+        }
+        await new Promise<void>((resolve) => clock.setTimer(next.at, resolve));
       }
     }
     await this.enqueue(async () => {
-      await this.appendFact({ type: 'reply.delivered', replyId: command.replyId, deliveryId });
+      await this.appendFact(fact);
       await this.drive();
     });
   }
+}
+
+/**
+ * After the `tries`-th failed try of a delivery: give up (the count bound, or the age bound), or
+ * try again at a time with backoff, never past the age bound (the last try is at the bound).
+ */
+export function nextDelivery(
+  bounds: DeliveryBounds,
+  tries: number,
+  since: number,
+  now: number,
+): { kind: 'give-up'; reason: DeadLetterReason } | { kind: 'retry'; at: number } {
+  if (tries >= bounds.attempts) return { kind: 'give-up', reason: 'attempts' };
+  const deadline = since + bounds.maxAgeMs;
+  if (now >= deadline) return { kind: 'give-up', reason: 'age' };
+  const delayMs = Math.min(bounds.backoffMaxMs, bounds.backoffMs * 2 ** Math.min(tries - 1, 30));
+  return { kind: 'retry', at: Math.min(now + delayMs, deadline) };
 }
 
 function classifyFailure(
@@ -673,6 +733,15 @@ function news(
         ?.outcome === null
         ? body
         : null;
+    // A delivery that ended is news only while the reply still waits for one (another instance
+    // may have delivered it meanwhile); a redelivery, only while it is dead-lettered.
+    case 'reply.dead-lettered':
+    case 'reply.undelivered': {
+      const reply = state.replyIndex.get(body.replyId);
+      return reply !== undefined && awaitingDelivery(reply) ? body : null;
+    }
+    case 'reply.redelivery-requested':
+      return state.replyIndex.get(body.replyId)?.delivery === 'dead-lettered' ? body : null;
     default:
       return body;
   }

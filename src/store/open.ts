@@ -29,6 +29,8 @@ export interface OpenStoreOptions {
   schema?: string;
   /** PostgreSQL: announce appends with NOTIFY (default true). */
   notify?: boolean;
+  /** PostgreSQL: shown in `pg_stat_activity` (default `graft`). */
+  applicationName?: string;
   /** PostgreSQL: pool size. */
   max?: number;
   /** PostgreSQL: give up connecting after this long (default 10 s). */
@@ -108,6 +110,7 @@ export async function openStore(spec?: string, options: OpenStoreOptions = {}): 
         url: parsed.url,
         schema: options.schema,
         notify: options.notify,
+        applicationName: options.applicationName,
         max: options.max,
         connectTimeoutMs: options.connectTimeoutMs,
         statementTimeoutMs: options.statementTimeoutMs,

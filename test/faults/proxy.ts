@@ -56,7 +56,7 @@ export class FaultProxy {
   }
 
   reset(): void {
-    for (const p of [...this.pairs]) this.close(p, true);
+    for (const p of [...this.pairs]) this.closePair(p, true);
   }
 
   heal(): void {
@@ -89,12 +89,12 @@ export class FaultProxy {
     upstream.on('error', () => undefined);
     client.on('data', (d) => void (pair.blackholed || upstream.write(d)));
     upstream.on('data', (d) => void (pair.blackholed || client.write(d)));
-    client.on('close', () => this.close(pair, false));
-    upstream.on('close', () => this.close(pair, false));
+    client.on('close', () => this.closePair(pair, false));
+    upstream.on('close', () => this.closePair(pair, false));
     client.resume();
   }
 
-  private close(pair: Pair, reset: boolean): void {
+  private closePair(pair: Pair, reset: boolean): void {
     if (!this.pairs.delete(pair)) return;
     for (const s of [pair.client, pair.upstream]) {
       if (reset) s.resetAndDestroy();

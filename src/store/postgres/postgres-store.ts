@@ -148,6 +148,10 @@ export class PostgresStore implements EventStore {
       connect_timeout: connectTimeoutMs / 1000,
       // Reconnect soon after a lost connection (postgres.js's default backs off up to 20 s).
       backoff: (retries: number) => Math.min(1, 0.05 * 2 ** retries) * (0.5 + Math.random() / 2),
+      // postgres.js reads the array types on every new connection, and a connection killed during
+      // that read rejects a promise nobody holds (an unhandled rejection takes the process down).
+      // The store sends no arrays; an application passing arrays on `sql` names their type.
+      fetch_types: false,
       onnotice: () => {}, // "schema already exists, skipping" and the like are not news.
       connection: {
         application_name: options.applicationName ?? 'graft',
