@@ -2,8 +2,7 @@
  * `npm run fuzz`: 100,000+ fuzzed HTTP requests against the service (two worlds, with and without
  * inbound signing; store faults on some requests) and hostile model scripts against graft, with
  * a progress line and a summary. `--runs N` (or GRAFT_FUZZ_RUNS) sets the HTTP requests,
- * `--seed S` replays a run, `--signing` fuzzes only the signing world, `--spare-settlements`
- * leaves out the store fault that triggers the known double write.
+ * `--seed S` replays a run, `--signing` fuzzes only the signing world.
  */
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
@@ -17,16 +16,13 @@ const { values } = parseArgs({
     'model-runs': { type: 'string' },
     seed: { type: 'string' },
     signing: { type: 'boolean', default: false },
-    'spare-settlements': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs ?? process.env.GRAFT_FUZZ_RUNS ?? 100_000);
 const modelRuns = Number(values['model-runs'] ?? Math.max(100, Math.round(runs / 50)));
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2 ** 31;
 if (!Number.isSafeInteger(runs) || runs < 1 || !Number.isSafeInteger(seed)) {
-  console.error(
-    'usage: npm run fuzz -- [--runs N] [--model-runs N] [--seed S] [--signing] [--spare-settlements]',
-  );
+  console.error('usage: npm run fuzz -- [--runs N] [--model-runs N] [--seed S] [--signing]');
   process.exit(2);
 }
 
@@ -46,7 +42,6 @@ for (const signing of worlds) {
   const world = await fuzzWorld({
     seed,
     inboundSecret: signing ? 'in-secret' : null,
-    spareSettlements: values['spare-settlements'],
   });
   const result = await fc.check(httpProperty(world, stats), {
     numRuns: Math.ceil(runs / worlds.length),

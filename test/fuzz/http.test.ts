@@ -22,7 +22,6 @@ describe('fuzzing the HTTP service', () => {
         world = await fuzzWorld({
           seed: signing ? 2 : 1,
           inboundSecret: signing ? 'in-secret' : null,
-          spareSettlements: true,
         });
       });
       afterAll(() => world.close());
