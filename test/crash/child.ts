@@ -5,7 +5,8 @@
  * Env: STORE (spec), MODE (`batch`: recover, send SCRIPT, wait until nothing is unfinished, exit 0;
  * `serve`: read messages as JSON lines on stdin), SCRIPT (JSON [{conversationId, messageId, text,
  * gapMs}]), CRASH_POINT / CRASH_HIT (die at the HIT-th time that point is reached), LEASE_MS,
- * POLL_MS, NOTIFY (`0` turns PostgreSQL NOTIFY off), SCHEMA.
+ * POLL_MS, NOTIFY (`0` turns PostgreSQL NOTIFY off), SCHEMA, MEMORY_MS (print `memory RSS HEAP_USED`, in
+ * bytes, this often: the soak's memory series).
  */
 import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
@@ -125,6 +126,15 @@ async function diagnose(): Promise<string[]> {
     );
   }
   return lines;
+}
+
+if (env.MEMORY_MS) {
+  const report = () => {
+    const { rss, heapUsed } = process.memoryUsage();
+    say(`memory ${rss} ${heapUsed}`);
+  };
+  report();
+  setInterval(report, Number(env.MEMORY_MS)).unref();
 }
 
 if (env.MODE === 'serve') {

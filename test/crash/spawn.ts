@@ -35,9 +35,18 @@ export function runChild(env: Record<string, string>, killAfterMs?: number): Pro
   });
 }
 
+/** One `memory` line of a child: when it came, and the child's `process.memoryUsage()` then. */
+export interface MemorySample {
+  atMs: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
 export interface Instance {
   readonly name: string;
   alive: boolean;
+  /** The child's memory reports, oldest first (only when its env has MEMORY_MS). */
+  memory: MemorySample[];
   /** Sends a message to the instance; resolves once it says the message was stored. */
   send(message: { conversationId: string; messageId: string; text: string }): Promise<string>;
   kill(): void;
@@ -51,13 +60,17 @@ export function startInstance(name: string, env: Record<string, string>): Promis
     env: { ...process.env, ...env, MODE: 'serve' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // A write to a child that just died fails with EPIPE; its 'exit' reports the messages as lost.
+  child.stdin.on('error', () => undefined);
   const waiting = new Map<string, (status: string) => void>();
   const errors: string[] = [];
+  const memory: MemorySample[] = [];
   let buffer = '';
   return new Promise((resolve, reject) => {
     const instance: Instance = {
       name,
       alive: true,
+      memory,
       errors,
       send(message) {
         if (!instance.alive) return Promise.resolve('lost');
@@ -84,7 +97,10 @@ export function startInstance(name: string, env: Record<string, string>): Promis
       for (const line of parts) {
         if (line.startsWith('ready')) resolve(instance);
         else if (line.startsWith('error')) errors.push(line);
-        else {
+        else if (line.startsWith('memory ')) {
+          const [, rss, heapUsed] = line.split(' ');
+          memory.push({ atMs: Date.now(), rssBytes: Number(rss), heapUsedBytes: Number(heapUsed) });
+        } else {
           const [status, id] = line.split(' ');
           waiting.get(id ?? '')?.(status ?? '');
         }
