@@ -12,6 +12,8 @@ export default tseslint.config(
       'data/**',
       'web/dist/**',
       'test/lint-fixtures/**',
+      // Plain-Node fixtures that the compiled CLI loads (outside the TypeScript project).
+      'test/**/*.mjs',
       'examples/**',
     ],
   },

@@ -157,6 +157,12 @@ const oneOfEach: { [T in EventType]: Extract<EventBody, { type: T }> } = {
     effects: ['eff_5_0' as never],
   },
   'lease.claimed': { type: 'lease.claimed', attemptId: 'att_2' as never, owner: 'i2', until: 45_000 },
+  'lease.released': {
+    type: 'lease.released',
+    owner: 'i1',
+    attempts: ['att_2' as never],
+    effects: ['eff_5_0' as never],
+  },
   'tool.refused': {
     type: 'tool.refused',
     callId: 'call_3' as never,

@@ -13,6 +13,8 @@ import type { ServiceStoreWithHandles } from '../server/store-handles.js';
 import { storeSpecFromEnv } from '../server/open-store.js';
 import { openServiceStoreWithHandles } from '../server/store-handles.js';
 import { createService } from '../server/service.js';
+import type { ShutdownReport } from '../runtime/graft.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../runtime/graft.js';
 import { redactUrl } from '../store/open.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 import type { FlagSpec } from '../util/args.js';
@@ -102,6 +104,11 @@ export const serveFlags: FlagSpec = {
     help: 'fatal | error | warn | info | debug | trace | silent [env GRAFT_LOG_LEVEL]',
     default: 'info',
   },
+  'shutdown-timeout-ms': {
+    type: 'string',
+    help: 'on SIGTERM/SIGINT, how long to finish work in flight before exiting [env GRAFT_SHUTDOWN_TIMEOUT_MS]',
+    default: String(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  },
   'log-text': {
     type: 'boolean',
     help: 'put message and reply text in log records [env GRAFT_LOG_TEXT=1]',
@@ -128,6 +135,7 @@ const ENV_OF: Record<string, string[]> = {
   'rate-burst': ['GRAFT_RATE_BURST'],
   'rate-per-minute': ['GRAFT_RATE_PER_MINUTE'],
   'log-level': ['GRAFT_LOG_LEVEL'],
+  'shutdown-timeout-ms': ['GRAFT_SHUTDOWN_TIMEOUT_MS'],
 };
 
 export interface ServeConfig {
@@ -149,6 +157,8 @@ export interface ServeConfig {
   logLevel: string;
   /** Message and reply text in log records (default false: redacted). */
   logText: boolean;
+  /** The bound of a graceful shutdown (SIGTERM, SIGINT). */
+  shutdownTimeoutMs: number;
 }
 
 /** Flags over environment over defaults. `argv` holds flags only; `spec` may add flags of its own. */
@@ -198,6 +208,9 @@ export function serveConfig(
       perMinute: intFlag('rate-per-minute', pick('rate-per-minute')),
     },
     logLevel: pick('log-level') ?? 'info',
+    shutdownTimeoutMs: intFlag('shutdown-timeout-ms', pick('shutdown-timeout-ms') ?? '10000', {
+      max: 3_600_000,
+    }),
     logText: given['log-text'] === true || env.GRAFT_LOG_TEXT === '1' || env.GRAFT_LOG_TEXT === 'true',
   };
   return { config, values: { ...given, help: given.help } };
@@ -256,6 +269,12 @@ export interface Running {
   opened: ServiceStoreWithHandles;
   modelLabel: string;
   close(): Promise<void>;
+  /**
+   * Shuts down gracefully: stops accepting requests (503 with Retry-After on open connections),
+   * shuts the service down within `timeoutMs` (see `Service.shutdown`), then closes the listener,
+   * the model and the store.
+   */
+  shutdown(timeoutMs: number): Promise<ShutdownReport>;
 }
 
 /** Opens the store and the model, starts the service and listens. */
@@ -297,7 +316,15 @@ export async function startServe(config: ServeConfig, options: StartOptions = {}
       await model.close();
       await opened.close();
     };
-    return { url: server.url, opened, modelLabel: model.label, close };
+    const shutdown = async (timeoutMs: number) => {
+      server.stopAccepting();
+      const report = await service.shutdown({ timeoutMs });
+      await server.close();
+      await model.close();
+      await opened.close();
+      return report;
+    };
+    return { url: server.url, opened, modelLabel: model.label, close, shutdown };
   } catch (error) {
     await model.close();
     await opened.close();
@@ -325,7 +352,10 @@ const HELP = `Usage: graft serve [flags]
 Serves graft's HTTP API: POST /v1/conversations/{id}/messages, GET /v1/conversations/{id},
 GET /v1/conversations/{id}/events (SSE), GET /v1/conversations, /healthz, /metrics.
 Clients authenticate with per-tenant API keys (graft keys create --tenant T).
-Flags win over environment variables, which win over defaults. Stops on Ctrl-C or SIGTERM.
+Flags win over environment variables, which win over defaults. On Ctrl-C or SIGTERM it shuts
+down gracefully: new requests get 503, attempts in flight are handed to other instances, replies
+are tried once more and writes in flight finish, within --shutdown-timeout-ms (exit 0; 1 if work
+was still running at the bound). A second signal stops at once.
 
 ${flagHelp(serveFlags)}`;
 
@@ -383,8 +413,41 @@ export async function serveCommand(argv: string[], options: CommandOptions = {})
   );
   log(`graft listening on ${running.url} (store ${store}, model ${running.modelLabel})`);
   await untilStopped(options.signal);
-  logger.info({ event: 'service.stopping' }, 'graft stopping');
-  await running.close();
-  logger.info({ event: 'service.stopped' }, 'graft stopped');
-  return 0;
+  const code = await shutDown(running, config.shutdownTimeoutMs, logger);
+  // A tool still running (it is never killed) must not keep the process past its bound.
+  if (!options.signal) setTimeout(() => process.exit(code), CLOSE_GRACE_MS).unref();
+  return code;
+}
+
+/** Time for closing the listener, the model and the store, beyond the drain. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * The graceful shutdown of `graft serve` and `graft demo`: 0 when work in flight settled (or was
+ * handed off) within `timeoutMs`, 1 when it had to give up (a write still running keeps its lease
+ * until it expires, then another instance reconciles it) or closing failed.
+ */
+export async function shutDown(running: Running, timeoutMs: number, logger: Logger): Promise<number> {
+  logger.info({ event: 'service.stopping', timeoutMs }, 'graft stopping');
+  const closeBound = new Promise<'timeout'>((resolve) =>
+    setTimeout(() => resolve('timeout'), timeoutMs + CLOSE_GRACE_MS).unref(),
+  );
+  try {
+    const report = await Promise.race([running.shutdown(timeoutMs), closeBound]);
+    if (report === 'timeout') {
+      logger.error({ event: 'service.stopped', settled: false }, 'graft stopped: closing timed out');
+      return 1;
+    }
+    const { settled, released, running: left } = report;
+    if (settled) logger.info({ event: 'service.stopped', settled, released }, 'graft stopped');
+    else
+      logger.warn(
+        { event: 'service.stopped', settled, released, running: left },
+        'graft stopped with work still running',
+      );
+    return settled ? 0 : 1;
+  } catch (error) {
+    logger.error({ event: 'service.stopped', err: error }, 'graft could not stop cleanly');
+    return 1;
+  }
 }

@@ -161,6 +161,12 @@ export type EventBody =
   | { type: 'lease.renewed'; owner: string; until: number; attempts: AttemptId[]; effects: EffectId[] }
   /** Another instance takes over a live attempt whose owner's lease expired. */
   | { type: 'lease.claimed'; attemptId: AttemptId; owner: string; until: number }
+  /**
+   * An owner that shuts down hands its leases back at once: the listed live attempts and writes
+   * it had to check end at the time of this event, so any instance may claim them now (as it
+   * would once they expired). A running write is never released: it cannot be handed off.
+   */
+  | { type: 'lease.released'; owner: string; attempts: AttemptId[]; effects: EffectId[] }
   | {
       type: 'tool.refused';
       callId: CallId;

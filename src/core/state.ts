@@ -421,6 +421,17 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
         if (effect.owner === event.owner) effect.leaseUntil = Math.max(effect.leaseUntil, event.until);
       }
       return;
+    case 'lease.released':
+      // Only the owner's own leases end, and never later than they would have.
+      for (const id of event.attempts) {
+        const attempt = getAttempt(state, id);
+        if (attempt.owner === event.owner) attempt.leaseUntil = Math.min(attempt.leaseUntil, event.at);
+      }
+      for (const id of event.effects) {
+        const effect = getEffect(state, id);
+        if (effect.owner === event.owner) effect.leaseUntil = Math.min(effect.leaseUntil, event.at);
+      }
+      return;
     case 'lease.claimed': {
       const attempt = getAttempt(state, event.attemptId);
       invariant(attempt.status === 'live', `claiming ${attempt.status} attempt ${attempt.attemptId}`);

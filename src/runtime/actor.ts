@@ -84,6 +84,10 @@ export class ConversationActor {
   private readonly unrecorded = new Map<string, EventBody>();
   private timer: { at: number; cancel: () => void } | null = null;
   private poll: (() => void) | null = null;
+  /** Shutting down (see `drain`): no decision is appended and no I/O starts but deliveries. */
+  private draining = false;
+  /** Deliveries waiting to retry: `drain` cuts their wait short (one more try). */
+  private readonly backoffs = new Set<() => void>();
   private readonly key: ConversationKey;
 
   constructor(
@@ -263,6 +267,9 @@ export class ConversationActor {
 
   /** Decides and appends until the core asks only for I/O, then starts that I/O. */
   private async drive(): Promise<void> {
+    // A draining instance records what its I/O in flight found, and decides nothing more: the
+    // instance that takes the conversation over (or this one, restarted) decides on the same log.
+    if (this.draining) return;
     for (let step = 0; step < MAX_DECISIONS_PER_DRIVE; step += 1) {
       const next = plan(this.state, this.deps.config, this.deps.clock.now());
       if (next.kind === 'io') {
@@ -341,6 +348,88 @@ export class ConversationActor {
         await this.drive();
       });
     });
+  }
+
+  /**
+   * Shuts the conversation down here: starts no more work, aborts model calls in flight, hands the
+   * leases it can hand off back (`lease.released`: its live attempt, and the unknown writes it was
+   * to check but is not checking now), and tries each of its undelivered replies once more. Writes
+   * in flight cannot be handed off: they run on, and their outcome is recorded when they settle
+   * (the caller waits for `idle` within its bound); a write that outlives the process keeps its
+   * lease until it expires, and then another instance reconciles it (`owner-lost`).
+   */
+  async drain(): Promise<boolean> {
+    this.draining = true;
+    this.stop();
+    for (const [key, controller] of this.running) if (key.startsWith('call:')) controller?.abort(ABORTED);
+    for (const wake of this.backoffs) wake();
+    return this.enqueue(async () => {
+      if (!this.loaded) return false;
+      const released = await this.release();
+      this.flushDeliveries();
+      return released;
+    });
+  }
+
+  /** What I/O is in flight, by key (`call:…`, `write:…`, `deliver:…`). */
+  get inFlight(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Appends `lease.released` for the leases this instance holds and may hand off; false when it holds none. */
+  private async release(): Promise<boolean> {
+    const me = this.deps.config.instanceId;
+    for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries += 1) {
+      const live = this.state.live === null ? undefined : this.state.attempts.get(this.state.live);
+      const attempts = live && live.owner === me ? [live.attemptId] : [];
+      const effects = [...this.state.effects.values()]
+        .filter((e) => e.status === 'unknown' && leased(e) && e.owner === me)
+        .filter((e) => !this.running.has(`reconcile:${e.effectId}`))
+        .map((e) => e.effectId);
+      if (attempts.length === 0 && effects.length === 0) return false;
+      try {
+        await this.foldAndAppend([{ type: 'lease.released', owner: me, attempts, effects }]);
+        return true;
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    }
+    throw new InvariantViolation(
+      `conversation ${this.conversationId}: ${MAX_CONFLICT_RETRIES} append conflicts in a row`,
+    );
+  }
+
+  /**
+   * Tries once more each undelivered reply of an attempt this instance owned (and each fallback
+   * reply): the replies `plan` would have it deliver. Any instance delivers them once the attempt's
+   * lease is over, so one that fails here is not lost.
+   */
+  private flushDeliveries(): void {
+    const me = this.deps.config.instanceId;
+    for (const reply of this.state.replies) {
+      const attempt = reply.attemptId === null ? undefined : this.state.attempts.get(reply.attemptId);
+      if (!awaitingDelivery(reply) || (attempt !== undefined && attempt.owner !== me)) continue;
+      const { replyId, text, covers, kind } = reply;
+      this.execute({ type: 'deliver', replyId, text, covers, kind });
+    }
+  }
+
+  /**
+   * Waits until `at` before a delivery's next try; false when the instance is draining and the
+   * delivery has had its one more try (it is left undelivered, for another instance or a restart).
+   */
+  private async backoff(at: number): Promise<boolean> {
+    if (this.draining) return false;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        this.backoffs.delete(wake);
+        cancel();
+        resolve();
+      };
+      const cancel = this.deps.clock.setTimer(at, wake);
+      this.backoffs.add(wake);
+    });
+    return true;
   }
 
   /** Stops timers (the instance is shutting down); I/O in flight finishes on its own. */
@@ -642,7 +731,7 @@ export class ConversationActor {
           };
           break;
         }
-        await new Promise<void>((resolve) => clock.setTimer(next.at, resolve));
+        if (!(await this.backoff(next.at))) return;
       }
     }
     await this.enqueue(async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CoreConfig, Limits } from '../core/config.js';
 import { coreConfig } from '../core/config.js';
-import { InvalidInputError, TerminalError } from '../core/errors.js';
+import { InvalidInputError, RetryableError, TerminalError } from '../core/errors.js';
 import type { GraftEvent } from '../core/events.js';
 import type { ConversationId } from '../core/ids.js';
 import { parseConversationId, parseMessageId, parseTenantId } from '../core/ids.js';
@@ -103,6 +103,20 @@ export interface Graft {
   close(): Promise<void>;
   /** The number of conversations held in memory now. */
   readonly loaded: number;
+  /**
+   * Shuts down gracefully: new messages are refused (`ShuttingDownError`, retryable), model calls
+   * in flight are aborted and their attempts handed off (`lease.released`, so another instance
+   * claims them at once instead of after `limits.leaseMs`), undelivered replies are tried once
+   * more, and writes and deliveries in flight are waited for, up to `timeoutMs` (default 10 s).
+   * Then it stops as `close()` does. `settled` is false when I/O was still running at the bound:
+   * a write that outlives the process keeps its lease until it expires, and is then reconciled.
+   * The store is the caller's to close.
+   *
+   * @example
+   * const { settled } = await graft.shutdown({ timeoutMs: 5_000 });
+   * await store.close();
+   */
+  shutdown(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
   /** The dead-lettered deliveries of this tenant, oldest first. */
   deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
   /**
@@ -111,6 +125,19 @@ export interface Graft {
    */
   redeliver(deliveryId: string): Promise<'redelivering' | 'not-found'>;
 }
+
+/** How a graceful shutdown ended. */
+export interface ShutdownReport {
+  /** True when no work was left running at the bound. */
+  settled: boolean;
+  /** Conversations whose leases were handed off to other instances. */
+  released: number;
+  /** What was still running at the bound (`write:eff_…`, `deliver:rep_…`, …), per conversation. */
+  running: { conversationId: string; work: string[] }[];
+}
+
+/** The bound of a graceful shutdown when none is given. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /**
  * Background failures, logged (unless logged where they happened) and then passed on; without an
@@ -193,6 +220,7 @@ export function createGraft(options: GraftOptions): Graft {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(onError ? { onError } : {}),
   };
+  let shuttingDown = false;
   // In least recently used order: a Map iterates in insertion order, and each use re-inserts.
   const actors = new Map<ConversationId, ConversationActor>();
   const maxLoaded = Math.max(1, options.maxLoaded ?? 10_000);
@@ -241,6 +269,7 @@ export function createGraft(options: GraftOptions): Graft {
 
   return {
     async receive(message) {
+      if (shuttingDown) throw new ShuttingDownError();
       const conversationId = parseConversationId(message.conversationId);
       const messageId = parseMessageId(message.messageId);
       if (typeof message.text !== 'string' || message.text.trim() === '')
@@ -271,6 +300,31 @@ export function createGraft(options: GraftOptions): Graft {
       const outcome = await actor(found.conversationId).redeliver(found.replyId);
       return outcome === 'redelivering' ? 'redelivering' : 'not-found';
     },
+    async shutdown(shutdownOptions) {
+      shuttingDown = true;
+      const timeoutMs = shutdownOptions?.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+      const drained = [...actors.values()];
+      let released = 0;
+      const drain = async (a: ConversationActor) => {
+        try {
+          if (await a.drain()) released += 1;
+        } catch (error) {
+          deps.onError?.(error);
+        }
+      };
+      const settled = await withinMs(deps.clock, timeoutMs, async () => {
+        await Promise.all(drained.map(drain));
+        while (!drained.every((a) => a.idle)) await new Promise((resolve) => setTimeout(resolve, 5));
+      });
+      await this.close();
+      return {
+        settled,
+        released,
+        running: drained
+          .filter((a) => !a.idle)
+          .map((a) => ({ conversationId: a.conversationId, work: a.inFlight })),
+      };
+    },
     async close() {
       sweep?.();
       sweep = null;
@@ -288,4 +342,24 @@ export function createGraft(options: GraftOptions): Graft {
       }
     },
   };
+}
+
+/** `receive` while the instance shuts down: send the message to another instance, or again later. */
+export class ShuttingDownError extends RetryableError {
+  constructor() {
+    super('graft is shutting down: send the message again', 1_000, 'shutting-down');
+  }
+}
+
+/** Runs `work`, waiting for it at most `timeoutMs` on `clock`; false if the bound came first. */
+async function withinMs(clock: Clock, timeoutMs: number, work: () => Promise<void>): Promise<boolean> {
+  let cancel = () => undefined as void;
+  const bound = new Promise<false>((resolve) => {
+    cancel = clock.setTimer(clock.now() + timeoutMs, () => resolve(false));
+  });
+  try {
+    return await Promise.race([work().then(() => true as const), bound]);
+  } finally {
+    cancel();
+  }
 }

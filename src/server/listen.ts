@@ -7,8 +7,23 @@ export interface ListeningServer {
   url: string;
   port: number;
   server: Server;
+  /**
+   * The first step of a graceful shutdown: closes the listener (no new connections) and idle
+   * keep-alive connections; a request that still arrives on an open connection is answered 503
+   * with `Retry-After: 1` and `Connection: close`. Requests in flight finish; `close()` ends the
+   * rest (SSE streams included).
+   */
+  stopAccepting(): void;
   /** Stops accepting, ends open connections (SSE streams included), resolves when closed. */
   close(): Promise<void>;
+}
+
+/** What a request that arrives while the server shuts down gets. */
+function shuttingDown(): Response {
+  return Response.json(
+    { error: { code: 'shutting-down', message: 'the server is shutting down; retry on another instance' } },
+    { status: 503, headers: { 'retry-after': '1', connection: 'close' } },
+  );
 }
 
 /**
@@ -22,8 +37,13 @@ export function listen(
   options: { port?: number; hostname?: string } = {},
 ): Promise<ListeningServer> {
   const hostname = options.hostname ?? '127.0.0.1';
+  let stopping = false;
+  // `server.close` once: it stops listening now, and calls back when the last connection ends.
+  let closed: Promise<void> | null = null;
+  const stopListening = (): Promise<void> =>
+    (closed ??= new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done()))));
   const server = createAdaptorServer({
-    fetch: app.fetch,
+    fetch: (request: Request) => (stopping ? shuttingDown() : app.fetch(request)),
     serverOptions: { keepAliveTimeout: 5_000 },
   }) as Server;
   return new Promise((resolve, reject) => {
@@ -36,11 +56,18 @@ export function listen(
         url: `http://${host}:${address.port}`,
         port: address.port,
         server,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            server.close((error) => (error ? fail(error) : done()));
-            server.closeAllConnections();
-          }),
+        stopAccepting: () => {
+          stopping = true;
+          // Awaited by `close()`; a failure here (not listening) shows there.
+          stopListening().catch(() => undefined);
+          server.closeIdleConnections();
+        },
+        close: () => {
+          stopping = true;
+          const done = stopListening();
+          server.closeAllConnections();
+          return done;
+        },
       });
     });
   });

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import type { EventStore, ModelClient } from '../core/ports.js';
+import type { ShutdownReport } from '../runtime/graft.js';
 import type { Logger } from '../runtime/logger.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 import type { AppEnv, ServerLimits } from './app.js';
@@ -54,6 +55,20 @@ export interface Service {
   idle(): Promise<void>;
   /** Stops watching the store (the store itself is the caller's to close). */
   close(): Promise<void>;
+  /**
+   * Shuts down gracefully within `timeoutMs` (default 10 s): every tenant's graft refuses new
+   * messages, hands its attempts off to other instances, tries its undelivered replies once more
+   * and waits for its writes in flight (see `Graft.shutdown`); then stops as `close()` does. Stop
+   * the HTTP listener from accepting first (`ListeningServer.stopAccepting`). The store is the
+   * caller's to close.
+   *
+   * @example
+   * server.stopAccepting();
+   * const { settled } = await service.shutdown({ timeoutMs: 10_000 });
+   * await server.close();
+   * await store.close();
+   */
+  shutdown(options?: { timeoutMs?: number }): Promise<ShutdownReport>;
 }
 
 /** A tenant's own webhook (with its own secret), else the service's default. */
@@ -154,6 +169,11 @@ export function createService(options: ServiceOptions): Service {
     async close() {
       await unwatch?.();
       unwatch = null;
+    },
+    async shutdown(shutdownOptions) {
+      await unwatch?.();
+      unwatch = null;
+      return tenants.shutdown(shutdownOptions);
     },
   };
 }

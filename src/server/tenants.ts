@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GraftEvent } from '../core/events.js';
 import type { Delivery, DeliveryOutcome, EventStore, ModelClient } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
-import type { Graft, GraftOptions } from '../runtime/graft.js';
+import type { Graft, GraftOptions, ShutdownReport } from '../runtime/graft.js';
 import { createGraft } from '../runtime/graft.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 
@@ -59,6 +59,16 @@ export class TenantGrafts {
   async recover(): Promise<void> {
     const tenants = new Set((await this.options.store.unfinished()).map((k) => k.tenantId));
     await Promise.all([...tenants].map((tenantId) => this.get(tenantId).recover()));
+  }
+
+  /** Shuts every tenant's graft down gracefully, within one bound (see `Graft.shutdown`). */
+  async shutdown(options?: { timeoutMs?: number }): Promise<ShutdownReport> {
+    const reports = await Promise.all([...this.grafts.values()].map((g) => g.shutdown(options)));
+    return {
+      settled: reports.every((r) => r.settled),
+      released: reports.reduce((sum, r) => sum + r.released, 0),
+      running: reports.flatMap((r) => r.running),
+    };
   }
 
   /** Resolves when no tenant's graft has work in flight. */

@@ -218,6 +218,13 @@ const eventSchemas = [
   }),
   z.strictObject({ type: z.literal('lease.claimed'), attemptId, owner: z.string(), until: ms, ...logged }),
   z.strictObject({
+    type: z.literal('lease.released'),
+    owner: z.string(),
+    attempts: z.array(attemptId),
+    effects: z.array(effectId),
+    ...logged,
+  }),
+  z.strictObject({
     type: z.literal('tool.refused'),
     callId,
     refusals: z.array(z.strictObject({ toolCallId: z.string(), reason: refusalReason, output: z.string() })),
