@@ -84,6 +84,9 @@ export class ConversationActor {
   private readonly unrecorded = new Map<string, EventBody>();
   private timer: { at: number; cancel: () => void } | null = null;
   private poll: (() => void) | null = null;
+  /** A wake after a store failure (see `retrySoon`), and how many came in a row. */
+  private retry: (() => void) | null = null;
+  private retries = 0;
   /** Shutting down (see `drain`): no decision is appended and no I/O starts but deliveries. */
   private draining = false;
   /** Deliveries waiting to retry: `drain` cuts their wait short (one more try). */
@@ -110,7 +113,9 @@ export class ConversationActor {
 
   /** True when the actor can be dropped and loaded again later: idle, no timer, no work left. */
   get atRest(): boolean {
-    return this.idle && this.timer === null && this.poll === null && !unfinished(this.state);
+    return (
+      this.idle && this.timer === null && this.poll === null && this.retry === null && !unfinished(this.state)
+    );
   }
 
   /** Appends an inbound message (once per message id), then drives the conversation on. */
@@ -135,7 +140,11 @@ export class ConversationActor {
         await this.reload();
         return 'duplicate';
       }
-      await this.drive();
+      // The message is in the log: a store failure from here on is retried, not the caller's.
+      await this.drive().catch((error: unknown) => {
+        if (!(error instanceof RetryableError)) throw error;
+        this.retrySoon();
+      });
       return 'accepted';
     });
   }
@@ -184,11 +193,32 @@ export class ConversationActor {
   }
 
   private fail(error: unknown): void {
+    if (error instanceof RetryableError) this.retrySoon();
     if (this.deps.onError) this.deps.onError(error);
     else
       queueMicrotask(() => {
         throw error;
       });
+  }
+
+  /**
+   * A store outage failed work that no caller waits for: with one instance nothing else would wake
+   * the conversation, so it wakes itself, with backoff (100 ms doubling to 2 s), until a drive gets
+   * through.
+   */
+  private retrySoon(): void {
+    if (this.retry !== null) return;
+    const delayMs = Math.min(2_000, 100 * 2 ** Math.min(this.retries, 10));
+    this.retries += 1;
+    this.retry = this.deps.clock.setTimer(this.deps.clock.now() + delayMs, () => {
+      this.retry = null;
+      this.background(async () => {
+        if (this.loaded) await this.reload();
+        else await this.load();
+        await this.drive();
+        this.retries = 0;
+      });
+    });
   }
 
   private async load(): Promise<void> {
@@ -437,6 +467,8 @@ export class ConversationActor {
     this.clearWake();
     this.poll?.();
     this.poll = null;
+    this.retry?.();
+    this.retry = null;
   }
 
   private clearWake(): void {

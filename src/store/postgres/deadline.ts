@@ -96,7 +96,7 @@ function watch(socket: net.Socket, silenceMs: number, timeout: () => Error): voi
   };
 
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+  socket.write = (chunk: unknown, ...rest: unknown[]) => {
     if (watching && Buffer.isBuffer(chunk)) {
       const before = owed();
       let offset = 0;
@@ -117,7 +117,7 @@ function watch(socket: net.Socket, silenceMs: number, timeout: () => Error): voi
       if (!before && owed()) arm();
     }
     return write(chunk, ...rest);
-  });
+  };
 
   socket.on('data', (data: Buffer) => {
     if (!watching) return;
