@@ -9,7 +9,7 @@
  *   --kill-every-s S       SIGKILL instance b this often, then restart it (default 20)
  *   --max-rss-growth-pct P the most a judged instance's RSS may grow, first to last quarter (default 25)
  *   --seed N               the customers' scripts (default 1)
- *   --no-record            leave BENCHMARKS.md alone (an interrupted run never writes it)
+ *   --no-record            leave BENCHMARKS.md alone
  *
  * The instances are the crash tests' child (`test/crash/child.ts` through `test/crash/spawn.ts`):
  * the shop clerk with a latency, the SQL shop in the same database, writes logged before they run
@@ -258,7 +258,6 @@ async function run(
   fleet: Fleet,
   progress: () => Promise<string>,
   busy: () => Promise<boolean>,
-  stopped: () => boolean,
 ): Promise<void> {
   const started = Date.now();
   const periodMs = 1000 / ratePerSecond;
@@ -267,8 +266,10 @@ async function run(
   let nextProgress = started + PROGRESS_EVERY_MS;
   let restarting: Promise<void> | null = null;
   const restart: { failed?: Error } = {};
-  while (!stopped() && Date.now() - started < durationMs) {
+  while (Date.now() - started < durationMs) {
     if (restart.failed) throw restart.failed;
+    if (!fleet.current[0]?.alive)
+      throw new Error(`instance a died on its own: ${fleet.all[0]?.errors.join('')}`);
     const now = Date.now();
     // Fixed rate: tick k is due at started + k × period, however long the ticks before took.
     while (started + ticks * periodMs <= now) {
@@ -367,6 +368,61 @@ function section(o: Outcome, failed: string[]): string {
   ].join('\n');
 }
 
+/** The details behind the summary: the first violations and errors, every memory series. */
+function explain(o: Outcome): void {
+  for (const v of o.violations.slice(0, 20)) say(`violation: ${v}`);
+  if (o.violations.length > 20) say(`… and ${o.violations.length - 20} more violations`);
+  for (const e of o.errors.slice(0, 10)) say(`error: ${e.trim()}`);
+  for (const g of o.growth)
+    say(
+      `memory ${g.instance}: ${g.lifeS.toFixed(0)} s, ${g.samples} samples, RSS ${g.firstMb.toFixed(0)} → ${g.lastMb.toFixed(0)} MB (${g.growthPct.toFixed(1)}%), heap ${g.heapFirstMb.toFixed(0)} → ${g.heapLastMb.toFixed(0)} MB${g.judged ? '' : ' (not judged)'}`,
+    );
+}
+
+/** Starts the fleet, sends for the run's length, waits for the work to settle, and checks the database. */
+async function soak(fleet: Fleet, spec: string, schema: string): Promise<Outcome> {
+  await fleet.start();
+  const store = await openStore(spec, { schema, notify: false });
+  if (store.kind !== 'postgres') throw new Error('expected PostgreSQL');
+  const traffic = new Traffic(new KeyedRandom(seed), fleet);
+  const replies = async () =>
+    Number(
+      (await store.sql`SELECT count(DISTINCT (conversation_id, reply_id)) AS n FROM test_deliveries`)[0]?.n ??
+        0,
+    );
+  const progress = async () => {
+    const c = traffic.counts;
+    return `sent ${c.sent}, acknowledged ${c.acknowledged}, replies ${await replies()}, kills ${c.kills}, RSS ${fleet.current.map(rssNow).join(', ')}`;
+  };
+  const sendingFrom = Date.now();
+  const busy = async () => (await store.unfinished()).length > 0;
+  await run(traffic, fleet, progress, busy);
+  const minutes = Math.round((Date.now() - sendingFrom) / 6_000) / 10;
+  await traffic.drain();
+  const settled = await waitSettled(store, progress);
+  say(`checking ${traffic.desired.size} conversations`);
+  const violations = await checkDatabase(
+    store,
+    await testTables(store),
+    await createPostgresShop(store.sql),
+    traffic.desired,
+  );
+  const outcome: Outcome = {
+    minutes,
+    counts: traffic.counts,
+    conversations: traffic.desired.size,
+    replies: await replies(),
+    settled,
+    violations,
+    errors: fleet.all.flatMap((x) => x.errors.map((e) => `${x.name}: ${e}`)),
+    growth: [],
+  };
+  await Promise.all(fleet.alive().map((x) => x.quit()));
+  await store.close();
+  outcome.growth = fleet.all.map(growthOf).filter((g): g is Growth => g !== null);
+  return outcome;
+}
+
 async function main(): Promise<number> {
   const schema = `graft_soak_${randomBytes(4).toString('hex')}`;
   const url = new URL(PG_URL);
@@ -382,72 +438,35 @@ async function main(): Promise<number> {
     LEASE_MS: '1000',
     MEMORY_MS: String(MEMORY_EVERY_MS),
   });
-  let interrupted = false;
+  // Once, whether the run ends or Ctrl-C comes first (the run then fails: its instances are gone).
+  let dropping: Promise<void> | null = null;
+  const dropSchema = () =>
+    (dropping ??= (async () => {
+      for (const x of fleet.all) if (x.alive) x.kill();
+      await sleep(200);
+      await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end({ timeout: 5 });
+    })());
+  // Ctrl-C reaches the instances too (one process group): there is nothing left to check.
   const onInterrupt = () => {
-    say('interrupted: stopping the traffic, then checking what was sent');
-    interrupted = true;
+    say(`interrupted: dropping ${schema}`);
+    void dropSchema().finally(() => process.exit(130));
   };
   process.once('SIGINT', onInterrupt);
   try {
     say(
       `schema ${schema}; ${ratePerSecond} messages/s for ${durationMs / 60_000} min, b killed every ${killEveryMs / 1000} s`,
     );
-    await fleet.start();
-    const store = await openStore(spec, { schema, notify: false });
-    if (store.kind !== 'postgres') throw new Error('expected PostgreSQL');
-    const traffic = new Traffic(new KeyedRandom(seed), fleet);
-    const replies = async () =>
-      Number(
-        (await store.sql`SELECT count(DISTINCT (conversation_id, reply_id)) AS n FROM test_deliveries`)[0]
-          ?.n ?? 0,
-      );
-    const progress = async () => {
-      const c = traffic.counts;
-      return `sent ${c.sent}, acknowledged ${c.acknowledged}, replies ${await replies()}, kills ${c.kills}, RSS ${fleet.current.map(rssNow).join(', ')}`;
-    };
-    const sendingFrom = Date.now();
-    const busy = async () => (await store.unfinished()).length > 0;
-    await run(traffic, fleet, progress, busy, () => interrupted);
-    const minutes = Math.round((Date.now() - sendingFrom) / 6_000) / 10;
-    await traffic.drain();
-    const settled = await waitSettled(store, progress);
-    say(`checking ${traffic.desired.size} conversations`);
-    const violations = await checkDatabase(
-      store,
-      await testTables(store),
-      await createPostgresShop(store.sql),
-      traffic.desired,
-    );
-    const outcome: Outcome = {
-      minutes,
-      counts: traffic.counts,
-      conversations: traffic.desired.size,
-      replies: await replies(),
-      settled,
-      violations,
-      errors: fleet.all.flatMap((x) => x.errors.map((e) => `${x.name}: ${e}`)),
-      growth: [],
-    };
-    await Promise.all(fleet.alive().map((x) => x.quit()));
-    await store.close();
-    outcome.growth = fleet.all.map(growthOf).filter((g): g is Growth => g !== null);
+    const outcome = await soak(fleet, spec, schema);
     const failed = failures(outcome);
-    for (const v of violations.slice(0, 20)) say(`violation: ${v}`);
-    for (const e of outcome.errors.slice(0, 10)) say(`error: ${e.trim()}`);
-    for (const g of outcome.growth)
-      say(
-        `memory ${g.instance}: ${g.lifeS.toFixed(0)} s, ${g.samples} samples, RSS ${g.firstMb.toFixed(0)} → ${g.lastMb.toFixed(0)} MB (${g.growthPct.toFixed(1)}%), heap ${g.heapFirstMb.toFixed(0)} → ${g.heapLastMb.toFixed(0)} MB${g.judged ? '' : ' (not judged)'}`,
-      );
+    explain(outcome);
     const text = section(outcome, failed);
-    if (!interrupted && !flags['no-record']) recordSection('soak', text);
+    if (!flags['no-record']) recordSection('soak', text);
     console.log(text);
     return failed.length === 0 ? 0 : 1;
   } finally {
     process.off('SIGINT', onInterrupt);
-    for (const x of fleet.all) if (x.alive) x.kill();
-    await sleep(200);
-    await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end({ timeout: 5 });
+    await dropSchema();
   }
 }
 
