@@ -82,6 +82,8 @@ export class ConversationActor {
    * must not lose it: the write is never run again, its fact is appended again (see `execute`).
    */
   private readonly unrecorded = new Map<string, EventBody>();
+  /** The last seq `onEvent` heard. */
+  private heard = 0;
   private timer: { at: number; cancel: () => void } | null = null;
   private poll: (() => void) | null = null;
   /** A wake after a store failure (see `retrySoon`), and how many came in a row. */
@@ -234,6 +236,13 @@ export class ConversationActor {
 
   private fold(event: GraftEvent): void {
     this.state = evolve(this.state, event);
+    this.hear(event);
+  }
+
+  /** Tells `onEvent` of an event once, however often the log is folded again. */
+  private hear(event: GraftEvent): void {
+    if (event.seq <= this.heard) return;
+    this.heard = event.seq;
     this.deps.onEvent?.(this.conversationId, event, this.state);
   }
 
@@ -251,22 +260,23 @@ export class ConversationActor {
       this.deps.onCrashPoint?.('before-append');
       await this.deps.store.append(this.key, expectedSeq, events, { unfinished: unfinished(this.state) });
     } catch (error) {
-      await this.refold(expectedSeq);
+      await this.refold().catch(() => undefined); // a store that is down: `load` tries again before the state is used
       throw error;
     }
-    for (const event of events) this.deps.onEvent?.(this.conversationId, event, this.state);
+    for (const event of events) this.hear(event);
     return events;
   }
 
-  /** Folds the whole log again (events folded ahead of a failed append are void); `onEvent` hears only those past `heardSeq`. */
-  private async refold(heardSeq: number): Promise<void> {
+  /**
+   * Folds the whole log again: events folded ahead of a failed append are void. Until the log has
+   * been read, the actor is not loaded, and nothing decides on its state (`drive` and `appendFact`
+   * load first): a decision made on a state that lacks the log's events could lose a write's result
+   * and run the write again.
+   */
+  private async refold(): Promise<void> {
     this.loaded = false;
     this.state = initialState(this.conversationId);
-    for (const event of await this.deps.store.read(this.key, 0)) {
-      this.state = evolve(this.state, event);
-      if (event.seq > heardSeq) this.deps.onEvent?.(this.conversationId, event, this.state);
-    }
-    this.loaded = true;
+    await this.load();
   }
 
   private stamp(bodies: readonly EventBody[]): GraftEvent[] {
@@ -280,6 +290,7 @@ export class ConversationActor {
    */
   private async appendFact(fact: EventBody, source: FactSource = 'other'): Promise<void> {
     for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries += 1) {
+      await this.load();
       const body = news(this.state, fact, source, this.deps.clock.now() + this.deps.config.limits.leaseMs);
       if (body === null) return;
       try {
@@ -301,6 +312,7 @@ export class ConversationActor {
     // instance that takes the conversation over (or this one, restarted) decides on the same log.
     if (this.draining) return;
     for (let step = 0; step < MAX_DECISIONS_PER_DRIVE; step += 1) {
+      await this.load();
       const next = plan(this.state, this.deps.config, this.deps.clock.now());
       if (next.kind === 'io') {
         next.commands.forEach((c) => this.execute(c));

@@ -216,7 +216,7 @@ export class PostgresStore implements EventStore {
     );
     try {
       await this.bounded('to an append', () =>
-        this.sql.begin((tx) => this.appendInTx(tx, key, expectedSeq, events, options)),
+        this.sql.begin((tx) => quietOnLostConnection(this.appendInTx(tx, key, expectedSeq, events, options))),
       );
     } catch (error) {
       if (error instanceof StaleSeq) throw new ConflictError(key, expectedSeq, await this.lastSeq(key));
@@ -452,6 +452,36 @@ export async function migratePostgres(
       done.push(migration.version);
     }
     return done;
+  });
+}
+
+/** What postgres.js and the server say when a connection is gone (or going): nothing more can be sent on it. */
+const CONNECTION_LOST = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  '57P01', // terminating connection due to administrator command (pg_terminate_backend)
+  '57P02',
+  '57P03',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  STORE_TIMEOUT,
+]);
+
+/**
+ * A transaction's work that failed because its connection was lost is left unsettled, so that
+ * postgres.js's `begin` does not send ROLLBACK on the dead connection: in postgres.js 3.4.9 that
+ * write throws an uncatchable TypeError from a `setImmediate` and takes the process down
+ * (porsager/postgres#1154, #1208). `begin` rejects on its own when the connection closes, and the
+ * caller's deadline bounds the wait if it never does; the server rolls back a transaction whose
+ * connection is gone.
+ */
+function quietOnLostConnection<T>(work: Promise<T>): Promise<T> {
+  return work.catch((error: unknown) => {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && CONNECTION_LOST.has(code)) return new Promise<T>(() => {});
+    throw error;
   });
 }
 
