@@ -3,7 +3,7 @@
  * the runtime, the tool contract, the stores (`openStore`; the adapters are `graft/sqlite` and
  * `graft/postgres`) and the OpenAI model client. The HTTP service is `graft/service`.
  */
-export { createGraft } from './runtime/graft.js';
+export { createGraft, ShuttingDownError } from './runtime/graft.js';
 export type { Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
 export type { DeadLetter } from './runtime/dead-letters.js';
 export type { Logger } from './runtime/logger.js';

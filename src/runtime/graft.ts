@@ -347,7 +347,7 @@ export function createGraft(options: GraftOptions): Graft {
 /** `receive` while the instance shuts down: send the message to another instance, or again later. */
 export class ShuttingDownError extends RetryableError {
   constructor() {
-    super('graft is shutting down: send the message again', 1_000, 'shutting-down');
+    super('graft is shutting down: send the message again', 1_000, 'shutting_down');
   }
 }
 

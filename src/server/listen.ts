@@ -21,7 +21,7 @@ export interface ListeningServer {
 /** What a request that arrives while the server shuts down gets. */
 function shuttingDown(): Response {
   return Response.json(
-    { error: { code: 'shutting-down', message: 'the server is shutting down; retry on another instance' } },
+    { error: { code: 'unavailable', message: 'the server is shutting down; retry on another instance' } },
     { status: 503, headers: { 'retry-after': '1', connection: 'close' } },
   );
 }
