@@ -28,7 +28,7 @@ import type { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { SIGNATURE_HEADER, verifySignature } from './signature.js';
 import { eventStream } from './sse.js';
-import { conversationSummary, conversationView, deadLetterView } from './view.js';
+import { conversationSummary, conversationView, deadLetterView, queueEntry } from './view.js';
 
 /** The service's request limits. */
 export interface ServerLimits {
@@ -153,6 +153,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/v1/conversations', validate('query', listQuery(limits.pageSize), queryErrors), (c) =>
     listConversations(c, c.req.valid('query'), deps),
   );
+  app.get('/v1/queue', validate('query', listQuery(limits.pageSize), queryErrors), (c) =>
+    listQueue(c, c.req.valid('query'), deps),
+  );
   app.get(
     '/v1/dead-letters',
     validate('query', deadLettersQuery(limits.pageSize), queryErrors),
@@ -265,6 +268,29 @@ async function getEvents(
     { store: deps.store, key, afterSeq, heartbeatMs: deps.sseHeartbeatMs ?? 15_000 },
     subscribe,
   );
+}
+
+/**
+ * The queue for a person: the conversations of a page of the tenant's conversations (as
+ * `GET /v1/conversations` pages them) that need one, with why. `nextCursor` scans on.
+ */
+async function listQueue(
+  c: Context<AppEnv>,
+  { limit, cursor: after }: { limit: number; cursor?: ConversationId | undefined },
+  deps: AppDeps,
+): Promise<Response> {
+  const keys = await deps.store.conversations({
+    tenantId: c.get('tenantId'),
+    limit,
+    ...(after !== undefined ? { afterConversationId: after } : {}),
+  });
+  const entries = await Promise.all(
+    keys.map(async (k) => queueEntry(k.conversationId, await deps.store.read(k, 0))),
+  );
+  const last = keys.at(-1);
+  const nextCursor =
+    keys.length === limit && last ? Buffer.from(last.conversationId, 'utf8').toString('base64url') : null;
+  return c.json({ queue: entries.filter((e) => e !== null), nextCursor });
 }
 
 async function listConversations(

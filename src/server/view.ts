@@ -1,7 +1,7 @@
 import type { GraftEvent } from '../core/events.js';
 import { parseConversationId } from '../core/ids.js';
 import type { ConversationState, EffectState, ModelCallState, ToolCallState } from '../core/state.js';
-import { replay } from '../core/state.js';
+import { attentionNeeded, replay } from '../core/state.js';
 import type { DeadLetter } from '../runtime/dead-letters.js';
 
 /**
@@ -315,6 +315,42 @@ export function deadLetterView(letter: DeadLetter): DeadLetterView {
 }
 
 /** A line of `GET /v1/conversations`. */
+/** Why a conversation is in the queue for a person (`GET /v1/queue`). */
+export interface QueueEntry {
+  conversationId: string;
+  /** Each reason with a line that says what is wrong. */
+  reasons: { reason: 'fallback' | 'effect' | 'dead-letter'; detail: string }[];
+  lastActivityAt: string | null;
+}
+
+/**
+ * What in a conversation needs a person, if anything: its last reply is one flagged for a human
+ * (the fallback, or a reply written while a write's outcome stayed unknown), a write's outcome is
+ * unknown and not reconciled or it settled late (`attentionNeeded`), or a reply was dead-lettered.
+ * Takeovers and approvals (issue 11) will add their own reasons.
+ */
+export function queueEntry(conversationId: string, events: readonly GraftEvent[]): QueueEntry | null {
+  const state = replay(parseConversationId(conversationId), events);
+  const reasons: QueueEntry['reasons'] = [];
+  const last = state.replies.at(-1);
+  if (last?.needsHuman)
+    reasons.push({
+      reason: 'fallback',
+      detail: `reply ${last.replyId} (${last.kind}) was flagged for a person`,
+    });
+  const attention = attentionNeeded(state);
+  if (attention !== null) reasons.push({ reason: 'effect', detail: attention });
+  for (const reply of state.replies)
+    if (reply.delivery === 'dead-lettered')
+      reasons.push({
+        reason: 'dead-letter',
+        detail: `reply ${reply.replyId} could not be delivered (${reply.deliveryId ?? 'no delivery id'})`,
+      });
+  if (reasons.length === 0) return null;
+  const at = events.at(-1)?.at;
+  return { conversationId, reasons, lastActivityAt: at === undefined ? null : iso(at) };
+}
+
 export interface ConversationSummary {
   id: string;
   messages: number;

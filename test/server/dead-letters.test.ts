@@ -98,6 +98,13 @@ describe('dead letters', () => {
       },
     ]);
     const deliveryId = letters[0]!.deliveryId;
+    // The conversation is in the queue for a person, for its dead letter.
+    const queue = (await (await api(demo.url, '/v1/queue')).json()) as {
+      queue: { conversationId: string; reasons: { reason: string }[] }[];
+    };
+    expect(queue.queue.map((e) => [e.conversationId, e.reasons.map((r) => r.reason)])).toEqual([
+      ['c1', ['dead-letter']],
+    ]);
     const view = (await (await api(demo.url, '/v1/conversations/c1')).json()) as ConversationView;
     expect(view.replies[0]).toMatchObject({
       status: 'dead-lettered',
