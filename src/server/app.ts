@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { GraftEvent } from '../core/events.js';
 import { Hono } from 'hono';
 import { type ConversationId, parseTenantId, type TenantId } from '../core/ids.js';
 import type { EventStore } from '../core/ports.js';
@@ -270,45 +271,40 @@ async function getEvents(
   );
 }
 
-/**
- * The queue for a person: the conversations of a page of the tenant's conversations (as
- * `GET /v1/conversations` pages them) that need one, with why. `nextCursor` scans on.
- */
-async function listQueue(
+/** A page of the tenant's conversations, each read whole, and the cursor of the next page. */
+type PageQuery = { limit: number; cursor?: ConversationId | undefined };
+
+async function conversationPage(
   c: Context<AppEnv>,
-  { limit, cursor: after }: { limit: number; cursor?: ConversationId | undefined },
+  { limit, cursor: after }: PageQuery,
   deps: AppDeps,
-): Promise<Response> {
+): Promise<{ logs: { conversationId: string; events: GraftEvent[] }[]; nextCursor: string | null }> {
   const keys = await deps.store.conversations({
     tenantId: c.get('tenantId'),
     limit,
     ...(after !== undefined ? { afterConversationId: after } : {}),
   });
-  const entries = await Promise.all(
-    keys.map(async (k) => queueEntry(k.conversationId, await deps.store.read(k, 0))),
+  const logs = await Promise.all(
+    keys.map(async (k) => ({ conversationId: k.conversationId, events: await deps.store.read(k, 0) })),
   );
   const last = keys.at(-1);
   const nextCursor =
     keys.length === limit && last ? Buffer.from(last.conversationId, 'utf8').toString('base64url') : null;
-  return c.json({ queue: entries.filter((e) => e !== null), nextCursor });
+  return { logs, nextCursor };
 }
 
-async function listConversations(
-  c: Context<AppEnv>,
-  { limit, cursor: after }: { limit: number; cursor?: ConversationId | undefined },
-  deps: AppDeps,
-): Promise<Response> {
-  const tenantId = c.get('tenantId');
-  const keys = await deps.store.conversations({
-    tenantId,
-    limit,
-    ...(after !== undefined ? { afterConversationId: after } : {}),
-  });
-  const conversations = await Promise.all(
-    keys.map(async (k) => conversationSummary(k.conversationId, await deps.store.read(k, 0))),
-  );
-  const last = keys.at(-1);
-  const nextCursor =
-    keys.length === limit && last ? Buffer.from(last.conversationId, 'utf8').toString('base64url') : null;
+async function listConversations(c: Context<AppEnv>, query: PageQuery, deps: AppDeps): Promise<Response> {
+  const { logs, nextCursor } = await conversationPage(c, query, deps);
+  const conversations = logs.map((l) => conversationSummary(l.conversationId, l.events));
   return c.json({ conversations, nextCursor });
+}
+
+/**
+ * The queue for a person: the conversations of a page of the tenant's conversations (as
+ * `GET /v1/conversations` pages them) that need one, with why. `nextCursor` scans on.
+ */
+async function listQueue(c: Context<AppEnv>, query: PageQuery, deps: AppDeps): Promise<Response> {
+  const { logs, nextCursor } = await conversationPage(c, query, deps);
+  const queue = logs.flatMap((l) => queueEntry(l.conversationId, l.events) ?? []);
+  return c.json({ queue, nextCursor });
 }
