@@ -12,6 +12,7 @@ export type { KeyContext, Reconciliation, ToolContext, ToolDefinition } from './
 export { MemoryStore } from './store/memory/memory-store.js';
 export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open.js';
 export type { GraftStore, OpenStoreOptions, StoreKind, StoreSpec } from './store/open.js';
+export type { PostgresSettings } from './store/postgres/settings.js';
 export type {
   Clock,
   ConversationKey,

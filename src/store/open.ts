@@ -1,6 +1,7 @@
 import type { EventStore } from '../core/ports.js';
 import { TerminalError } from '../core/errors.js';
 import { MemoryStore } from './memory/memory-store.js';
+import type { PostgresSettings } from './postgres/settings.js';
 
 /** Where the SQLite store keeps its file when no path is given. */
 export const DEFAULT_SQLITE_PATH = './data/graft.db';
@@ -21,31 +22,13 @@ export interface GraftStore extends EventStore {
   close(): Promise<void>;
 }
 
-/** Adapter settings for `openStore`; each adapter takes the ones it knows. */
-export interface OpenStoreOptions {
+/**
+ * Adapter settings for `openStore`; each adapter takes the ones it knows: `busyTimeoutMs` for
+ * SQLite, the `PostgresSettings` (schema, NOTIFY, pool size, timeouts and deadlines) for PostgreSQL.
+ */
+export interface OpenStoreOptions extends PostgresSettings {
   /** SQLite: how long a write waits for the file's write lock (ms, default 5,000). */
   busyTimeoutMs?: number;
-  /** PostgreSQL: the schema of graft's tables (default `graft`). */
-  schema?: string;
-  /** PostgreSQL: announce appends with NOTIFY (default true). */
-  notify?: boolean;
-  /** PostgreSQL: shown in `pg_stat_activity` (default `graft`). */
-  applicationName?: string;
-  /** PostgreSQL: pool size. */
-  max?: number;
-  /** PostgreSQL: give up connecting after this long (default 10 s). */
-  connectTimeoutMs?: number;
-  /** PostgreSQL: the server's `statement_timeout` (default 30 s). */
-  statementTimeoutMs?: number;
-  /**
-   * PostgreSQL: the client's own deadline on every query and transaction, for a server that does
-   * not answer (default `statementTimeoutMs` + 5 s); see `PostgresStoreOptions.queryDeadlineMs`.
-   */
-  queryDeadlineMs?: number;
-  /** PostgreSQL: the server's `lock_timeout` (default 10 s). */
-  lockTimeoutMs?: number;
-  /** PostgreSQL: the server's `idle_in_transaction_session_timeout` (default 60 s). */
-  idleInTransactionTimeoutMs?: number;
   /** Where `GRAFT_DATABASE_URL` is read from (default `process.env`). */
   env?: Record<string, string | undefined>;
 }
@@ -106,18 +89,8 @@ export async function openStore(spec?: string, options: OpenStoreOptions = {}): 
     }
     case 'postgres': {
       const { PostgresStore } = await loadAdapter('postgres', () => import('./postgres/index.js'));
-      return PostgresStore.open({
-        url: parsed.url,
-        schema: options.schema,
-        notify: options.notify,
-        applicationName: options.applicationName,
-        max: options.max,
-        connectTimeoutMs: options.connectTimeoutMs,
-        statementTimeoutMs: options.statementTimeoutMs,
-        queryDeadlineMs: options.queryDeadlineMs,
-        lockTimeoutMs: options.lockTimeoutMs,
-        idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
-      });
+      const { busyTimeoutMs: _sqliteOnly, env: _envOnly, ...settings } = options;
+      return PostgresStore.open({ ...settings, url: parsed.url });
     }
   }
 }
