@@ -17,7 +17,7 @@ const GRAFT_ERROR: unique symbol = Symbol.for('graft.error');
  * The base of every error graft throws.
  *
  * @example
- * if (error instanceof GraftError && error.kind === 'retryable') setTimeout(retry, error.retryAfterMs ?? 1_000);
+ * if (error instanceof GraftError && error.kind === 'retryable') retryLater(error.retryAfterMs ?? 1_000);
  */
 export abstract class GraftError extends Error {
   abstract readonly kind: ErrorKind;
