@@ -6,9 +6,18 @@
 export { createGraft, ShuttingDownError } from './runtime/graft.js';
 export type { Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
 export type { DeadLetter } from './runtime/dead-letters.js';
+export type { PendingApproval } from './runtime/approvals.js';
+export { OperatorError } from './core/operator.js';
+export type { Decision, OperatorErrorCode } from './core/operator.js';
 export type { Logger } from './runtime/logger.js';
-export { defineTool, ToolRejection } from './tools/define-tool.js';
-export type { KeyContext, Reconciliation, ToolContext, ToolDefinition } from './tools/define-tool.js';
+export { DEFAULT_APPROVAL_TIMEOUT_MS, defineTool, ToolRejection } from './tools/define-tool.js';
+export type {
+  ApprovalPredicate,
+  KeyContext,
+  Reconciliation,
+  ToolContext,
+  ToolDefinition,
+} from './tools/define-tool.js';
 export { MemoryStore } from './store/memory/memory-store.js';
 export { DEFAULT_STORE_SPEC, openStore, parseStoreSpec } from './store/open.js';
 export type { GraftStore, OpenStoreOptions, StoreKind, StoreSpec } from './store/open.js';

@@ -1,4 +1,4 @@
-import type { EventBody } from './events.js';
+import type { EventBody, ReplyKind } from './events.js';
 import type { AttemptId, CallId, EffectId, IdempotencyKey, MessageId, ReplyId } from './ids.js';
 import type { ModelRequest } from './model-port.js';
 
@@ -40,7 +40,7 @@ export type Command =
       replyId: ReplyId;
       text: string;
       covers: MessageId[];
-      kind: 'reply' | 'follow-up' | 'fallback';
+      kind: ReplyKind;
     };
 
 export type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;

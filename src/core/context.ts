@@ -73,6 +73,15 @@ export const notices = {
     status: 'unknown',
     note: 'This call is still running past its time bound: its outcome is not known yet. Do not repeat it; its result will follow.',
   }),
+  awaiting: JSON.stringify({
+    status: 'awaiting_approval',
+    note: 'Not executed yet: a member of staff must approve this first. Do not repeat it. Tell the customer that a colleague will confirm it; the decision will follow.',
+  }),
+  awaitingOther: (tool: string) =>
+    JSON.stringify({
+      status: 'not_executed',
+      note: `Not executed: an earlier ${tool} call awaits a member of staff's approval, and no other change can be made until it is decided. Tell the customer that this will be done once a colleague has decided.`,
+    }),
   blocked: (tool: string) =>
     JSON.stringify({
       status: 'not_executed',
@@ -94,6 +103,7 @@ export const notices = {
 
 /** The text a context is given for an effect at its current status. */
 export function effectOutput(effect: EffectState): string {
+  if (effect.status === 'awaiting') return notices.awaiting;
   if (effect.status === 'running') return notices.running;
   if (effect.status === 'unknown') return effect.cause === 'timeout' ? notices.stillRunning : notices.unknown;
   invariant(effect.output !== null, `settled effect ${effect.effectId} has no output`);
@@ -170,6 +180,10 @@ export const notes = {
   answerAgain: developer(
     'The conversation changed while you were answering (see above). Your previous answer was not sent: answer the customer again.',
   ),
+  byOperator: (operator: string) =>
+    developer(
+      `The next assistant message was written and sent to the customer by a member of staff (${operator}), not by you. Take what it says into account.`,
+    ),
   followUp: developer(
     'News since your last reply is above. If it changes what the customer should know, tell them in one short message.',
   ),
@@ -211,7 +225,7 @@ function chronological(state: ConversationState, known: Knowledge, beforeSeq: nu
     if (
       m.seq >= beforeSeq ||
       known.messages.has(m.messageId) ||
-      (m.coveredBy !== null && !isFallback(state, m.coveredBy))
+      (m.coveredBy !== null && !notFromModel(state, m.coveredBy))
     )
       continue;
     placed.push({
@@ -222,9 +236,13 @@ function chronological(state: ConversationState, known: Knowledge, beforeSeq: nu
   }
   for (const r of state.replies) {
     if (r.callId !== null || known.replies.has(r.replyId)) continue;
+    const reply: ContextEntry = {
+      item: { type: 'message', role: 'assistant', content: r.text },
+      replyId: r.replyId,
+    };
     placed.push({
       seq: r.committedSeq,
-      entries: [{ item: { type: 'message', role: 'assistant', content: r.text }, replyId: r.replyId }],
+      entries: r.kind === 'operator' ? [notes.byOperator(r.operator ?? 'a member of staff'), reply] : [reply],
     });
   }
   for (const effect of missingEffects(state, known)) {
@@ -246,9 +264,13 @@ function chronological(state: ConversationState, known: Knowledge, beforeSeq: nu
   return placed.flatMap((p) => p.entries);
 }
 
-/** Messages answered only by a fallback reply were never seen by the model: bring them in. */
-function isFallback(state: ConversationState, replyId: ReplyId): boolean {
-  return state.replyIndex.get(replyId)?.kind === 'fallback';
+/**
+ * Messages answered by a fallback reply or by a person were never seen by the model: they are
+ * brought in, with that reply.
+ */
+function notFromModel(state: ConversationState, replyId: ReplyId): boolean {
+  const kind = state.replyIndex.get(replyId)?.kind;
+  return kind === 'fallback' || kind === 'operator';
 }
 
 function lastMessageBefore(state: ConversationState, seq: number): string | null {

@@ -4,8 +4,11 @@ import type { InputItem, OutputItem, Usage } from './items.js';
 /** The version of the event log format. Bump it, and keep a reader for the old one, on any change. */
 export const EVENT_VERSION = 1;
 
-/** What a context was told about an effect. */
-export type EffectStatus = 'running' | 'done' | 'failed' | 'unknown';
+/**
+ * What a context was told about an effect. `awaiting`: a write that needs a person's approval was
+ * requested and waits for the decision (it has not run).
+ */
+export type EffectStatus = 'awaiting' | 'running' | 'done' | 'failed' | 'unknown';
 
 /**
  * One item of a model call's input, with what it carries into the context: a customer message,
@@ -30,6 +33,8 @@ export interface ClassifiedCall {
   /** Why an invalid call is invalid (sent back to the model). */
   error?: string;
   idempotencyKey?: IdempotencyKey;
+  /** A write that needs a person's approval before it runs, and how long the approval may take. */
+  approval?: { timeoutMs: number };
 }
 
 /**
@@ -45,7 +50,14 @@ export type FailureKind = 'retryable' | 'terminal' | 'chain-broken' | 'aborted' 
  * Why graft answered a call itself. `blocked`: a write of unknown outcome that no fenced answer
  * settled keeps every write of the conversation blocked until a person resolves it.
  */
-export type RefusalReason = 'rebase' | 'invalid' | 'duplicate-key' | 'duplicate-call' | 'blocked';
+export type RefusalReason =
+  'rebase' | 'invalid' | 'duplicate-key' | 'duplicate-call' | 'blocked' | 'awaiting-approval';
+
+/**
+ * Why a request for approval ended without running: a person rejected it, nobody decided in time,
+ * or the attempt that made it was superseded before the decision (`withdrawn`).
+ */
+export type RejectionCause = 'rejected' | 'expired' | 'withdrawn';
 
 /**
  * Why a write's outcome became unknown.
@@ -108,7 +120,9 @@ export type EventBody =
       /**
        * `idempotencyKey` is the key the tool is given. A call whose key already failed runs under a
        * new generation (`generation` 2, 3, …; absent means 1) with the key `<key>#<generation>`:
-       * a fenced key stays unusable in the tool's system.
+       * a fenced key stays unusable in the tool's system. With `approval`, the write does not run:
+       * it is a request that awaits a person's decision (`effect.approved`, `effect.rejected`)
+       * until `expiresAt`.
        */
       effects: {
         effectId: EffectId;
@@ -117,7 +131,29 @@ export type EventBody =
         arguments: string;
         idempotencyKey: IdempotencyKey;
         generation?: number;
+        approval?: { expiresAt: number };
       }[];
+    }
+  /**
+   * A person approved a request: the write runs now, owned by `owner` (the instance that took the
+   * decision) under its key. `request` repeats what runs, for the effect ledger.
+   */
+  | {
+      type: 'effect.approved';
+      effectId: EffectId;
+      operator: string;
+      note?: string;
+      owner: string;
+      leaseUntil: number;
+      request: { tool: string; arguments: string; idempotencyKey: IdempotencyKey };
+    }
+  /** A request ended without running (see `RejectionCause`): it did not happen. */
+  | {
+      type: 'effect.rejected';
+      effectId: EffectId;
+      cause: RejectionCause;
+      operator?: string;
+      note?: string;
     }
   /**
    * A write's outcome. `failed` means it did not happen: the tool threw a `ToolRejection`, or its
@@ -181,9 +217,19 @@ export type EventBody =
       covers: MessageId[];
       /** The call whose response is the reply (the new head); null for a fallback reply. */
       callId: CallId | null;
-      kind: 'reply' | 'follow-up' | 'fallback';
+      kind: ReplyKind;
       needsHuman: boolean;
+      /** Who wrote an `operator` reply. */
+      operator?: string;
     }
+  /**
+   * A person takes the conversation over: the live attempt is superseded, and until
+   * `conversation.released` no model call starts, no write gate passes and the bot answers
+   * nothing. The person's replies are `reply.committed` of kind `operator`.
+   */
+  | { type: 'conversation.taken-over'; operator: string }
+  /** The person hands the conversation back to the bot. */
+  | { type: 'conversation.released'; operator: string }
   | { type: 'reply.delivered'; replyId: ReplyId; deliveryId: string }
   /**
    * A reply's delivery gave up: it failed `attempts` times, or kept failing for longer than the
@@ -205,6 +251,9 @@ export type EventBody =
    * but nobody was sent it, so it is not marked delivered. It is not retried.
    */
   | { type: 'reply.undelivered'; replyId: ReplyId; deliveryId: string; reason: 'no-target' };
+
+/** Who wrote a reply: the bot (`reply`, `follow-up`), graft's fixed text (`fallback`), or a person (`operator`). */
+export type ReplyKind = 'reply' | 'follow-up' | 'fallback' | 'operator';
 
 /** Why a delivery was dead-lettered: it ran out of attempts, or out of time. */
 export type DeadLetterReason = 'attempts' | 'age';

@@ -62,7 +62,14 @@ class Batch {
 }
 
 function decideNext(state: ConversationState, config: CoreConfig, now: number, batch: Batch): void {
-  if (boundTools(state, config, now, batch) || keepLeases(state, config, now, batch)) return;
+  if (
+    boundTools(state, config, now, batch) ||
+    keepLeases(state, config, now, batch) ||
+    endRequests(state, now, batch)
+  )
+    return;
+  // A person has the conversation: the bot starts nothing (the takeover superseded its attempt).
+  if (state.takenOver !== null) return;
   const live = state.live === null ? null : (state.attempts.get(state.live) ?? null);
   const waiting = state.messages.filter((m) => m.coveredBy === null);
   if (live) {
@@ -70,6 +77,8 @@ function decideNext(state: ConversationState, config: CoreConfig, now: number, b
     const last = newer.at(-1);
     if (last && attemptsInTurn(state) < config.limits.attemptsPerTurn) {
       batch.push({ type: 'attempt.superseded', attemptId: live.attemptId, byMessageId: last.messageId });
+      // Its requests for approval are withdrawn first, so that the next attempt's context says so.
+      if (withdrawRequests(state, live.attemptId, batch)) return;
       startAttempt(state, config, now, batch, 'message');
       return;
     }
@@ -181,6 +190,35 @@ function boundTools(state: ConversationState, config: CoreConfig, now: number, b
 /** A write past its time bound that nobody is reconciling yet. */
 function inFlightUnchecked(effect: EffectState): boolean {
   return effect.status === 'unknown' && effect.checkBy === null && !effect.checked;
+}
+
+/**
+ * Requests for approval that end without a person's decision: past their bound they expire, and
+ * those of an attempt that was superseded (or failed) before the decision are withdrawn.
+ */
+function endRequests(state: ConversationState, now: number, batch: Batch): boolean {
+  for (const effectId of state.effectOrder) {
+    const effect = getEffect(state, effectId);
+    if (effect.status !== 'awaiting') continue;
+    const status = getAttempt(state, effect.attemptId).status;
+    if (status === 'superseded' || status === 'failed')
+      batch.push({ type: 'effect.rejected', effectId, cause: 'withdrawn' });
+    else if (now >= effect.approval!.expiresAt)
+      batch.push({ type: 'effect.rejected', effectId, cause: 'expired' });
+  }
+  return batch.events.length > 0;
+}
+
+/** Withdraws the requests an attempt made that still await a decision; true if there were any. */
+function withdrawRequests(state: ConversationState, attemptId: AttemptId, batch: Batch): boolean {
+  let withdrawn = false;
+  for (const effectId of state.effectOrder) {
+    const effect = getEffect(state, effectId);
+    if (effect.status !== 'awaiting' || effect.attemptId !== attemptId) continue;
+    batch.push({ type: 'effect.rejected', effectId, cause: 'withdrawn' });
+    withdrawn = true;
+  }
+  return withdrawn;
 }
 
 /** An effect changed after the last reply and the head's context does not know it: tell the customer. */
@@ -511,6 +549,8 @@ export type WriteSpec = {
   arguments: string;
   idempotencyKey: IdempotencyKey;
   generation?: number;
+  /** The write needs a person's approval, which may take this long: it becomes a request. */
+  approvalMs?: number;
 };
 
 /** What the write gate decided for all writes of one response. */
@@ -551,7 +591,11 @@ function toolGate(
       callId: call.callId,
       owner: config.instanceId,
       leaseUntil: now + config.limits.leaseMs,
-      effects: decision.start.map((s, i) => ({ ...s, effectId: effectIdAt(seq, i + 1) })),
+      effects: decision.start.map(({ approvalMs, ...s }, i) => ({
+        ...s,
+        effectId: effectIdAt(seq, i + 1),
+        ...(approvalMs === undefined ? {} : { approval: { expiresAt: now + approvalMs } }),
+      })),
     });
   }
   if (batch.events.length > 0 || !allAnswered(state, call)) return;
@@ -603,12 +647,17 @@ function refuseIfSuperseded(attempt: AttemptState, writes: ToolCallState[]): Wri
 /**
  * Step 2: a write that may still be in flight — running, past its time bound, or being
  * reconciled — closes every write gate until it settles or `reconcile` fences it. It is never
- * gone past, however slow. One that `reconcile` could not settle stays in the way until a person
- * resolves it: the writes are refused as blocked (so the model can tell the customer).
+ * gone past, however slow. A request awaiting approval, and a write that `reconcile` could not
+ * settle, stay in the way until a person decides: the writes are refused (so the model can tell
+ * the customer).
  */
 function waitForWritesInFlight(state: ConversationState, writes: ToolCallState[]): WriteDecision | null {
   const inFlight = state.effectOrder.some((id) => mayBeInFlight(getEffect(state, id)));
   if (inFlight) return { kind: 'wait' };
+  // A request waits for a person, which may take hours: the writes are refused at once (the
+  // customer is told why), not held until the decision.
+  const awaiting = state.effectOrder.map((id) => getEffect(state, id)).find((e) => e.status === 'awaiting');
+  if (awaiting) return refuseAll(writes, 'awaiting-approval', notices.awaitingOther(awaiting.tool));
   const blocked = state.effectOrder
     .map((id) => getEffect(state, id))
     .find((e) => e.status === 'unknown' && e.checked);
@@ -696,6 +745,7 @@ function startBatch(
       arguments: t.arguments,
       idempotencyKey: generationKey(key, generation),
       ...(generation > 1 ? { generation } : {}),
+      ...(t.approval ? { approvalMs: t.approval.timeoutMs } : {}),
     });
   }
   return { start, repeats };
@@ -820,6 +870,7 @@ function wakeAt(state: ConversationState, config: CoreConfig, now: number): numb
     if (effect.status === 'running') times.push(effect.startedAt + timeoutMs);
     if (inFlightUnchecked(effect)) times.push(effect.startedAt + hangMs);
     if (leased(effect)) times.push(leaseCheck(effect.owner, effect.leaseUntil));
+    if (effect.status === 'awaiting') times.push(effect.approval!.expiresAt);
   }
   for (const reply of state.replies) {
     const attempt =

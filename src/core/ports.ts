@@ -1,5 +1,5 @@
 import { GraftError } from './errors.js';
-import type { ClassifiedCall, EventBody, GraftEvent } from './events.js';
+import type { ClassifiedCall, EventBody, GraftEvent, ReplyKind } from './events.js';
 import {
   type ConversationId,
   type MessageId,
@@ -100,7 +100,7 @@ export interface OutboxEntry {
   deliveryId: string;
   text: string;
   covers: string[];
-  kind: 'reply' | 'follow-up' | 'fallback';
+  kind: ReplyKind;
   committedAt: number;
   deliveredAt: number | null;
 }
@@ -186,7 +186,7 @@ export interface Delivery {
   replyId: ReplyId;
   text: string;
   covers: MessageId[];
-  kind: 'reply' | 'follow-up' | 'fallback';
+  kind: ReplyKind;
 }
 
 /** The clock, injected so that the simulator can run on virtual time. */

@@ -8,6 +8,8 @@ import type {
   GraftEvent,
   ModelCallReason,
   RefusalReason,
+  RejectionCause,
+  ReplyKind,
   UnknownCause,
 } from './events.js';
 import { EVENT_VERSION } from './events.js';
@@ -102,9 +104,23 @@ export interface EffectState {
   /** Why the output is a placeholder (the result could not be serialised). */
   warning: string | null;
   startedSeq: number;
+  /** When it began to run (for a request, when it was approved): its time bounds count from here. */
   startedAt: number;
   /** The seq of the last status change (start, settle, unknown). */
   changedSeq: number;
+  /** Set when the write needed a person's approval: the request and its decision. */
+  approval: ApprovalState | null;
+}
+
+/** A request for approval: when it was made, until when it may wait, and how it was decided. */
+export interface ApprovalState {
+  requestedAt: number;
+  expiresAt: number;
+  /** Null while it waits. */
+  decision: 'approved' | RejectionCause | null;
+  operator: string | null;
+  note: string | null;
+  decidedAt: number | null;
 }
 
 export interface ReplyState {
@@ -113,8 +129,10 @@ export interface ReplyState {
   callId: CallId | null;
   text: string;
   covers: MessageId[];
-  kind: 'reply' | 'follow-up' | 'fallback';
+  kind: ReplyKind;
   needsHuman: boolean;
+  /** Who wrote an `operator` reply. */
+  operator: string | null;
   committedSeq: number;
   committedAt: number;
   deliveryId: string | null;
@@ -172,6 +190,8 @@ export interface ConversationState {
   modelCallsThisTurn: number;
   lastCommitSeq: number;
   lastFollowUpSeq: number;
+  /** Set while a person has the conversation: the bot answers nothing and writes nothing. */
+  takenOver: { operator: string; since: number; seq: number } | null;
 }
 
 export function initialState(conversationId: ConversationId): ConversationState {
@@ -194,6 +214,7 @@ export function initialState(conversationId: ConversationId): ConversationState 
     modelCallsThisTurn: 0,
     lastCommitSeq: 0,
     lastFollowUpSeq: 0,
+    takenOver: null,
   };
 }
 
@@ -358,7 +379,7 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
           callId: event.callId,
           owner: event.owner,
           leaseUntil: event.leaseUntil,
-          status: 'running',
+          status: spec.approval ? 'awaiting' : 'running',
           output: null,
           cause: null,
           baseKey: baseKeyOf(spec.idempotencyKey, generation),
@@ -371,10 +392,37 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
           startedSeq: event.seq,
           startedAt: event.at,
           changedSeq: event.seq,
+          approval: spec.approval
+            ? {
+                requestedAt: event.at,
+                expiresAt: spec.approval.expiresAt,
+                decision: null,
+                operator: null,
+                note: null,
+                decidedAt: null,
+              }
+            : null,
         });
         state.effectOrder.push(spec.effectId);
         state.keys.set(baseKeyOf(spec.idempotencyKey, generation), spec.effectId);
       }
+      return;
+    case 'effect.approved':
+    case 'effect.rejected':
+      return applyDecision(state, event);
+    case 'conversation.taken-over': {
+      invariant(state.takenOver === null, `taking over a conversation that ${state.takenOver?.operator} has`);
+      state.takenOver = { operator: event.operator, since: event.at, seq: event.seq };
+      // The live attempt is superseded: it starts nothing more, and its model call is aborted.
+      if (state.live !== null) {
+        getAttempt(state, state.live).status = 'superseded';
+        state.live = null;
+      }
+      return;
+    }
+    case 'conversation.released':
+      invariant(state.takenOver !== null, 'releasing a conversation nobody took over');
+      state.takenOver = null;
       return;
     case 'effect.settled': {
       const effect = getEffect(state, event.effectId);
@@ -495,6 +543,7 @@ function applyReplyCommitted(
     covers: event.covers,
     kind: event.kind,
     needsHuman: event.needsHuman,
+    operator: event.operator ?? null,
     committedSeq: event.seq,
     committedAt: event.at,
     deliveryId: null,
@@ -521,6 +570,53 @@ function applyReplyCommitted(
   state.turn += 1;
   state.modelCallsThisTurn = 0;
   state.lastCommitSeq = event.seq;
+}
+
+/** A person's decision on a request for approval (or its expiry, or its withdrawal). */
+function applyDecision(
+  state: ConversationState,
+  event: Extract<GraftEvent, { type: 'effect.approved' | 'effect.rejected' }>,
+): void {
+  const effect = getEffect(state, event.effectId);
+  const approval = effect.approval;
+  invariant(
+    approval !== null && effect.status === 'awaiting',
+    `deciding effect ${effect.effectId}, which does not await approval`,
+  );
+  Object.assign(approval, {
+    operator: event.operator ?? null,
+    note: event.note ?? null,
+    decidedAt: event.at,
+  });
+  if (event.type === 'effect.approved') {
+    approval.decision = 'approved';
+    Object.assign(effect, {
+      status: 'running',
+      owner: event.owner,
+      leaseUntil: event.leaseUntil,
+      startedAt: event.at,
+      changedSeq: event.seq,
+    });
+    return;
+  }
+  approval.decision = event.cause;
+  Object.assign(effect, {
+    status: 'failed',
+    output: rejectionOutput(event.cause, event.note),
+    changedSeq: event.seq,
+  });
+}
+
+/** What a context is told about a request that ended without running. */
+export function rejectionOutput(cause: RejectionCause, note: string | undefined): string {
+  const said = note ? ` Their note: ${JSON.stringify(note)}.` : '';
+  const text = {
+    rejected: `Not executed: a member of staff rejected this request.${said}`,
+    expired: 'Not executed: no member of staff decided on this request in time.',
+    withdrawn:
+      'Not executed: this request was withdrawn before a member of staff decided on it, because the customer wrote again. Ask for it again only if the customer still wants it.',
+  }[cause];
+  return JSON.stringify({ status: 'not_executed', note: text });
 }
 
 /** A delivery that ended without reaching anyone, or a request to try it again. */
@@ -601,7 +697,7 @@ export function attentionNeeded(state: ConversationState): string | null {
 
 /**
  * Whether the conversation has work left: a live attempt, a write that may be in flight (or whose
- * owner must check how it ended), a reply still being delivered (a dead-lettered one, or one with
+ * owner must check how it ended), a request for approval (it expires), a reply still being delivered (a dead-lettered one, or one with
  * nowhere to go, is not work: the conversation can rest) or an unanswered message. Stores keep it
  * with each append, to list the conversations to resume after a restart: the shell folds the
  * events it appends first and reads this off the state they build.
@@ -609,8 +705,12 @@ export function attentionNeeded(state: ConversationState): string | null {
 export function unfinished(state: ConversationState): boolean {
   return (
     state.live !== null ||
-    state.effectOrder.some((id) => leased(getEffect(state, id))) ||
+    state.effectOrder.some((id) => {
+      const effect = getEffect(state, id);
+      return leased(effect) || effect.status === 'awaiting';
+    }) ||
     state.replies.some(awaitingDelivery) ||
-    state.messages.some((m) => m.coveredBy === null)
+    // While a person has the conversation, its messages wait for them, not for the bot.
+    (state.takenOver === null && state.messages.some((m) => m.coveredBy === null))
   );
 }

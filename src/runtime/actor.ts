@@ -170,6 +170,37 @@ export class ConversationActor {
     });
   }
 
+  /**
+   * Appends a person's act (see core/operator.ts): `act` turns the state into the event, or throws
+   * an `OperatorError` when the state does not allow it. A conflict reads on and asks again, so
+   * the act is decided on the state it lands after. Then the conversation is driven on.
+   */
+  operate(act: (state: ConversationState) => EventBody): Promise<GraftEvent> {
+    return this.enqueue(async () => {
+      for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries += 1) {
+        await this.load();
+        const body = act(this.state);
+        let appended: GraftEvent[];
+        try {
+          appended = await this.foldAndAppend([body]);
+        } catch (error) {
+          if (error instanceof ConflictError) continue;
+          throw error;
+        }
+        // An approved write is this instance's to run (it owns it).
+        if (body.type === 'effect.approved') this.startedHere.add(body.effectId);
+        await this.drive().catch((error: unknown) => {
+          if (!(error instanceof RetryableError)) throw error;
+          this.retrySoon();
+        });
+        return appended[0]!;
+      }
+      throw new InvariantViolation(
+        `conversation ${this.conversationId}: ${MAX_CONFLICT_RETRIES} append conflicts in a row`,
+      );
+    });
+  }
+
   /** Loads (or reads on in) the log and resumes whatever it holds (recovery, a store notification). */
   wake(): Promise<void> {
     return this.enqueue(async () => {

@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { CoreConfig, Limits } from '../core/config.js';
 import { coreConfig } from '../core/config.js';
 import { InvalidInputError, RetryableError, TerminalError } from '../core/errors.js';
-import type { GraftEvent } from '../core/events.js';
+import type { EventOf, GraftEvent } from '../core/events.js';
+import type { Decision } from '../core/operator.js';
+import { OperatorError, decideRequest, operatorReply, release, takeOver } from '../core/operator.js';
+import type { PendingApproval } from './approvals.js';
+import { findApprovals, parseApprovalId } from './approvals.js';
 import type { ConversationId } from '../core/ids.js';
 import { parseConversationId, parseMessageId, parseTenantId } from '../core/ids.js';
 import type {
@@ -124,6 +128,38 @@ export interface Graft {
    * no dead letter of this tenant has that id.
    */
   redeliver(deliveryId: string): Promise<'redelivering' | 'not-found'>;
+  /** The tenant's writes that wait for a person's approval, oldest first. */
+  approvals(options?: { limit?: number }): Promise<PendingApproval[]>;
+  /**
+   * Decides a request for approval, by its id (`PendingApproval.id`). Approved, the write runs at
+   * once under its key (on this instance); rejected, it is recorded as not done with the note.
+   * Either way the model hears of it, and the customer gets a follow-up. Throws `OperatorError`
+   * (`request_not_found`, or `request_not_pending` naming what happened to it: decided, expired,
+   * or withdrawn because the customer wrote again before the decision).
+   *
+   * @example
+   * for (const request of await graft.approvals()) await graft.decide(request.id, { decision: 'approve', operator: 'ana' });
+   */
+  decide(
+    approvalId: string,
+    decision: { decision: Decision; operator?: string; note?: string },
+  ): Promise<void>;
+  /**
+   * Hands a conversation to a person: the bot's live attempt is superseded, and until `release` no
+   * model call starts, no write gate passes and the bot answers nothing (messages are recorded).
+   * Writes already running settle and are recorded. Throws `OperatorError` (`already_taken_over`).
+   */
+  takeOver(conversationId: string, operator: string): Promise<void>;
+  /**
+   * Sends a person's reply (through the same outbox and delivery as the bot's): it answers every
+   * message not answered yet. Throws `OperatorError` (`not_taken_over`) unless taken over.
+   */
+  operatorReply(conversationId: string, text: string): Promise<{ replyId: string }>;
+  /**
+   * Hands the conversation back to the bot. Its next model call holds the person's replies (as
+   * assistant messages written by a person), and it answers any message the person did not.
+   */
+  release(conversationId: string): Promise<void>;
 }
 
 /** How a graceful shutdown ended. */
@@ -299,6 +335,38 @@ export function createGraft(options: GraftOptions): Graft {
       if (!found) return 'not-found';
       const outcome = await actor(found.conversationId).redeliver(found.replyId);
       return outcome === 'redelivering' ? 'redelivering' : 'not-found';
+    },
+    approvals: (listOptions) => findApprovals(deps.store, deps.tenantId, listOptions),
+    async decide(approvalId, decision) {
+      const found = typeof approvalId === 'string' ? parseApprovalId(approvalId) : null;
+      if (!found)
+        throw new OperatorError(
+          'request_not_found',
+          `${JSON.stringify(approvalId)} is not a request id (<conversationId>:<effectId>)`,
+        );
+      const { effectId } = found;
+      const by = { decision: decision.decision, operator: decision.operator ?? 'operator' };
+      const note = decision.note === undefined ? {} : { note: decision.note };
+      await actor(found.conversationId).operate((state) =>
+        decideRequest(
+          state,
+          effectId,
+          { ...by, ...note },
+          { instanceId: config.instanceId, leaseUntil: deps.clock.now() + config.limits.leaseMs },
+        ),
+      );
+    },
+    async takeOver(conversationId, operator) {
+      await actor(parseConversationId(conversationId)).operate((state) => takeOver(state, operator));
+    },
+    async operatorReply(conversationId, text) {
+      const event = await actor(parseConversationId(conversationId)).operate((state) =>
+        operatorReply(state, text, config.limits.messageChars),
+      );
+      return { replyId: (event as EventOf<'reply.committed'>).replyId };
+    },
+    async release(conversationId) {
+      await actor(parseConversationId(conversationId)).operate(release);
     },
     async shutdown(shutdownOptions) {
       shuttingDown = true;

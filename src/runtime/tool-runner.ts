@@ -2,7 +2,12 @@ import type { ClassifiedCall } from '../core/events.js';
 import { asIdempotencyKey } from '../core/ids.js';
 import type { ToolRunResult, ToolRunner } from '../core/ports.js';
 import type { KeyContext, ToolDefinition } from '../tools/define-tool.js';
-import { ToolRejection, canonicalJson, defaultIdempotencyKey } from '../tools/define-tool.js';
+import {
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  ToolRejection,
+  canonicalJson,
+  defaultIdempotencyKey,
+} from '../tools/define-tool.js';
 
 const MAX_ARGUMENT_CHARS = 64_000;
 
@@ -54,7 +59,10 @@ export function createToolRunner(
       } catch (error) {
         return { ...base, kind: 'invalid', error: `could not derive an idempotency key: ${String(error)}` };
       }
-      return { ...base, kind: 'write', idempotencyKey: asIdempotencyKey(key) };
+      const write = { ...base, kind: 'write' as const, idempotencyKey: asIdempotencyKey(key) };
+      return needsApproval(tool, parsed.args, ctx)
+        ? { ...write, approval: { timeoutMs: tool.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS } }
+        : write;
     },
 
     async reconcile(call, ctx) {
@@ -82,6 +90,16 @@ export function createToolRunner(
       return { outcome: 'done', ...serialise(value) };
     },
   };
+}
+
+/** Whether a write call needs a person's approval; a predicate that throws says yes (fail closed). */
+function needsApproval(tool: ToolDefinition, args: unknown, ctx: KeyContext): boolean {
+  if (typeof tool.approval !== 'function') return tool.approval === true;
+  try {
+    return tool.approval(args, ctx);
+  } catch {
+    return true;
+  }
 }
 
 /**

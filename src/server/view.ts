@@ -1,4 +1,4 @@
-import type { GraftEvent } from '../core/events.js';
+import type { EffectStatus, GraftEvent, ReplyKind } from '../core/events.js';
 import { parseConversationId } from '../core/ids.js';
 import type { ConversationState, EffectState, ModelCallState, ToolCallState } from '../core/state.js';
 import { attentionNeeded, replay } from '../core/state.js';
@@ -40,7 +40,7 @@ export interface ReplyView {
   text: string;
   /** The message ids it answers. */
   covers: string[];
-  kind: 'reply' | 'follow-up' | 'fallback';
+  kind: ReplyKind;
   /**
    * `committed`: being delivered (or to be); `delivered`; `dead-lettered`: delivery gave up (see
    * `deadLetter`; `POST /v1/dead-letters/{deliveryId}/redeliver` tries again, and a person's queue
@@ -64,7 +64,7 @@ export interface EffectView {
   tool: string;
   /** The arguments, parsed (or the raw text when they are not JSON). */
   arguments: unknown;
-  status: 'running' | 'done' | 'failed' | 'unknown';
+  status: EffectStatus;
   idempotencyKey: string;
   attemptId: string;
   callId: string;

@@ -1,4 +1,4 @@
-import type { EffectStatus } from '../core/events.js';
+import type { EffectStatus, ReplyKind } from '../core/events.js';
 import type { Coverage } from './coverage.js';
 import type { ReconcileRecord, ToolInvocation } from './tool-log.js';
 
@@ -64,7 +64,7 @@ export interface EffectRecord {
 export interface ReplyRecord {
   text: string;
   covers: string[];
-  kind: 'reply' | 'follow-up' | 'fallback';
+  kind: ReplyKind;
   committedAt: number;
   committedOp: number;
   deliveredAt: number | null;

@@ -92,7 +92,9 @@ const contextEntry = z.strictObject({
   item: inputItem,
   messageId: messageId.optional(),
   replyId: replyId.optional(),
-  effect: z.strictObject({ effectId, status: z.enum(['running', 'done', 'failed', 'unknown']) }).optional(),
+  effect: z
+    .strictObject({ effectId, status: z.enum(['awaiting', 'running', 'done', 'failed', 'unknown']) })
+    .optional(),
   answers: z.string().optional(),
 });
 const classifiedCall = z.strictObject({
@@ -102,6 +104,7 @@ const classifiedCall = z.strictObject({
   kind: z.enum(['read', 'write', 'invalid']),
   error: z.string().optional(),
   idempotencyKey: idempotencyKey.optional(),
+  approval: z.strictObject({ timeoutMs: ms }).optional(),
 });
 const modelCallReason = z.enum([
   'start',
@@ -114,7 +117,15 @@ const modelCallReason = z.enum([
   'steer',
 ]);
 const failureKind = z.enum(['retryable', 'terminal', 'chain-broken', 'aborted', 'timeout', 'takeover']);
-const refusalReason = z.enum(['rebase', 'invalid', 'duplicate-key', 'duplicate-call', 'blocked']);
+const refusalReason = z.enum([
+  'rebase',
+  'invalid',
+  'duplicate-key',
+  'duplicate-call',
+  'blocked',
+  'awaiting-approval',
+]);
+const replyKind = z.enum(['reply', 'follow-up', 'fallback', 'operator']);
 const unknownCause = z.enum(['timeout', 'hang', 'error', 'owner-lost']);
 
 /** The fields the log adds to every body. */
@@ -183,8 +194,27 @@ const eventSchemas = [
         arguments: z.string(),
         idempotencyKey,
         generation: int.min(1).optional(),
+        approval: z.strictObject({ expiresAt: ms }).optional(),
       }),
     ),
+    ...logged,
+  }),
+  z.strictObject({
+    type: z.literal('effect.approved'),
+    effectId,
+    operator: z.string(),
+    note: z.string().optional(),
+    owner: z.string(),
+    leaseUntil: ms,
+    request: z.strictObject({ tool: z.string(), arguments: z.string(), idempotencyKey }),
+    ...logged,
+  }),
+  z.strictObject({
+    type: z.literal('effect.rejected'),
+    effectId,
+    cause: z.enum(['rejected', 'expired', 'withdrawn']),
+    operator: z.string().optional(),
+    note: z.string().optional(),
     ...logged,
   }),
   z.strictObject({
@@ -245,10 +275,13 @@ const eventSchemas = [
     text: z.string(),
     covers: z.array(messageId),
     callId: callId.nullable(),
-    kind: z.enum(['reply', 'follow-up', 'fallback']),
+    kind: replyKind,
     needsHuman: z.boolean(),
+    operator: z.string().optional(),
     ...logged,
   }),
+  z.strictObject({ type: z.literal('conversation.taken-over'), operator: z.string(), ...logged }),
+  z.strictObject({ type: z.literal('conversation.released'), operator: z.string(), ...logged }),
   z.strictObject({ type: z.literal('reply.delivered'), replyId, deliveryId: z.string(), ...logged }),
   z.strictObject({
     type: z.literal('reply.dead-lettered'),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { GraftEvent } from '../core/events.js';
+import type { GraftEvent, ReplyKind } from '../core/events.js';
 import { type ConversationKey, deliveryIdOf } from '../core/ports.js';
 import { canonicalJson } from '../tools/define-tool.js';
 
@@ -18,7 +18,7 @@ export type ProjectionOp =
       deliveryId: string;
       text: string;
       covers: string[];
-      kind: 'reply' | 'follow-up' | 'fallback';
+      kind: ReplyKind;
       committedAt: number;
     }
   | { op: 'outbox-delivered'; replyId: string; deliveredAt: number };
@@ -32,6 +32,8 @@ export function projectionOps(key: ConversationKey, events: readonly GraftEvent[
         break;
       case 'effect.started':
         for (const e of event.effects) {
+          // A request for approval has not started: it enters the ledger once approved.
+          if (e.approval) continue;
           ops.push({
             op: 'ledger-start',
             idempotencyKey: e.idempotencyKey,
@@ -40,6 +42,15 @@ export function projectionOps(key: ConversationKey, events: readonly GraftEvent[
             tool: e.tool,
           });
         }
+        break;
+      case 'effect.approved':
+        ops.push({
+          op: 'ledger-start',
+          idempotencyKey: event.request.idempotencyKey,
+          requestHash: requestHash(event.request.tool, event.request.arguments),
+          effectId: event.effectId,
+          tool: event.request.tool,
+        });
         break;
       case 'effect.settled':
         ops.push({

@@ -114,7 +114,7 @@ const outboxRow = z.object({
   delivery_id: z.string(),
   text: jsonText.pipe(z.string()),
   covers: jsonText.pipe(z.array(z.string())),
-  kind: z.enum(['reply', 'follow-up', 'fallback']),
+  kind: z.enum(['reply', 'follow-up', 'fallback', 'operator']),
   committed_at: epochMs,
   delivered_at: epochMs.nullable(),
 });

@@ -81,7 +81,25 @@ export interface ToolDefinition<Args = unknown> {
   timeoutMs?: number;
   /** How long it may run before graft asks its `reconcile` (default `limits.toolHangMs`, at least `timeoutMs`). */
   hangMs?: number;
+  /**
+   * Whether a call needs a person's approval before it runs (write tools only): `true`, or a
+   * predicate on the validated arguments (a predicate that throws means yes). Such a call becomes a
+   * request (`graft.approvals()`): it blocks every other write of the conversation until a person
+   * decides (`graft.decide`) or `approvalTimeoutMs` passes (then it is rejected as expired).
+   */
+  approval?: boolean | ApprovalPredicate<Args>;
+  /** How long a request may wait for a decision (default 24 hours). */
+  approvalTimeoutMs?: number;
 }
+
+/**
+ * A predicate on a call's arguments, declared as a method so that a tool of any argument type is
+ * still a `ToolDefinition` (method parameters are checked bivariantly, as `run`'s are).
+ */
+export type ApprovalPredicate<Args> = { check(args: Args, ctx: KeyContext): boolean }['check'];
+
+/** How long a request for approval waits for a decision when its tool does not say. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Declares a tool.
@@ -99,6 +117,11 @@ export function defineTool<Args>(definition: ToolDefinition<Args>): ToolDefiniti
   if (!/^[a-zA-Z0-9_-]{1,64}$/.test(definition.name)) {
     throw new TypeError(`Tool name '${definition.name}' must match ^[a-zA-Z0-9_-]{1,64}$ (an API rule).`);
   }
+  if (definition.approval !== undefined && definition.approval !== false && definition.effect !== 'write')
+    throw new TypeError(`Tool '${definition.name}': only a write tool can need approval.`);
+  const timeout = definition.approvalTimeoutMs;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0))
+    throw new TypeError(`Tool '${definition.name}': approvalTimeoutMs must be a positive number of ms.`);
   return definition;
 }
 

@@ -50,6 +50,7 @@ function describePostgresStore(url: string): void {
       const stores = await Promise.all(Array.from({ length: 4 }, () => open(schema, { max: 1 })));
       expect(await admin.unsafe(`SELECT version FROM "${schema}".schema_migrations`)).toEqual([
         { version: 1 },
+        { version: 2 },
       ]);
       await stores[0]!.append(key, 0, stamp(0, [message('m1')]));
       await Promise.all(stores.map((s) => s.close()));

@@ -46,7 +46,10 @@ describe('SqliteStore', () => {
     expect((await second.outbox()).map((r) => r.replyId)).toEqual(['rep_1']);
     await expect(second.append(key, 0, stamp(0, [message('m2')]))).rejects.toBeInstanceOf(ConflictError);
     await second.append(key, 2, stamp(2, [message('m2')]));
-    expect(second.database.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }]);
+    expect(second.database.prepare('SELECT version FROM schema_migrations').all()).toEqual([
+      { version: 1 },
+      { version: 2 },
+    ]);
     await second.close();
   });
 
@@ -95,7 +98,7 @@ describe('SqliteStore', () => {
   it('applies migrations once, in order, and refuses a file from a newer graft', () => {
     const database = new Database(':memory:');
     expect(migrate(database, [])).toEqual([]);
-    expect(migrate(database, SQLITE_MIGRATIONS)).toEqual([1]);
+    expect(migrate(database, SQLITE_MIGRATIONS)).toEqual([1, 2]);
     expect(migrate(database, SQLITE_MIGRATIONS)).toEqual([]);
     database
       .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, ?, ?)')
@@ -106,7 +109,7 @@ describe('SqliteStore', () => {
     const raw = new Database(path);
     migrate(raw);
     raw
-      .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (2, ?, ?)')
+      .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (3, ?, ?)')
       .run('future', 'now');
     raw.close();
     expect(() => new SqliteStore({ path })).toThrow(/upgrade graft/);

@@ -114,6 +114,15 @@ CREATE TABLE ${s}.conversations (
 CREATE INDEX conversations_unfinished ON ${s}.conversations (tenant, conversation) WHERE unfinished;
 `,
   },
+  {
+    version: 2,
+    name: 'outbox kind operator (replies written by a person)',
+    sql: (s) => `
+ALTER TABLE ${s}.outbox DROP CONSTRAINT outbox_kind_check;
+ALTER TABLE ${s}.outbox ADD CONSTRAINT outbox_kind_check
+  CHECK (kind IN ('reply', 'follow-up', 'fallback', 'operator'));
+`,
+  },
 ];
 
 /**

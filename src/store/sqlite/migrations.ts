@@ -89,6 +89,30 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_unfinished ON conversations (tenant, conversation) WHERE unfinished = 1;
 `,
   },
+  {
+    version: 2,
+    name: 'outbox kind operator (replies written by a person)',
+    // SQLite cannot alter a CHECK constraint: the table is rebuilt, rowids kept (they order replies).
+    sql: `
+CREATE TABLE outbox_v2 (
+  tenant       TEXT    NOT NULL,
+  conversation TEXT    NOT NULL,
+  reply_id     TEXT    NOT NULL,
+  delivery_id  TEXT    NOT NULL UNIQUE,
+  text         TEXT    NOT NULL,
+  covers       TEXT    NOT NULL,
+  kind         TEXT    NOT NULL CHECK (kind IN ('reply', 'follow-up', 'fallback', 'operator')),
+  committed_at INTEGER NOT NULL,
+  delivered_at INTEGER,
+  UNIQUE (tenant, conversation, reply_id)
+);
+INSERT INTO outbox_v2 (rowid, tenant, conversation, reply_id, delivery_id, text, covers, kind, committed_at, delivered_at)
+  SELECT rowid, tenant, conversation, reply_id, delivery_id, text, covers, kind, committed_at, delivered_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v2 RENAME TO outbox;
+CREATE INDEX outbox_undelivered ON outbox (committed_at) WHERE delivered_at IS NULL;
+`,
+  },
 ];
 
 /** The statements the store prepares once, by name. Parameters are named (`@tenant`, …). */
