@@ -57,14 +57,24 @@ function writeKey(ctx: ToolContext): string {
  * reads (`get_order`, `list_products`). Refusals (an unknown product or order, a cancelled order,
  * a fenced key) throw a `ToolRejection`, which graft records as a failed call that changed
  * nothing. `reconcile` answers from the shop's key record and fences a key that did not run, so a
- * late run of that call is refused instead of writing.
+ * late run of that call is refused instead of writing. With `cancelApproval`, a cancellation
+ * waits for a person's approval (`graft.decide`).
  *
  * @example
  * const tools = createShopTools(createMemoryShop());
  * const graft = createGraft({ store, model, tools, deliver });
  */
+export interface ShopToolOptions {
+  /**
+   * `cancel_order` needs a person's approval (the demo turns it on), and a request waits this long
+   * for a decision (default: the tool default, 24 hours).
+   */
+  cancelApproval?: boolean | { timeoutMs: number };
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type; hosts validate with the tool's schema.
-export function createShopTools(shop: Shop): ToolDefinition<any>[] {
+export function createShopTools(shop: Shop, options: ShopToolOptions = {}): ToolDefinition<any>[] {
+  const approval = options.cancelApproval;
   const reconcile = (key: string, ctx: { conversationId: string }) => {
     const order = shop.fence(ctx.conversationId, key);
     return Promise.resolve(
@@ -106,6 +116,8 @@ export function createShopTools(shop: Shop): ToolDefinition<any>[] {
       parameters: cancelOrderArgs,
       effect: 'write',
       reconcile,
+      ...(approval ? { approval: true } : {}),
+      ...(typeof approval === 'object' ? { approvalTimeoutMs: approval.timeoutMs } : {}),
       run: ({ order_id }, ctx) =>
         orderView(
           shop.cancelOrder({
