@@ -9,7 +9,8 @@ import { asIdempotencyKey, parseConversationId } from './ids.js';
 import { chooseFrontier, plan, retryAt, writeGate } from './plan.js';
 import { buildRequest } from './request.js';
 import type { ConversationState } from './state.js';
-import { evolve, initialState } from './state.js';
+import { evolve, initialState, unfinished } from './state.js';
+import { decideRequest, operatorReply, release, takeOver } from './operator.js';
 
 const usage = { inputTokens: 1, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 0 };
 
@@ -51,7 +52,10 @@ function core(config = coreConfig({ instanceId: 'me' })) {
     },
     respond(
       callId: CallId,
-      output: { text?: string; calls?: { id: string; name: string; kind: 'read' | 'write' }[] },
+      output: {
+        text?: string;
+        calls?: { id: string; name: string; kind: 'read' | 'write'; approvalMs?: number }[];
+      },
     ) {
       const calls = output.calls ?? [];
       append([
@@ -86,6 +90,7 @@ function core(config = coreConfig({ instanceId: 'me' })) {
             arguments: '{}',
             kind: c.kind,
             ...(c.kind === 'write' ? { idempotencyKey: asIdempotencyKey(`${c.name}:${c.id}`) } : {}),
+            ...(c.approvalMs === undefined ? {} : { approval: { timeoutMs: c.approvalMs } }),
           })),
         },
       ]);
@@ -555,5 +560,135 @@ describe('graft placement', () => {
     expect(
       grafts.map((e) => [e.item.type === 'function_call_output' && e.item.call_id, e.effect?.status]),
     ).toEqual([[expect.stringMatching(/_2$/), 'done']]);
+  });
+});
+
+describe('humans in the loop', () => {
+  /** m1's attempt asks for a `cancel` that needs approval (waiting up to 60 s). */
+  function requested() {
+    const c = core();
+    c.message('m1');
+    c.at(700).respond(c.lastCall().callId, {
+      calls: [{ id: 'fc1', name: 'cancel', kind: 'write', approvalMs: 60_000 }],
+    });
+    const effect = [...c.state.effects.values()][0]!;
+    return { c, effect };
+  }
+
+  it('records a write that needs approval as a request: it runs nothing, and the model is told it awaits', () => {
+    const { c, effect } = requested();
+    expect(effect.status).toBe('awaiting');
+    expect(effect.approval).toMatchObject({ requestedAt: 700, expiresAt: 60_700, decision: null });
+    const io = c.tick();
+    expect(types(io)).toEqual(['call-model']);
+    expect(io.wakeAt).toBeLessThanOrEqual(60_700);
+    expect(c.lastCall().entries[0]!.effect).toEqual({ effectId: effect.effectId, status: 'awaiting' });
+    expect(JSON.stringify(c.lastCall().entries[0]!.item)).toContain('awaiting_approval');
+    // The reply gate does not wait for a request: the reply goes out while it waits.
+    c.at(1_400).respond(c.lastCall().callId, { text: 'A colleague will confirm.' });
+    expect(c.state.replies.map((r) => r.kind)).toEqual(['reply']);
+    expect(unfinished(c.state)).toBe(true);
+  });
+
+  it('refuses every other write while a request waits, at once', () => {
+    const { c } = requested();
+    c.at(1_400).respond(c.lastCall().callId, { calls: [{ id: 'fc2', name: 'add', kind: 'write' }] });
+    const refused = c.log.find((e) => e.type === 'tool.refused');
+    expect(refused).toMatchObject({ refusals: [{ toolCallId: 'fc2', reason: 'awaiting-approval' }] });
+    expect(c.state.effects.size).toBe(1);
+  });
+
+  it('expires a request at its bound, and the follow-up tells the model it was not done', () => {
+    const { c, effect } = requested();
+    c.at(1_400).respond(c.lastCall().callId, { text: 'A colleague will confirm.' });
+    c.at(60_699).tick();
+    expect(effect.status).toBe('awaiting');
+    c.at(60_700).tick();
+    expect(effect).toMatchObject({ status: 'failed', approval: { decision: 'expired' } });
+    expect(c.lastCall().entries.some((e) => JSON.stringify(e.item).includes('in time'))).toBe(true);
+    expect(c.state.attempts.get(c.lastCall().attemptId)?.reason).toBe('follow-up');
+  });
+
+  it('withdraws the request of a superseded attempt before the next attempt starts, so its context says so', () => {
+    const { c, effect } = requested();
+    c.at(1_000).message('m2');
+    expect(effect).toMatchObject({ status: 'failed', approval: { decision: 'withdrawn' } });
+    const types = c.log.map((e) => e.type);
+    expect(types.indexOf('effect.rejected')).toBeLessThan(types.lastIndexOf('attempt.started'));
+    const grafted = c.lastCall().entries.find((e) => e.effect?.effectId === effect.effectId);
+    expect(grafted?.effect?.status).toBe('failed');
+    expect(JSON.stringify(grafted?.item)).toContain('withdrawn');
+    expect(() =>
+      decideRequest(
+        c.state,
+        effect.effectId,
+        { decision: 'approve', operator: 'ana' },
+        { instanceId: 'me', leaseUntil: 0 },
+      ),
+    ).toThrow(/withdrawn/);
+  });
+
+  it('runs an approved write on the deciding instance, under its key', () => {
+    const { c, effect } = requested();
+    c.at(1_400).respond(c.lastCall().callId, { text: 'A colleague will confirm.' });
+    c.append([
+      decideRequest(
+        c.state,
+        effect.effectId,
+        { decision: 'approve', operator: 'ana' },
+        { instanceId: 'other', leaseUntil: 20_000 },
+      ),
+    ]);
+    // Its time bounds count from the approval, not from the request.
+    expect(effect).toMatchObject({ status: 'running', owner: 'other', startedAt: 1_400 });
+    expect(types(c.tick())).not.toContain('run-write');
+    expect(c.tickAs('other').commands).toContainEqual(
+      expect.objectContaining({ type: 'run-write', effectId: effect.effectId, idempotencyKey: 'cancel:fc1' }),
+    );
+  });
+
+  it('supersedes the live attempt on takeover, answers nothing until release, then knows what the operator said', () => {
+    const c = core();
+    c.message('m1');
+    const first = c.lastCall().callId;
+    c.append([takeOver(c.state, 'ana')]);
+    expect(c.state.live).toBeNull();
+    expect(c.tick().commands).toContainEqual({ type: 'abort-model', callId: first });
+    const calls = c.state.calls.size;
+    c.at(1_000).message('m2');
+    expect(c.state.calls.size).toBe(calls);
+    expect(unfinished(c.state)).toBe(false);
+    c.append([operatorReply(c.state, 'We are on it.', 8_000)]);
+    expect(c.state.replies[0]).toMatchObject({ kind: 'operator', operator: 'ana', covers: ['m1', 'm2'] });
+    expect(types(c.tick())).toEqual(['abort-model', 'deliver']);
+    c.append([release(c.state)]);
+    c.at(2_000).message('m3');
+    const texts = c.lastCall().entries.map((e) => (e.item.type === 'message' ? e.item.content : ''));
+    expect(texts).toEqual([
+      'm1',
+      'm2',
+      expect.stringContaining('member of staff (ana)'),
+      'We are on it.',
+      'm3',
+    ]);
+  });
+
+  it('refuses acts the state does not allow', () => {
+    const c = core();
+    c.message('m1');
+    expect(() => operatorReply(c.state, 'hi', 100)).toThrow(/not taken over/);
+    expect(() => release(c.state)).toThrow(/not taken over/);
+    c.append([takeOver(c.state, 'ana')]);
+    expect(() => takeOver(c.state, 'bob')).toThrow(/already taken over by ana/);
+    expect(() => operatorReply(c.state, ' ', 100)).toThrow(/non-empty/);
+    expect(() => operatorReply(c.state, 'x'.repeat(101), 100)).toThrow(/longer than 100/);
+    expect(() =>
+      decideRequest(
+        c.state,
+        'eff_9_1' as never,
+        { decision: 'approve', operator: 'ana' },
+        { instanceId: 'me', leaseUntil: 0 },
+      ),
+    ).toThrow(/no request for approval/);
   });
 });
