@@ -124,6 +124,73 @@ export function describeEventStore(name: string, open: () => Promise<EventStore>
       expect(await store.ledger(c2, 'k1')).toBeNull();
     });
 
+    it('puts a request for approval in the ledger only once it is approved', async () => {
+      const request = started('eff_1_1', 'k1');
+      if (request.type !== 'effect.started') throw new Error('unreachable');
+      request.effects[0]!.approval = { expiresAt: 60_000 };
+      await store.append(c1, 0, stamp(0, [request]));
+      expect(await store.ledger(c1, 'k1')).toBeNull();
+      await store.append(
+        c1,
+        1,
+        stamp(1, [
+          {
+            type: 'effect.approved',
+            effectId: 'eff_1_1' as never,
+            operator: 'ana',
+            owner: 'i1',
+            leaseUntil: 0,
+            request: { tool: 'create_order', arguments: '{"n":1}', idempotencyKey: 'k1' as never },
+          },
+        ]),
+      );
+      expect(await store.ledger(c1, 'k1')).toMatchObject({ effectId: 'eff_1_1', status: 'running' });
+      const rejected = started('eff_3_1', 'k2');
+      if (rejected.type !== 'effect.started') throw new Error('unreachable');
+      rejected.effects[0]!.approval = { expiresAt: 60_000 };
+      await store.append(
+        c1,
+        2,
+        stamp(2, [
+          rejected,
+          { type: 'effect.rejected', effectId: 'eff_3_1' as never, cause: 'rejected', operator: 'ana' },
+        ]),
+      );
+      expect(await store.ledger(c1, 'k2')).toBeNull();
+    });
+
+    it("keeps a person's reply in the outbox like the bot's", async () => {
+      await store.append(
+        c1,
+        0,
+        stamp(0, [
+          message('m1'),
+          { type: 'conversation.taken-over', operator: 'ana' },
+          {
+            type: 'reply.committed',
+            attemptId: null,
+            replyId: 'rep_3' as never,
+            text: 'Hello from a person',
+            covers: ['m1' as never],
+            callId: null,
+            kind: 'operator',
+            needsHuman: false,
+            operator: 'ana',
+          },
+          { type: 'conversation.released', operator: 'ana' },
+        ]),
+      );
+      expect(await store.outbox()).toEqual([
+        expect.objectContaining({ replyId: 'rep_3', kind: 'operator', text: 'Hello from a person' }),
+      ]);
+      expect((await store.read(c1, 0)).map((e) => e.type)).toEqual([
+        'message.received',
+        'conversation.taken-over',
+        'reply.committed',
+        'conversation.released',
+      ]);
+    });
+
     it('keeps the outbox with the log, and marks deliveries', async () => {
       const reply: EventBody = {
         type: 'reply.committed',

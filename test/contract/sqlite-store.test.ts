@@ -95,6 +95,35 @@ describe('SqliteStore', () => {
     await reopened.close();
   });
 
+  it('migrates a version 1 file to version 2 keeping its outbox rows, in their order', async () => {
+    const path = freshPath();
+    const raw = new Database(path);
+    migrate(raw, SQLITE_MIGRATIONS.slice(0, 1));
+    const row = raw.prepare(
+      `INSERT INTO outbox (tenant, conversation, reply_id, delivery_id, text, covers, kind, committed_at, delivered_at)
+       VALUES ('t1', 'c1', ?, ?, '"hi"', '["m1"]', 'reply', 5, NULL)`,
+    );
+    row.run('rep_2', 't1:c1:rep_2');
+    row.run('rep_1', 't1:c1:rep_1');
+    expect(() =>
+      raw
+        .prepare(
+          `INSERT INTO outbox (tenant, conversation, reply_id, delivery_id, text, covers, kind, committed_at) VALUES ('t1', 'c1', 'rep_9', 'd9', '"x"', '[]', 'operator', 5)`,
+        )
+        .run(),
+    ).toThrow(/CHECK constraint/);
+    raw.close();
+    const store = new SqliteStore({ path });
+    expect((await store.outbox()).map((r) => r.replyId)).toEqual(['rep_2', 'rep_1']);
+    store.database
+      .prepare(
+        `INSERT INTO outbox (tenant, conversation, reply_id, delivery_id, text, covers, kind, committed_at) VALUES ('t1', 'c1', 'rep_9', 'd9', '"x"', '[]', 'operator', 6)`,
+      )
+      .run();
+    expect((await store.outbox()).map((r) => r.kind)).toEqual(['reply', 'reply', 'operator']);
+    await store.close();
+  });
+
   it('applies migrations once, in order, and refuses a file from a newer graft', () => {
     const database = new Database(':memory:');
     expect(migrate(database, [])).toEqual([]);
