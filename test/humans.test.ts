@@ -162,6 +162,37 @@ describe('approvals', () => {
     ]);
   });
 
+  it('rebases an answer drafted while the approval landed, so the customer hears the decision', async () => {
+    const runs: string[] = [];
+    const brain = createScriptedBrain([
+      [callTool('cancel', {})],
+      [say('A colleague will confirm.')],
+      // m2's first call was made while the request waited; the approval lands while it runs.
+      (r) => {
+        expect(outputsOf(r).join()).toContain('awaiting_approval');
+        return [say('It still waits for a colleague.')];
+      },
+      // The draft is not sent: the cancellation ran meanwhile, and the model answers again.
+      (r) => {
+        expect(outputsOf(r).join()).toContain('"cancelled":true');
+        return [say('Your order is cancelled, and yes, you will be refunded.')];
+      },
+    ]);
+    const h = harness({ brain, tools: tools(runs) });
+    h.sendAt(0, 'm1', 'Cancel my order.');
+    h.sendAt(5_000, 'm2', 'Will I be refunded?');
+    await h.clock.run(5_100);
+    const [request] = await h.graft.approvals();
+    await h.graft.decide(request!.id, { decision: 'approve', operator: 'ana' });
+    await h.clock.run(30_000);
+    expect(runs).toEqual(['cancel']);
+    expect(h.delivered.map((d) => d.text)).toEqual([
+      'A colleague will confirm.',
+      'Your order is cancelled, and yes, you will be refunded.',
+    ]);
+    expect(brain.remaining()).toBe(0);
+  });
+
   it('withdraws the request of a superseded attempt, says so to the next attempt, and refuses a late decision', async () => {
     const runs: string[] = [];
     const brain = createScriptedBrain([
