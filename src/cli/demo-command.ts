@@ -35,7 +35,8 @@ const HELP = `Usage: graft demo [flags]
 Runs the demo: graft's HTTP service, the shop clerk behind a local Responses API emulator (no
 API key needed), and the demo shop (its products and orders in graft's own database). Accepts the
 API key 'demo' (or GRAFT_DEMO_API_KEY when set). GET /v1/demo/orders lists the shop's orders.
-Takes every flag of 'graft serve', and:
+A cancellation needs a person's approval: GET /v1/approvals lists the requests, and
+POST /v1/approvals/{id} approves or rejects one. Takes every flag of 'graft serve', and:
 
 ${flagHelp(demoFlags)}`;
 
@@ -66,8 +67,9 @@ function orderRoutes(app: Hono<AppEnv>, shop: () => AsyncShop | null): void {
 /** Curl lines that try the demo out. */
 export function demoExamples(url: string, key: string): string {
   const auth = `-H 'Authorization: Bearer ${key}'`;
+  const json = `${auth} -H 'Content-Type: application/json'`;
   const post = (id: string, text: string) =>
-    `curl -s -X POST ${url}/v1/conversations/c1/messages ${auth} -H 'Content-Type: application/json' -d '{"id":"${id}","text":"${text}"}'`;
+    `curl -s -X POST ${url}/v1/conversations/c1/messages ${json} -d '{"id":"${id}","text":"${text}"}'`;
   return [
     '# Send a message (202 once it is stored), then a burst while the first is being answered:',
     post('m1', 'I want 2 pizzas.'),
@@ -77,6 +79,11 @@ export function demoExamples(url: string, key: string): string {
     `curl -s ${url}/v1/conversations/c1 ${auth}`,
     `curl -s ${url}/v1/demo/orders ${auth}`,
     `npx graft inspect c1 --url ${url} --api-key ${key}`,
+    "# A cancellation waits for a colleague's approval: list the requests, then approve one (its id in",
+    '# place of ID; or send {"decision":"reject","note":"…"}): either way the customer gets a follow-up.',
+    post('m4', 'Please cancel my order.'),
+    `curl -s ${url}/v1/approvals ${auth}`,
+    `curl -s -X POST ${url}/v1/approvals/ID ${json} -d '{"decision":"approve","operator":"ana"}'`,
   ].join('\n');
 }
 
@@ -102,7 +109,8 @@ export async function startDemo(
     staticKeys: { [apiKey]: DEMO_TENANT },
     tools: async (opened) => {
       shop = await openShop(opened);
-      return createAsyncShopTools(shop).map((tool) =>
+      // A cancellation waits for a person's approval (GET /v1/approvals, POST /v1/approvals/{id}).
+      return createAsyncShopTools(shop, { cancelApproval: true }).map((tool) =>
         defineTool<unknown>({
           ...tool,
           run: async (args, ctx) => {

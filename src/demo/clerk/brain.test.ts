@@ -4,6 +4,8 @@ import { defaultCatalogue } from '../shop/catalogue.js';
 import { createMemoryShop, type Shop } from '../shop/shop.js';
 import { createShopTools } from '../shop/tools.js';
 import type { BrainOutput } from '../../core/brain.js';
+import { notes, notices } from '../../core/context.js';
+import { rejectionOutput } from '../../core/state.js';
 import type { FunctionToolSpec, InputItem } from '../../core/items.js';
 import { type ToolContext, toolSpec } from '../../tools/define-tool.js';
 import { contextTokens, estimateTokens, outputTokens } from '../../model/tokens.js';
@@ -250,6 +252,174 @@ describe('orders, cancellations, status and menu', () => {
 
   it('replies politely to chat', () => {
     expect(textOf(ask([user('hello')]))).toMatch(/^Happy to help!/);
+  });
+});
+
+describe('people in the loop', () => {
+  const note = (entry: { item: InputItem }) => entry.item;
+  const cancelArgs = { order_id: 'ord_1' };
+  const cancelledOrd1 = { ...ord1, status: 'cancelled' };
+  /** The customer asked to cancel, and the cancellation became a request that awaits approval. */
+  const requested = [
+    m1,
+    ...pair('call_1', 'create_order', createPizzas, ord1),
+    assistant('Your order ord_1 is confirmed.'),
+    user('Please cancel my order.'),
+    ...pair('call_2', 'cancel_order', cancelArgs, notices.awaiting),
+  ];
+  const told = [...requested, assistant('A colleague needs to confirm the cancellation.')];
+  /** The decision arrives in a follow-up: the effect grafted at its new status, then the note. */
+  const decided = (output: unknown) => [
+    ...told,
+    note(notes.grafts('Please cancel my order.', null)),
+    ...pair('graft_eff_2_1_1', 'cancel_order', cancelArgs, output),
+    note(notes.followUp),
+  ];
+
+  it('tells the customer a colleague must confirm a write that awaits approval', () => {
+    expect(textOf(ask(requested))).toBe(
+      "A colleague needs to confirm the cancellation of order ord_1; I'll let you know as soon as they have.",
+    );
+  });
+
+  it('never asks for a write again while it awaits approval, whatever the customer writes', () => {
+    for (const text of ['Please cancel my order.', 'Thanks!', 'Where is my order?']) {
+      expect(textOf(ask([...told, user(text)]))).toMatch(
+        /^A colleague still needs to confirm the cancellation of order ord_1/,
+      );
+    }
+  });
+
+  it('says a change waits for the colleague when it was refused because a request awaits, and does not retry', () => {
+    const asked = [...told, user('Add a cola.')];
+    const tried = callOf(ask(asked));
+    expect(tried.name).toBe('update_order');
+    const refused = [
+      ...asked,
+      ...pair('call_3', tried.name, tried.args, notices.awaitingOther('cancel_order')),
+    ];
+    expect(textOf(ask(refused))).toBe(
+      "I can make that change once a colleague has decided on the cancellation of order ord_1; I'll let you know as soon as they have.",
+    );
+    // Refused from a context that did not show the request: the tool the refusal names is enough.
+    const blind = [
+      m1,
+      ...pair('call_1', 'create_order', createPizzas, ord1),
+      user('Add a cola.'),
+      ...pair('call_2', 'update_order', cancelArgs, notices.awaitingOther('cancel_order')),
+    ];
+    expect(textOf(ask(blind))).toMatch(/once a colleague has decided on the cancellation of your order/);
+    // The customer writes again: the change is tried again.
+    expect(callOf(ask([...refused, assistant('Later.'), user('Add a cola.')])).name).toBe('update_order');
+  });
+
+  it('follows up an approved cancellation with the cancelled order', () => {
+    expect(textOf(ask(decided(cancelledOrd1)))).toBe(
+      'Good news: a colleague confirmed it, and your order ord_1 is cancelled. Is there anything else I can help you with?',
+    );
+  });
+
+  it('says a rejected request was declined, quoting the note, and keeps the order', () => {
+    const rejected = decided(rejectionOutput('rejected', 'It has already left the kitchen.'));
+    expect(textOf(ask(rejected))).toBe(
+      'Sorry, a colleague declined the cancellation of order ord_1: "It has already left the kitchen." Nothing has changed. Is there anything else I can help you with?',
+    );
+    const answered = [...rejected, assistant('Sorry, declined.')];
+    // Not retried: the order stays until the customer asks again.
+    expect(callOf(ask([...answered, user('Where is my order?')]))).toEqual({
+      name: 'get_order',
+      args: { order_id: 'ord_1' },
+    });
+    expect(callOf(ask([...answered, user('Add a cola.')]))).toEqual({
+      name: 'update_order',
+      args: { order_id: 'ord_1', items: [line('cola', 1), line('pizza', 2)] },
+    });
+    expect(callOf(ask([...answered, user('Please cancel it anyway.')]))).toEqual({
+      name: 'cancel_order',
+      args: cancelArgs,
+    });
+  });
+
+  it('says a rejection without a note was declined, without quoting anything', () => {
+    expect(textOf(ask(decided(rejectionOutput('rejected', undefined))))).toMatch(
+      /^Sorry, a colleague declined the cancellation of order ord_1\. Nothing has changed\./,
+    );
+  });
+
+  it('says nobody could confirm an expired request in time, and does not retry it', () => {
+    expect(textOf(ask(decided(rejectionOutput('expired', undefined))))).toBe(
+      'Sorry, nobody could confirm the cancellation of order ord_1 in time, so nothing has changed. Is there anything else I can help you with?',
+    );
+  });
+
+  it('asks again for a withdrawn request only when the customer’s newer messages still ask for it', () => {
+    const withdrawn = [
+      m1,
+      ...pair('call_1', 'create_order', createPizzas, ord1),
+      assistant('Your order ord_1 is confirmed.'),
+      user('Please cancel my order.'),
+      ...pair('call_2', 'cancel_order', cancelArgs, rejectionOutput('withdrawn', undefined)),
+    ];
+    expect(textOf(ask([...withdrawn, user('Actually, keep it.')]))).toMatch(
+      /order ord_1 for 2 pizzas is confirmed/,
+    );
+    expect(callOf(ask([...withdrawn, user('Yes, cancel it, please.')]))).toEqual({
+      name: 'cancel_order',
+      args: cancelArgs,
+    });
+    // A graft of the withdrawn request (from the superseded branch) reads the same.
+    const grafted = [
+      ...withdrawn.slice(0, 4),
+      note(notes.grafts('Please cancel my order.', 'Add a cola.')),
+      ...pair('graft_eff_2_1_1', 'cancel_order', cancelArgs, rejectionOutput('withdrawn', undefined)),
+      user('Add a cola.'),
+    ];
+    expect(callOf(ask(grafted))).toEqual({
+      name: 'update_order',
+      args: { order_id: 'ord_1', items: [line('cola', 1), line('pizza', 2)] },
+    });
+  });
+
+  it('does not retry a write that was approved and then failed until the customer writes again', () => {
+    const failed = decided({ error: 'The order has already been delivered.' });
+    expect(textOf(ask(failed))).toMatch(
+      /couldn't cancel your order just now \(The order has already been delivered\.\)/,
+    );
+    expect(callOf(ask([...failed, assistant('Sorry.'), user('Please cancel my order.')])).name).toBe(
+      'cancel_order',
+    );
+  });
+
+  it('shows it read what a member of staff replied, then answers the latest message', () => {
+    const operated = [
+      user('Hello?'),
+      user('Is anyone there?'),
+      note(notes.byOperator('ana')),
+      assistant('We added a free dessert to your order.'),
+      user('Great, thanks.'),
+    ];
+    expect(textOf(ask(operated))).toMatch(
+      /^As my colleague ana said: "We added a free dessert to your order\." Happy to help!/,
+    );
+    // Through a write, and only in the next answer.
+    const ordering = [...operated.slice(0, 4), m1];
+    expect(callOf(ask(ordering)).name).toBe('create_order');
+    const created = [...ordering, ...pair('call_1', 'create_order', createPizzas, ord1)];
+    expect(textOf(ask(created))).toMatch(/^As my colleague ana said: ".*" Your order ord_1 is confirmed/);
+    const next = [...created, assistant('Your order ord_1 is confirmed.'), user('Thanks!')];
+    expect(textOf(ask(next))).not.toMatch(/colleague/);
+    // A member of staff who gave no name, and a long reply, quoted in part.
+    const long =
+      'We are very sorry about the delay: the kitchen had a small fire, and every order is late tonight by about half an hour.';
+    const unnamed = [
+      user('Hello?'),
+      note(notes.byOperator('a member of staff')),
+      assistant(long),
+      user('ok'),
+    ];
+    expect(textOf(ask(unnamed))).toMatch(
+      /^As my colleague said: "We are very sorry about the delay: the kitchen had a small fire, and every…" Happy/,
+    );
   });
 });
 

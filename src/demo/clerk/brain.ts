@@ -17,6 +17,7 @@ import {
   parseMessage,
   unrecognisedProducts,
 } from './language.js';
+import { type DeclineCause, operatorOfNote, quoteSentence, readRequestNote } from './humans.js';
 import { deepFreeze, memoByText } from './memo.js';
 
 /**
@@ -24,6 +25,12 @@ import { deepFreeze, memoByText } from './memo.js';
  * context and decides from it alone (no clock, no randomness, no memory between calls), so the
  * same context always gets the same answer and every mistake it makes is the context's fault:
  * it creates an order only when its context shows none done, running or of unknown outcome.
+ *
+ * It knows about people in the loop too: a write that awaits a member of staff's approval is
+ * never asked for again while it waits (the customer is told a colleague will confirm it); a
+ * request that was rejected or expired is reported and not retried until the customer asks
+ * again; and a reply a member of staff sent while they had the conversation is acknowledged in
+ * the clerk's next answer.
  */
 
 const WRITE_TOOLS: ReadonlySet<string> = new Set(['create_order', 'update_order', 'cancel_order']);
@@ -91,6 +98,12 @@ type MenuEntry = { product: string; priceCents: number };
 type Outcome =
   | { kind: 'not_executed' }
   | { kind: 'running' }
+  /** A write that waits for a member of staff's approval: it has not run. */
+  | { kind: 'awaiting' }
+  /** A write refused because an earlier `tool` call awaits approval. */
+  | { kind: 'held'; tool: string }
+  /** A request for approval that ended without running; `note` is the person's, or ''. */
+  | { kind: 'declined'; cause: DeclineCause; note: string }
   | { kind: 'unknown' }
   | { kind: 'failed'; message: string }
   /** A write's result, or what get_order found. */
@@ -111,6 +124,8 @@ interface CallRecord {
   /** Where its latest status showed up. */
   lastPosition: number;
   graft: boolean;
+  /** The context once said this write awaited approval (so its result is a person's decision). */
+  requested: boolean;
   outcome: Outcome;
 }
 
@@ -128,8 +143,16 @@ interface Known {
   menu: MenuEntry[] | null;
   pending: CallRecord[];
   uncertain: CallRecord[];
+  /** Writes that await a member of staff's approval. */
+  awaiting: CallRecord[];
   lastGetOrderPosition: number;
   lastListProductsPosition: number;
+}
+
+interface OperatorReply {
+  position: number;
+  operator: string;
+  text: string;
 }
 
 interface Situation {
@@ -139,6 +162,8 @@ interface Situation {
   tools: unknown;
   users: UserMessage[];
   lastAssistantPosition: number;
+  /** The latest assistant message a member of staff wrote (a developer note says so), if any. */
+  operatorReply: OperatorReply | null;
   desired: DesiredOrder;
   records: CallRecord[];
   known: Known;
@@ -150,6 +175,9 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
   const calls = new Map<string, { name: string; argsText: string }>();
   const outputs: { callId: string; output: string; position: number }[] = [];
   let lastAssistantPosition = -1;
+  let operatorReply: OperatorReply | null = null;
+  /** The member of staff a developer note named as the author of the next assistant message. */
+  let byOperator: string | null = null;
   // A plain loop, not forEach: this runs over every item of every call. Holes read as undefined.
   for (let position = 0; position < items.length; position += 1) {
     const item = items[position];
@@ -161,8 +189,16 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
         users.push({ position, text, intent: parseMessage(text, catalogue) });
       } else if (item.role === 'assistant') {
         lastAssistantPosition = position;
+        if (byOperator !== null) {
+          operatorReply = { position, operator: byOperator, text: contentText(item.content) };
+        }
       }
-    } else if (type === 'function_call') {
+      // The note that names a member of staff holds for the assistant message right after it only.
+      byOperator = item.role === 'developer' ? operatorOfNote(contentText(item.content)) : null;
+      continue;
+    }
+    byOperator = null;
+    if (type === 'function_call') {
       if (typeof item.call_id === 'string' && typeof item.name === 'string') {
         calls.set(item.call_id, {
           name: item.name,
@@ -188,13 +224,14 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
       });
   }
   const records = buildRecords(observations);
-  const desired = desiredAfter(users, catalogue);
+  const desired = desiredOf(users, records, catalogue);
   return {
     catalogue,
     maxFailedTries,
     tools: request.tools,
     users,
     lastAssistantPosition,
+    operatorReply,
     desired,
     records,
     known: knownShop(records),
@@ -204,7 +241,8 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
 /**
  * One record per call, in context order. A graft's later pair (`graft_<effectId>_<n>`) updates
  * its effect's record, so later news wins; the first graft of an effect this branch asked for
- * itself (answered "running" under the model's call id) is matched by name and arguments.
+ * itself (answered "running", or "awaiting approval", under the model's call id) is matched by
+ * name and arguments.
  */
 function buildRecords(observations: readonly Observation[]): CallRecord[] {
   const records: CallRecord[] = [];
@@ -222,13 +260,18 @@ function buildRecords(observations: readonly Observation[]): CallRecord[] {
     const twin =
       graft && outcome.kind !== 'not_executed'
         ? records.find(
-            (r) => isUnsettled(r) && !r.graft && r.name === observation.name && r.argsKey === argsKey,
+            (r) =>
+              (isUnsettled(r) || r.outcome.kind === 'awaiting') &&
+              !r.graft &&
+              r.name === observation.name &&
+              r.argsKey === argsKey,
           )
         : undefined;
     const existing = byKey.get(key) ?? twin;
     if (existing) {
       existing.outcome = outcome;
       existing.lastPosition = observation.position;
+      if (outcome.kind === 'awaiting') existing.requested = true;
       byKey.set(key, existing);
       continue;
     }
@@ -239,6 +282,7 @@ function buildRecords(observations: readonly Observation[]): CallRecord[] {
       firstPosition: observation.position,
       lastPosition: observation.position,
       graft: graft !== null,
+      requested: outcome.kind === 'awaiting',
       outcome,
     };
     records.push(record);
@@ -292,6 +336,38 @@ function desiredAfter(users: readonly UserMessage[], catalogue: Catalogue): Desi
   return state.desired;
 }
 
+/**
+ * What the customer wants, knowing how their requests for approval ended. A cancellation that a
+ * member of staff rejected, that expired or that was withdrawn did not happen: the customer's
+ * earlier "cancel" is undone where the context says so, and only a later "cancel" asks again.
+ */
+function desiredOf(
+  users: readonly UserMessage[],
+  records: readonly CallRecord[],
+  catalogue: Catalogue,
+): DesiredOrder {
+  const declined: number[] = [];
+  for (const r of records) {
+    if (r.name === 'cancel_order' && r.outcome.kind === 'declined') declined.push(r.lastPosition);
+  }
+  if (declined.length === 0) return desiredAfter(users, catalogue);
+  declined.sort((a, b) => a - b);
+  let desired: DesiredOrder = null;
+  let next = 0;
+  const undoCancel = (before: number) => {
+    for (; next < declined.length && (declined[next] ?? Infinity) < before; next += 1) {
+      if (desired?.cancelled && desired.items.length > 0)
+        desired = { items: desired.items, cancelled: false };
+    }
+  };
+  for (const user of users) {
+    undoCancel(user.position);
+    desired = applyIntent(desired, user.intent);
+  }
+  undoCancel(Infinity);
+  return desired;
+}
+
 /** What an output says happened, remembered per tool name and exact output text. */
 const outcomeMemos = new Map<string, (output: string) => Outcome>();
 const MAX_OUTCOME_MEMOS = 64;
@@ -338,7 +414,10 @@ function noticeOf(value: Record<string, unknown>, write: boolean): Outcome | nul
   if (value.error !== undefined && value.error !== null) {
     return { kind: 'failed', message: errorText(value.error) };
   }
-  if (value.status === 'not_executed') return { kind: 'not_executed' };
+  if (value.status === 'not_executed') return readRequestNote(value.note) ?? { kind: 'not_executed' };
+  if (value.status === 'awaiting_approval') {
+    return write ? { kind: 'awaiting' } : { kind: 'failed', message: 'awaiting approval' };
+  }
   // Only writes are effects; a read reported running or unknown simply told nothing.
   if (value.status === 'running') {
     return write ? { kind: 'running' } : { kind: 'failed', message: 'still running' };
@@ -356,6 +435,7 @@ function knownShop(records: readonly CallRecord[]): Known {
     menu: null,
     pending: [],
     uncertain: [],
+    awaiting: [],
     lastGetOrderPosition: -1,
     lastListProductsPosition: -1,
   };
@@ -364,6 +444,7 @@ function knownShop(records: readonly CallRecord[]): Known {
     const outcome = record.outcome;
     if (outcome.kind === 'running') known.pending.push(record);
     if (outcome.kind === 'unknown') known.uncertain.push(record);
+    if (outcome.kind === 'awaiting') known.awaiting.push(record);
     // A lookup shows the shop at its time: a write made before it that landed after it wins.
     const stale = record.name === 'get_order' && landedAfter(records, record);
     if (outcome.kind === 'order' && !stale) known.order = outcome.order;
@@ -400,8 +481,10 @@ function landedAfter(records: readonly CallRecord[], lookup: CallRecord): boolea
 
 /**
  * The clerk's decision, the first rule that applies: check a write of unknown outcome; wait for a
- * running write; create, update or cancel so the shop matches what the customer wants; look up
- * the order for a status question; fetch the menu for a menu question; otherwise reply.
+ * running write; create, update or cancel so the shop matches what the customer wants (unless
+ * that write awaits approval, or was refused since the customer last wrote because another one
+ * does); look up the order for a status question; fetch the menu for a menu question; otherwise
+ * reply, with any news of a request for approval first.
  */
 function decide(s: Situation): BrainOutput {
   const { known, desired } = s;
@@ -410,22 +493,46 @@ function decide(s: Situation): BrainOutput {
   }
   if (known.pending.length > 0) return say(s, pendingText(s));
   const write = neededWrite(desired, known.order);
-  if (write) return callOr(s, write.name, write.args, () => say(s, unavailableText(write.name)));
+  if (write) return writeOrSay(s, write);
   const lastStatus = lastPositionOf(s.users, 'status');
   if (known.order && lastStatus > known.lastGetOrderPosition) {
-    return callOr(s, 'get_order', { order_id: known.order.orderId }, () => say(s, replyText(s)));
+    return callOr(s, 'get_order', { order_id: known.order.orderId }, () => say(s, answerText(s)));
   }
   if (lastPositionOf(s.users, 'menu') > known.lastListProductsPosition) {
-    return callOr(s, 'list_products', {}, () => say(s, replyText(s)));
+    return callOr(s, 'list_products', {}, () => say(s, answerText(s)));
   }
-  return say(s, replyText(s));
+  return say(s, answerText(s));
+}
+
+type Write = { name: string; args: Record<string, unknown> };
+
+/**
+ * Makes the write, unless people are in its way: the same write awaits a member of staff's
+ * approval (asking again would not help: the customer is told a colleague will confirm it), a
+ * write was refused since the customer last wrote because another one awaits approval, or this
+ * write was approved and then failed since the customer last wrote.
+ */
+function writeOrSay(s: Situation, write: Write): BrainOutput {
+  const waiting = s.known.awaiting.find((r) => sameWrite(r, write));
+  if (waiting) return say(s, awaitingText(waiting, waiting.lastPosition < s.lastAssistantPosition));
+  const lastUser = s.users[s.users.length - 1]?.position ?? -1;
+  for (const r of s.records) {
+    if (r.lastPosition <= lastUser) continue;
+    if (r.outcome.kind === 'held') return say(s, heldText(s.known.awaiting[0], r.outcome.tool));
+    if (r.requested && r.outcome.kind === 'failed' && sameWrite(r, write)) {
+      return say(s, failedText(write.name, r.outcome.message));
+    }
+  }
+  return callOr(s, write.name, write.args, () => say(s, unavailableText(write.name)));
+}
+
+/** The same tool on the same order (a create names none). */
+function sameWrite(record: CallRecord, write: Write): boolean {
+  return record.name === write.name && record.args?.order_id === write.args.order_id;
 }
 
 /** The write that brings the shop to what the customer wants, if one is needed. */
-function neededWrite(
-  desired: DesiredOrder,
-  order: KnownOrder | null,
-): { name: string; args: Record<string, unknown> } | null {
+function neededWrite(desired: DesiredOrder, order: KnownOrder | null): Write | null {
   const active = order !== null && order.status !== 'cancelled' ? order : null;
   if (desired && !desired.cancelled && desired.items.length > 0) {
     if (!active) return { name: 'create_order', args: { items: desired.items } };
@@ -481,6 +588,18 @@ function lastPositionOf(users: readonly UserMessage[], kind: Intent['kind']): nu
 // Writing replies (each 10–40 words)
 
 function say(s: Situation, body: string): BrainOutput {
+  return { type: 'message', text: colleagueSaid(s) + sorryText(s) + body };
+}
+
+/** When the latest assistant message was a member of staff's, the clerk's answer shows it read it. */
+function colleagueSaid(s: Situation): string {
+  const reply = s.operatorReply;
+  if (!reply || reply.position !== s.lastAssistantPosition) return '';
+  const who = reply.operator === '' ? 'my colleague' : `my colleague ${reply.operator}`;
+  return `As ${who} said: ${quoteSentence(reply.text, 15)} `;
+}
+
+function sorryText(s: Situation): string {
   // The first two distinct words the customer asked for since the last reply that are not products.
   const named: string[] = [];
   for (const user of s.users) {
@@ -489,8 +608,44 @@ function say(s: Situation, body: string): BrainOutput {
       if (named.length < 2 && !named.includes(word)) named.push(word);
     }
   }
-  const prefix = named.length > 0 ? `Sorry, we don't have ${named.join(' or ')}. ` : '';
-  return { type: 'message', text: prefix + body };
+  return named.length > 0 ? `Sorry, we don't have ${named.join(' or ')}. ` : '';
+}
+
+/** The answer when nothing needs doing, after any news of a request for approval. */
+function answerText(s: Situation): string {
+  const news = requestNews(s);
+  if (news === null) return replyText(s);
+  const asked = s.users.some((user) => user.position > s.lastAssistantPosition);
+  return `${news} ${asked ? replyText(s) : 'Is there anything else I can help you with?'}`;
+}
+
+/**
+ * How a request for approval ended, when the customer has not been told since: approved (and
+ * done), rejected or expired. A withdrawn request is no news: the customer wrote again, and the
+ * clerk acts on what they wrote.
+ */
+function requestNews(s: Situation): string | null {
+  let latest: CallRecord | null = null;
+  for (const r of s.records) {
+    if (r.lastPosition <= s.lastAssistantPosition || (latest && latest.lastPosition > r.lastPosition))
+      continue;
+    const outcome = r.outcome;
+    if (
+      (outcome.kind === 'declined' && outcome.cause !== 'withdrawn') ||
+      (r.requested && outcome.kind === 'order')
+    ) {
+      latest = r;
+    }
+  }
+  if (!latest) return null;
+  const outcome = latest.outcome;
+  if (outcome.kind === 'order') return approvedText(latest.name, outcome.order, s.catalogue);
+  if (outcome.kind !== 'declined') return null;
+  const what = requestWhat(latest);
+  if (outcome.cause === 'expired')
+    return `Sorry, nobody could confirm ${what} in time, so nothing has changed.`;
+  const said = outcome.note === '' ? '.' : `: ${quoteSentence(outcome.note, 12)}`;
+  return `Sorry, a colleague declined ${what}${said} Nothing has changed.`;
 }
 
 /** The answer when nothing needs doing: it follows the customer's latest message. */
@@ -542,6 +697,32 @@ function pendingText(s: Situation): string {
     return `cancelling ${orderId}`;
   });
   return `Your order is being processed: I'm ${joinWords(doing)} right now. I'll confirm here as soon as it's done.`;
+}
+
+/** What a request for approval asks for, in words. */
+function requestWhat(record: CallRecord | undefined, tool = record?.name ?? ''): string {
+  const orderId = typeof record?.args?.order_id === 'string' ? `order ${record.args.order_id}` : 'your order';
+  if (tool === 'cancel_order') return `the cancellation of ${orderId}`;
+  if (tool === 'update_order') return `the change to ${orderId}`;
+  if (tool === 'create_order') return 'your new order';
+  return 'your earlier request';
+}
+
+function awaitingText(record: CallRecord, still: boolean): string {
+  const needs = still ? 'still needs' : 'needs';
+  return `A colleague ${needs} to confirm ${requestWhat(record)}; I'll let you know as soon as they have.`;
+}
+
+function heldText(awaiting: CallRecord | undefined, tool: string): string {
+  return `I can make that change once a colleague has decided on ${requestWhat(awaiting, awaiting?.name ?? tool)}; I'll let you know as soon as they have.`;
+}
+
+function approvedText(tool: string, order: KnownOrder, catalogue: Catalogue): string {
+  const done =
+    tool === 'cancel_order'
+      ? 'is cancelled'
+      : `is ${tool === 'create_order' ? 'placed' : 'updated'}: ${linesText(catalogue, order.lines)}`;
+  return `Good news: a colleague confirmed it, and your order ${order.orderId} ${done}.`;
 }
 
 function uncertainText(): string {

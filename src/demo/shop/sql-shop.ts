@@ -18,11 +18,13 @@ import {
   type WriteTool,
 } from './shop.js';
 import {
+  cancelApprovalFields,
   cancelOrderArgs,
   createOrderArgs,
   getOrderArgs,
   listProductsArgs,
   orderView,
+  type ShopToolOptions,
   updateOrderArgs,
 } from './tools.js';
 
@@ -492,15 +494,19 @@ export function asyncShop(shop: Shop): AsyncShop {
 const writeKey = (ctx: ToolContext): string => ctx.idempotencyKey ?? ctx.toolCallId;
 
 /**
- * The shop's five tools over an asynchronous shop: the same names, descriptions and schemas as
- * `createShopTools`, with `run` returning a promise. Refusals reject with a `ToolRejection`; a
- * database error leaves the outcome unknown, and `reconcile` then fences the key.
+ * The shop's five tools over an asynchronous shop: the same names, descriptions, schemas and
+ * options as `createShopTools`, with `run` returning a promise. Refusals reject with a
+ * `ToolRejection`; a database error leaves the outcome unknown, and `reconcile` then fences the
+ * key. With `cancelApproval`, a cancellation waits for a person's approval (`graft.decide`).
  *
  * @example
- * const tools = createAsyncShopTools(createSqliteShop(database));
+ * const tools = createAsyncShopTools(createSqliteShop(database), { cancelApproval: true });
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
-export function createAsyncShopTools(shop: AsyncShop): ToolDefinition<any>[] {
+export function createAsyncShopTools(
+  shop: AsyncShop,
+  options: ShopToolOptions = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
+): ToolDefinition<any>[] {
   // `fence` makes "did not happen" final: a late run of the call is refused.
   const reconcile = async (key: string, ctx: KeyContext) => {
     const order = await shop.fence(ctx.conversationId, key);
@@ -545,6 +551,7 @@ export function createAsyncShopTools(shop: AsyncShop): ToolDefinition<any>[] {
       parameters: cancelOrderArgs,
       effect: 'write',
       reconcile,
+      ...cancelApprovalFields(options),
       run: async ({ order_id }, ctx) =>
         orderView(
           await shop.cancelOrder({

@@ -52,6 +52,27 @@ function writeKey(ctx: ToolContext): string {
   return ctx.idempotencyKey ?? ctx.toolCallId;
 }
 
+/** Options of `createShopTools` and `createAsyncShopTools`. */
+export interface ShopToolOptions {
+  /**
+   * `cancel_order` needs a person's approval (the demo turns it on), and a request waits this long
+   * for a decision (default: the tool default, 24 hours).
+   */
+  cancelApproval?: boolean | { timeoutMs: number };
+}
+
+/** The approval fields of `cancel_order` under these options (none without `cancelApproval`). */
+export function cancelApprovalFields(options: ShopToolOptions): {
+  approval?: true;
+  approvalTimeoutMs?: number;
+} {
+  const approval = options.cancelApproval;
+  if (!approval) return {};
+  return typeof approval === 'object'
+    ? { approval: true, approvalTimeoutMs: approval.timeoutMs }
+    : { approval: true };
+}
+
 /**
  * The shop's five tools: three writes (`create_order`, `update_order`, `cancel_order`) and two
  * reads (`get_order`, `list_products`). Refusals (an unknown product or order, a cancelled order,
@@ -61,20 +82,11 @@ function writeKey(ctx: ToolContext): string {
  * waits for a person's approval (`graft.decide`).
  *
  * @example
- * const tools = createShopTools(createMemoryShop());
+ * const tools = createShopTools(createMemoryShop(), { cancelApproval: true });
  * const graft = createGraft({ store, model, tools, deliver });
  */
-export interface ShopToolOptions {
-  /**
-   * `cancel_order` needs a person's approval (the demo turns it on), and a request waits this long
-   * for a decision (default: the tool default, 24 hours).
-   */
-  cancelApproval?: boolean | { timeoutMs: number };
-}
-
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type; hosts validate with the tool's schema.
 export function createShopTools(shop: Shop, options: ShopToolOptions = {}): ToolDefinition<any>[] {
-  const approval = options.cancelApproval;
   const reconcile = (key: string, ctx: { conversationId: string }) => {
     const order = shop.fence(ctx.conversationId, key);
     return Promise.resolve(
@@ -116,8 +128,7 @@ export function createShopTools(shop: Shop, options: ShopToolOptions = {}): Tool
       parameters: cancelOrderArgs,
       effect: 'write',
       reconcile,
-      ...(approval ? { approval: true } : {}),
-      ...(typeof approval === 'object' ? { approvalTimeoutMs: approval.timeoutMs } : {}),
+      ...cancelApprovalFields(options),
       run: ({ order_id }, ctx) =>
         orderView(
           shop.cancelOrder({
