@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createMemoryShop } from '../src/demo/shop/shop.js';
-import { createShopTools } from '../src/demo/shop/tools.js';
+import { createShopTools, type ShopToolOptions } from '../src/demo/shop/tools.js';
 import type { Brain } from '../src/core/brain.js';
 import type { GraftEvent } from '../src/core/events.js';
 import type { Clock, Delivery } from '../src/core/ports.js';
@@ -94,10 +94,17 @@ export function recordedTool(name: string, latencyMs: number, effect: 'read' | '
   return { runs, tools: (clock: VirtualClock) => [slowTool(clock, name, latencyMs, effect, runs).tool] };
 }
 
-/** The demo shop's tools on virtual time: each run takes `latencyMs` (per tool name, or for all). */
-export function shopOnClock(clock: VirtualClock, latencyMs: number | Record<string, number> = 200) {
+/**
+ * The demo shop's tools on virtual time: each run takes `latencyMs` (per tool name, or for all);
+ * `options` as `createShopTools` takes them (`cancelApproval`).
+ */
+export function shopOnClock(
+  clock: VirtualClock,
+  latencyMs: number | Record<string, number> = 200,
+  options: ShopToolOptions = {},
+) {
   const shop = createMemoryShop();
-  const tools = createShopTools(shop).map((t) =>
+  const tools = createShopTools(shop, options).map((t) =>
     defineTool<any>({
       ...t,
       async run(args: unknown, ctx) {
