@@ -32,6 +32,22 @@ const commands: Record<string, Command> = {
     summary: 'list reply deliveries that were given up on, and deliver one again',
     run: async (argv) => (await import('./dead-letters-command.js')).deadLettersCommand(argv),
   },
+  approvals: {
+    summary: "list writes that wait for a person's approval, and approve or reject one",
+    run: async (argv) => (await import('./approvals-command.js')).approvalsCommand(argv),
+  },
+  takeover: {
+    summary: 'hand a conversation to a person: the bot answers nothing until it is released',
+    run: async (argv) => (await import('./takeover-command.js')).takeoverCommand(argv),
+  },
+  'operator-message': {
+    summary: "send a person's reply in a conversation they have taken over",
+    run: async (argv) => (await import('./takeover-command.js')).operatorMessageCommand(argv),
+  },
+  release: {
+    summary: 'hand a taken-over conversation back to the bot',
+    run: async (argv) => (await import('./takeover-command.js')).releaseCommand(argv),
+  },
   keys: {
     summary: 'create, list and revoke per-tenant API keys',
     run: async (argv) => (await import('./keys-command.js')).keysCommand(argv),
@@ -39,7 +55,7 @@ const commands: Record<string, Command> = {
 };
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`);
+  const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(16)} ${command.summary}`);
   return [
     'Usage: graft <command> [flags]',
     '',

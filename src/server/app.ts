@@ -3,24 +3,32 @@ import type { GraftEvent } from '../core/events.js';
 import { Hono } from 'hono';
 import { type ConversationId, parseTenantId, type TenantId } from '../core/ids.js';
 import type { EventStore } from '../core/ports.js';
+import { parseApprovalId } from '../runtime/approvals.js';
 import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
 import { bearerToken } from './auth.js';
 import {
+  approvalParam,
+  approvalParamErrors,
   conversationParam,
   conversationParamErrors,
-  deadLettersQuery,
+  decisionBody,
   deliveryParam,
   deliveryParamErrors,
   eventsHeaders,
   eventsQuery,
+  jsonBody,
+  limitQuery,
   listQuery,
   messageBody,
   messageBodyErrors,
+  operatorBodyErrors,
+  operatorMessageBody,
   parseInput,
   parseJsonObject,
   queryErrors,
   readBody,
+  takeoverBody,
   validate,
 } from './body.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
@@ -29,7 +37,14 @@ import type { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { SIGNATURE_HEADER, verifySignature } from './signature.js';
 import { eventStream } from './sse.js';
-import { conversationSummary, conversationView, deadLetterView, queueEntry } from './view.js';
+import {
+  conversationSummary,
+  conversationView,
+  deadLetterView,
+  effectView,
+  pendingApprovalView,
+  queueEntry,
+} from './view.js';
 
 /** The service's request limits. */
 export interface ServerLimits {
@@ -157,14 +172,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/v1/queue', validate('query', listQuery(limits.pageSize), queryErrors), (c) =>
     listQueue(c, c.req.valid('query'), deps),
   );
-  app.get(
-    '/v1/dead-letters',
-    validate('query', deadLettersQuery(limits.pageSize), queryErrors),
-    async (c) => {
-      const found = await deps.graftFor(c.get('tenantId')).deadLetters({ limit: c.req.valid('query').limit });
-      return c.json({ deadLetters: found.map(deadLetterView) });
-    },
-  );
+  app.get('/v1/dead-letters', validate('query', limitQuery(limits.pageSize), queryErrors), async (c) => {
+    const found = await deps.graftFor(c.get('tenantId')).deadLetters({ limit: c.req.valid('query').limit });
+    return c.json({ deadLetters: found.map(deadLetterView) });
+  });
   app.post(
     '/v1/dead-letters/:deliveryId/redeliver',
     validate('param', deliveryParam, deliveryParamErrors),
@@ -176,6 +187,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       return c.json({ deliveryId, status: 'redelivering' }, 202);
     },
   );
+  operatorRoutes(app, deps, limits);
   app.notFound((c) =>
     c.json(errorBody(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404),
   );
@@ -186,6 +198,78 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json(errorBody(answer), answer.status, answer.headers);
   });
   return app;
+}
+
+/**
+ * What a person does (docs/service.md, "Humans in the loop"): decide requests for approval, take a
+ * conversation over, reply in it, hand it back. The library checks each act against the
+ * conversation's state; what it refuses is answered by `toApiError` (404, 409, 400).
+ */
+function operatorRoutes(app: Hono<AppEnv>, deps: AppDeps, limits: ServerLimits): void {
+  const param = validate('param', conversationParam, conversationParamErrors);
+  app.get('/v1/approvals', validate('query', limitQuery(limits.pageSize), queryErrors), async (c) => {
+    const found = await deps.graftFor(c.get('tenantId')).approvals({ limit: c.req.valid('query').limit });
+    return c.json({ approvals: found.map(pendingApprovalView) });
+  });
+  app.post(
+    '/v1/approvals/:approvalId',
+    validate('param', approvalParam, approvalParamErrors),
+    jsonBody(decisionBody, operatorBodyErrors, limits.bodyBytes),
+    async (c) => {
+      const { approvalId } = c.req.valid('param');
+      const { decision, note, operator } = c.req.valid('json');
+      const graft = deps.graftFor(c.get('tenantId'));
+      await graft.decide(approvalId, {
+        decision,
+        ...(note !== undefined ? { note } : {}),
+        ...(operator !== undefined ? { operator } : {}),
+      });
+      // A decision is final: the ledger entry read now holds it, whatever ran since.
+      const { conversationId, effectId } = parseApprovalId(approvalId)!;
+      const effect = (await graft.conversation(conversationId)).effects.get(effectId)!;
+      return c.json({ id: approvalId, conversationId, effect: effectView(effect) });
+    },
+  );
+  app.post(
+    '/v1/conversations/:conversationId/takeover',
+    param,
+    jsonBody(takeoverBody, operatorBodyErrors, limits.bodyBytes),
+    async (c) => {
+      const { conversationId } = c.req.valid('param');
+      const { operator } = c.req.valid('json');
+      await mustExist(c, conversationId, deps);
+      await deps.graftFor(c.get('tenantId')).takeOver(conversationId, operator);
+      return c.json({ conversationId, status: 'taken-over', operator });
+    },
+  );
+  app.post(
+    '/v1/conversations/:conversationId/operator-messages',
+    param,
+    jsonBody(operatorMessageBody(limits.messageChars), operatorBodyErrors, limits.bodyBytes),
+    async (c) => {
+      const { conversationId } = c.req.valid('param');
+      await mustExist(c, conversationId, deps);
+      const { replyId } = await deps
+        .graftFor(c.get('tenantId'))
+        .operatorReply(conversationId, c.req.valid('json').text);
+      return c.json({ conversationId, replyId, status: 'committed' }, 202);
+    },
+  );
+  app.post('/v1/conversations/:conversationId/release', param, async (c) => {
+    const { conversationId } = c.req.valid('param');
+    await mustExist(c, conversationId, deps);
+    await deps.graftFor(c.get('tenantId')).release(conversationId);
+    return c.json({ conversationId, status: 'released' });
+  });
+}
+
+/**
+ * Refuses an act on a conversation the tenant does not have (the library would start one: a
+ * takeover is an event like any other).
+ */
+async function mustExist(c: Context<AppEnv>, conversationId: ConversationId, deps: AppDeps): Promise<void> {
+  const events = await deps.store.read({ tenantId: c.get('tenantId'), conversationId }, 0);
+  if (events.length === 0) throw notFound(conversationId);
 }
 
 const notFound = (conversationId: string) =>

@@ -1,6 +1,8 @@
+import type { Env, MiddlewareHandler } from 'hono';
 import { validator } from 'hono/validator';
 import { z } from 'zod';
 import { parseConversationId, parseMessageId } from '../core/ids.js';
+import { parseApprovalId } from '../runtime/approvals.js';
 import { ApiError, type ErrorCode } from './errors.js';
 
 /**
@@ -90,6 +92,25 @@ export function validate<T extends 'query' | 'param' | 'header', S extends z.Zod
   errors: FieldErrors,
 ) {
   return validator(target, (value): z.output<S> => parseInput(schema, value, errors));
+}
+
+/**
+ * The JSON body of a request, validated like `validate` validates the rest (the route reads it with
+ * `c.req.valid('json')`). hono/validator's own `json` target is not used: it reads a body of any
+ * size, and only when the Content-Type says JSON; this reads at most `maxBytes` of any request, as
+ * `POST …/messages` does, so every route answers a large or malformed body alike (413, 400
+ * `invalid_json`).
+ */
+export function jsonBody<S extends z.ZodType>(
+  schema: S,
+  errors: FieldErrors,
+  maxBytes: number,
+): MiddlewareHandler<Env, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
+  return async (c, next) => {
+    const value = parseInput(schema, parseJsonObject(await readBody(c.req.raw, maxBytes)), errors);
+    c.req.addValidatedData('json', value as object);
+    await next();
+  };
 }
 
 /** A string that a core parser accepts (its `InvalidInputError` message becomes the issue). */
@@ -191,8 +212,11 @@ export const deliveryParam = z.object({
 });
 export const deliveryParamErrors: FieldErrors = { codes: {}, fallback: 'invalid_request' };
 
-/** `GET /v1/dead-letters?limit=N` (a limit of 0 means 1; the default is the page size). */
-export const deadLettersQuery = (pageSize: number) =>
+/**
+ * `GET /v1/dead-letters?limit=N`, `GET /v1/approvals?limit=N`: lists that are not paged (a limit
+ * of 0 means 1; the default is the page size).
+ */
+export const limitQuery = (pageSize: number) =>
   z.object({
     limit: orDefault(queryInt('limit', pageSize), pageSize).transform((n) => Math.max(1, n)),
   });
@@ -203,3 +227,47 @@ export const listQuery = (pageSize: number) =>
     limit: orDefault(queryInt('limit', pageSize), Math.min(50, pageSize)).transform((n) => Math.max(1, n)),
     cursor: cursor.optional(),
   });
+
+/** A name or text a person gives: a string with something in it (the library bounds its length). */
+const filled = (field: string) =>
+  z
+    .string({ error: `${field} must be a non-empty string` })
+    .refine((value) => value.trim() !== '', { error: `${field} must be a non-empty string` });
+
+/** The path of `POST /v1/approvals/{id}`: `<conversationId>:<effectId>`, URL-encoded. */
+export const approvalParam = z.object({
+  approvalId: z.string().transform((value, ctx) => {
+    if (parseApprovalId(value) !== null) return value;
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a request id (<conversationId>:<effectId>, as GET /v1/approvals lists them)`,
+    });
+    return z.NEVER;
+  }),
+});
+export const approvalParamErrors: FieldErrors = { codes: {}, fallback: 'invalid_request' };
+
+/** `POST /v1/approvals/{id}`: the decision, an optional note (told to the model) and who decided. */
+export const decisionBody = z.object({
+  decision: z.enum(['approve', 'reject'], { error: 'decision must be "approve" or "reject"' }),
+  note: z.string({ error: 'note must be a string' }).optional(),
+  operator: filled('operator').optional(),
+});
+
+/** `POST /v1/conversations/{id}/takeover`. */
+export const takeoverBody = z.object({ operator: filled('operator') });
+
+/** `POST /v1/conversations/{id}/operator-messages`: the text, bounded as a customer's is. */
+export const operatorMessageBody = (maxChars: number) =>
+  z.object({
+    text: filled('text').pipe(
+      z.string().max(maxChars, { error: `text is longer than ${maxChars} characters` }),
+    ),
+  });
+
+/** Every field of the operator bodies is `invalid_request`, but a text, as in `messageBodyErrors`. */
+export const operatorBodyErrors: FieldErrors = {
+  codes: { text: 'invalid_text' },
+  fallback: 'invalid_request',
+  tooBig: { text: 'message_too_long' },
+};

@@ -11,6 +11,7 @@
 
 import type { ErrorKind } from '../core/errors.js';
 import { GraftError, InvalidInputError } from '../core/errors.js';
+import { OperatorError } from '../core/operator.js';
 import { DuplicateMessageError, IdempotencyConflictError } from '../core/ports.js';
 
 export type ErrorCode =
@@ -25,6 +26,9 @@ export type ErrorCode =
   | 'not_found'
   | 'message_id_conflict'
   | 'idempotency_conflict'
+  | 'request_not_pending'
+  | 'already_taken_over'
+  | 'not_taken_over'
   | 'payload_too_large'
   | 'message_too_long'
   | 'unprocessable'
@@ -76,6 +80,9 @@ const DEFAULT_RETRY_AFTER_S = 1;
  * - bad input (`InvalidInputError`, naming the field): 400, or 413 for a text that is too long;
  * - retryable (a store or model outage, a conflict that did not settle): 503 `unavailable` with
  *   `Retry-After` in whole seconds (the error's `retryAfterMs`, else 1 s);
+ * - a person's act the conversation does not allow (`OperatorError`): 404 for a request for
+ *   approval that does not exist, 409 with the error's own code for one that is no longer pending
+ *   or a takeover in the wrong state, 400 for a bad operator name, note or text;
  * - terminal: 409 for a reused message id or idempotency key, else 422 `unprocessable`;
  * - an invariant violation, or anything that is not a `GraftError`: 500 `internal`.
  *
@@ -93,6 +100,7 @@ export function toApiError(error: unknown): ApiError {
     } as const;
     return new ApiError(400, codes[error.field], error.message);
   }
+  if (error instanceof OperatorError) return operatorAnswer(error);
   if (!(error instanceof GraftError)) return internal();
   switch (error.kind) {
     case 'retryable': {
@@ -114,6 +122,20 @@ export function toApiError(error: unknown): ApiError {
       return new ApiError(400, 'invalid_request', error.message);
     case 'invariant':
       return internal();
+  }
+}
+
+/** An operator's act refused by the conversation's state: the client asked for the wrong thing now. */
+function operatorAnswer(error: OperatorError): ApiError {
+  switch (error.code) {
+    case 'request_not_found':
+      return new ApiError(404, 'not_found', error.message);
+    case 'invalid_operator_input':
+      return new ApiError(400, 'invalid_request', error.message);
+    case 'request_not_pending':
+    case 'already_taken_over':
+    case 'not_taken_over':
+      return new ApiError(409, error.code, error.message);
   }
 }
 

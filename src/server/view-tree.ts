@@ -73,7 +73,7 @@ function turnNodes(view: ConversationView): Node[] {
     );
     if (!reply && attempts.length === 0 && messages.length === 0) continue;
     const head = reply
-      ? `turn ${turn} · ${reply.kind} ${reply.id} ${reply.status}${reply.needsHuman ? ' · needs a human' : ''} · covers ${reply.covers.join(', ')}`
+      ? `turn ${turn} · ${reply.kind}${reply.operator === null ? '' : ` by ${reply.operator}`} ${reply.id} ${reply.status}${reply.needsHuman ? ' · needs a human' : ''} · covers ${reply.covers.join(', ')}`
       : `turn ${turn} · open`;
     const children: Node[] = messages.map((m) => ({
       line: `message ${m.id} ${time(m.receivedAt)} "${clip(m.text, 60)}"`,
@@ -102,7 +102,7 @@ export function renderConversationTree(view: ConversationView): string {
     ? ` · head ${view.head.callId}${view.head.responseId ? ` (${view.head.responseId})` : ''}`
     : '';
   const root: Node = {
-    line: `conversation ${view.id} · tenant ${view.tenantId} · ${view.messages.length} messages · ${view.replies.length} replies · ${view.attempts.length} attempts${headText}`,
+    line: `conversation ${view.id} · tenant ${view.tenantId} · ${view.messages.length} messages · ${view.replies.length} replies · ${view.attempts.length} attempts${headText}${view.takenOver ? ` · taken over by ${view.takenOver.operator}` : ''}`,
     children: turnNodes(view),
   };
   if (view.effects.length > 0) {

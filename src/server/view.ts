@@ -1,7 +1,15 @@
 import type { EffectStatus, GraftEvent, ReplyKind } from '../core/events.js';
 import { parseConversationId } from '../core/ids.js';
-import type { ConversationState, EffectState, ModelCallState, ToolCallState } from '../core/state.js';
+import type {
+  ApprovalState,
+  ConversationState,
+  EffectState,
+  ModelCallState,
+  ToolCallState,
+} from '../core/state.js';
 import { attentionNeeded, replay } from '../core/state.js';
+import type { PendingApproval } from '../runtime/approvals.js';
+import { approvalIdOf } from '../runtime/approvals.js';
 import type { DeadLetter } from '../runtime/dead-letters.js';
 
 /**
@@ -18,6 +26,8 @@ export interface ConversationView {
   turn: number;
   /** The model call whose response is the last committed reply. */
   head: { callId: string; responseId: string | null } | null;
+  /** Set while a person has the conversation (the bot answers nothing until it is released). */
+  takenOver: { operator: string; since: string } | null;
   messages: MessageView[];
   replies: ReplyView[];
   effects: EffectView[];
@@ -56,7 +66,10 @@ export interface ReplyView {
   /** How many times delivery was asked for again after a dead letter. */
   redeliveries: number;
   needsHuman: boolean;
+  /** The bot's attempt that wrote it; null for a fallback or a person's reply. */
   attemptId: string | null;
+  /** Who wrote a reply of kind `operator`; else null. */
+  operator: string | null;
 }
 
 export interface EffectView {
@@ -70,12 +83,27 @@ export interface EffectView {
   callId: string;
   /** The tool's output, parsed; null until it settles. */
   result: unknown;
+  /** When it began to run; for a write that needed approval, when it was requested, then approved. */
   startedAt: string;
+  /** For a write that needs a person's approval: the request and its decision; else null. */
+  approval: ApprovalView | null;
   /**
    * What a person should know beyond the status: why an outcome is unknown, that `reconcile`
    * fenced it, that it settled late, that its result could not be serialised. Null when nothing.
    */
   note: string | null;
+}
+
+/** A request for approval in the effect ledger (status `awaiting` until it is decided). */
+export interface ApprovalView {
+  requestedAt: string;
+  /** When it expires unless decided (it is then recorded as `expired`, and did not run). */
+  expiresAt: string;
+  /** Null while it waits. `withdrawn`: the customer wrote again and the bot asked afresh. */
+  decision: ApprovalState['decision'];
+  operator: string | null;
+  note: string | null;
+  decidedAt: string | null;
 }
 
 export interface AttemptView {
@@ -162,6 +190,10 @@ export function conversationView(
     seq: state.seq,
     turn: state.turn,
     head,
+    takenOver:
+      state.takenOver === null
+        ? null
+        : { operator: state.takenOver.operator, since: iso(state.takenOver.since) },
     messages: state.messages.map((m) => ({
       id: m.messageId,
       text: m.text,
@@ -192,6 +224,7 @@ export function conversationView(
       redeliveries: r.redeliveries,
       needsHuman: r.needsHuman,
       attemptId: r.attemptId,
+      operator: r.operator,
     })),
     effects: state.effectOrder.map((id) => effectView(state.effects.get(id)!)),
     attempts: [...state.attempts.values()].map((a) => ({
@@ -213,7 +246,8 @@ function basedOn(state: ConversationState, firstCall: string | undefined): Attem
   return parent === null ? null : { callId: parent, responseId: state.calls.get(parent)?.responseId ?? null };
 }
 
-function effectView(effect: EffectState): EffectView {
+/** An entry of the effect ledger (also the answer to a decision on a request for approval). */
+export function effectView(effect: EffectState): EffectView {
   return {
     id: effect.effectId,
     tool: effect.tool,
@@ -224,13 +258,30 @@ function effectView(effect: EffectState): EffectView {
     callId: effect.callId,
     result: parsed(effect.output),
     startedAt: iso(effect.startedAt),
+    approval: effect.approval === null ? null : approvalView(effect.approval),
     note: effectNote(effect),
+  };
+}
+
+function approvalView(approval: ApprovalState): ApprovalView {
+  return {
+    requestedAt: iso(approval.requestedAt),
+    expiresAt: iso(approval.expiresAt),
+    decision: approval.decision,
+    operator: approval.operator,
+    note: approval.note,
+    decidedAt: approval.decidedAt === null ? null : iso(approval.decidedAt),
   };
 }
 
 function effectNote(effect: EffectState): string | null {
   const notes: string[] = [];
   if (effect.generation > 1) notes.push(`run ${effect.generation} of its key`);
+  if (effect.status === 'awaiting') notes.push("awaits a person's approval: it has not run");
+  if (effect.approval?.decision === 'rejected' || effect.approval?.decision === 'expired')
+    notes.push(`${effect.approval.decision}: it did not run`);
+  if (effect.approval?.decision === 'withdrawn')
+    notes.push('withdrawn before a decision (the customer wrote again): it did not run');
   if (effect.status === 'unknown' && effect.cause === 'timeout')
     notes.push('past its time bound, may still be in flight');
   if (effect.status === 'unknown' && effect.cause !== 'timeout' && effect.cause !== null)
@@ -314,20 +365,54 @@ export function deadLetterView(letter: DeadLetter): DeadLetterView {
   };
 }
 
-/** A line of `GET /v1/conversations`. */
-/** Why a conversation is in the queue for a person (`GET /v1/queue`). */
+/** A line of `GET /v1/approvals` (and of a queue entry): a write that waits for a person's decision. */
+export interface PendingApprovalView {
+  /** `<conversationId>:<effectId>`: URL-encode it in `POST /v1/approvals/{id}`. */
+  id: string;
+  conversationId: string;
+  effectId: string;
+  attemptId: string;
+  tool: string;
+  /** The call's arguments, parsed (or the raw text when they are not JSON). */
+  arguments: unknown;
+  /** When it was requested, and when it expires unless decided. */
+  since: string;
+  expiresAt: string;
+}
+
+export function pendingApprovalView(request: PendingApproval): PendingApprovalView {
+  return {
+    id: request.id,
+    conversationId: request.conversationId,
+    effectId: request.effectId,
+    attemptId: request.attemptId,
+    tool: request.tool,
+    arguments: parsed(request.arguments),
+    since: iso(request.since),
+    expiresAt: iso(request.expiresAt),
+  };
+}
+
+/** Why a conversation needs a person (`GET /v1/queue`). */
+export type QueueReason = 'fallback' | 'effect' | 'dead-letter' | 'takeover' | 'approval';
+
+/** A line of `GET /v1/queue`: a conversation that needs a person, and why. */
 export interface QueueEntry {
   conversationId: string;
   /** Each reason with a line that says what is wrong. */
-  reasons: { reason: 'fallback' | 'effect' | 'dead-letter'; detail: string }[];
+  reasons: { reason: QueueReason; detail: string }[];
+  /** Who has the conversation, while a person has taken it over. */
+  takenOver: { operator: string; since: string } | null;
+  /** Its requests for approval that wait for a decision, oldest first. */
+  approvals: PendingApprovalView[];
   lastActivityAt: string | null;
 }
 
 /**
  * What in a conversation needs a person, if anything: its last reply is one flagged for a human
  * (the fallback, or a reply written while a write's outcome stayed unknown), a write's outcome is
- * unknown and not reconciled or it settled late (`attentionNeeded`), or a reply was dead-lettered.
- * Takeovers and approvals (issue 11) will add their own reasons.
+ * unknown and not reconciled or it settled late (`attentionNeeded`), a reply was dead-lettered, a
+ * person has taken it over (it stays theirs until released), or a write waits for approval.
  */
 export function queueEntry(conversationId: string, events: readonly GraftEvent[]): QueueEntry | null {
   const state = replay(parseConversationId(conversationId), events);
@@ -346,11 +431,49 @@ export function queueEntry(conversationId: string, events: readonly GraftEvent[]
         reason: 'dead-letter',
         detail: `reply ${reply.replyId} could not be delivered (${reply.deliveryId ?? 'no delivery id'})`,
       });
+  const takenOver =
+    state.takenOver === null
+      ? null
+      : { operator: state.takenOver.operator, since: iso(state.takenOver.since) };
+  if (takenOver !== null) {
+    const waiting = state.messages.filter((m) => m.coveredBy === null).length;
+    reasons.push({
+      reason: 'takeover',
+      detail: `taken over by ${takenOver.operator}; ${waiting} message${waiting === 1 ? '' : 's'} not answered yet`,
+    });
+  }
+  const approvals = pendingApprovals(state);
+  for (const request of approvals)
+    reasons.push({
+      reason: 'approval',
+      detail: `${request.tool} (${request.effectId}) awaits approval until ${request.expiresAt}`,
+    });
   if (reasons.length === 0) return null;
   const at = events.at(-1)?.at;
-  return { conversationId, reasons, lastActivityAt: at === undefined ? null : iso(at) };
+  return { conversationId, reasons, takenOver, approvals, lastActivityAt: at === undefined ? null : iso(at) };
 }
 
+/** A conversation's requests that wait for a decision, as `GET /v1/approvals` lists them. */
+function pendingApprovals(state: ConversationState): PendingApprovalView[] {
+  return state.effectOrder.flatMap((id) => {
+    const effect = state.effects.get(id)!;
+    if (effect.status !== 'awaiting' || effect.approval === null) return [];
+    return [
+      pendingApprovalView({
+        id: approvalIdOf(state.conversationId, effect.effectId),
+        conversationId: state.conversationId,
+        effectId: effect.effectId,
+        attemptId: effect.attemptId,
+        tool: effect.tool,
+        arguments: effect.arguments,
+        since: effect.approval.requestedAt,
+        expiresAt: effect.approval.expiresAt,
+      }),
+    ];
+  });
+}
+
+/** A line of `GET /v1/conversations`. */
 export interface ConversationSummary {
   id: string;
   messages: number;
@@ -358,6 +481,8 @@ export interface ConversationSummary {
   /** True when a message waits for a reply or a reply for delivery. */
   open: boolean;
   needsHuman: boolean;
+  /** The person who has the conversation, while it is taken over; else null. */
+  takenOver: string | null;
   lastActivityAt: string | null;
 }
 
@@ -372,8 +497,11 @@ export function conversationSummary(
   const ended = new Set<string>();
   let covered = 0;
   let needsHuman = false;
+  let takenOver: string | null = null;
   for (const event of events) {
     if (event.type === 'message.received') messages += 1;
+    if (event.type === 'conversation.taken-over') takenOver = event.operator;
+    if (event.type === 'conversation.released') takenOver = null;
     if (
       event.type === 'reply.delivered' ||
       event.type === 'reply.dead-lettered' ||
@@ -394,6 +522,7 @@ export function conversationSummary(
     replies,
     open: covered < messages || ended.size < replies,
     needsHuman,
+    takenOver,
     lastActivityAt: last ? iso(last.at) : null,
   };
 }

@@ -13,6 +13,7 @@ import {
   InvalidInputError,
   InvariantViolation,
   ModelCallAborted,
+  OperatorError,
   RetryableError,
   TerminalError,
   ToolRejection,
@@ -56,6 +57,7 @@ const EVERY_ERROR: [Error, string, string][] = [
   [new ModelCallAborted(), 'terminal', 'model_call_aborted'],
   [new ToolRejection('no such order'), 'terminal', 'rejected'],
   [new ToolRejection('fenced', 'fenced'), 'terminal', 'fenced'],
+  [new OperatorError('request_not_pending', 'request eff_5_1 expired'), 'terminal', 'request_not_pending'],
   [new UsageError('bad flag'), 'invalid-input', 'usage'],
   [new WebhookError('503', 503), 'retryable', 'webhook_failed'],
   [new ApiError(404, 'not_found', 'no'), 'terminal', 'not_found'],
@@ -134,6 +136,17 @@ describe('errors as HTTP answers (toApiError)', () => {
       'unprocessable',
       null,
     ]);
+    expect(answer(new OperatorError('request_not_found', 'no request'))).toEqual([404, 'not_found', null]);
+    for (const code of ['request_not_pending', 'already_taken_over', 'not_taken_over'] as const)
+      expect(answer(new OperatorError(code, 'refused'))).toEqual([409, code, null]);
+    expect(answer(new OperatorError('invalid_operator_input', 'note is too long'))).toEqual([
+      400,
+      'invalid_request',
+      null,
+    ]);
+    expect(toApiError(new OperatorError('request_not_pending', 'request eff_5_1 expired')).message).toBe(
+      'request eff_5_1 expired',
+    );
     expect(answer(new InvariantViolation('seq gap'))).toEqual([500, 'internal', null]);
     expect(answer(new Error('who knows'))).toEqual([500, 'internal', null]);
     const refused = new ApiError(429, 'rate_limited', 'slow down', { 'retry-after': '5' });

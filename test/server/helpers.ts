@@ -1,15 +1,22 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
 import { createMemoryShop } from '../../src/demo/shop/shop.js';
 import { createShopTools } from '../../src/demo/shop/tools.js';
 import type { GraftEvent } from '../../src/core/events.js';
 import { conversationKey, type EventStore } from '../../src/core/ports.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import type { LatencyOption } from '../../src/emulator/options.js';
+import type { ModelResult } from '../../src/core/model-port.js';
+import { BrainModel } from '../../src/model/brain-model.js';
+import type { ScriptStep } from '../../src/model/scripted-brain.js';
+import { createScriptedBrain } from '../../src/model/scripted-brain.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import { OpenAIModelClient } from '../../src/model/openai/index.js';
 import type { ServerLimits } from '../../src/server/app.js';
 import { MemoryKeyStore } from '../../src/server/keys/key-store.js';
 import type { KeyStore } from '../../src/server/keys/key-store.js';
+import { listen } from '../../src/server/listen.js';
 import { createService } from '../../src/server/service.js';
 import { verifySignature } from '../../src/server/signature.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
@@ -144,4 +151,89 @@ export async function until(
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * The service over a scripted brain, listening on 127.0.0.1, with two tenants (`acme`, `globex`),
+ * a reply webhook, and two writes that record their runs in `runs`: `cancel` needs a person's
+ * approval (it expires after a minute), `add` does not. `latencyMs` delays chosen responses.
+ */
+export async function scriptedService(
+  script: readonly ScriptStep[],
+  options: { latencyMs?: (result: ModelResult) => number } = {},
+) {
+  const runs: string[] = [];
+  const tools = [
+    defineTool({
+      name: 'cancel',
+      description: 'cancel an order',
+      parameters: z.object({ order: z.string() }),
+      effect: 'write',
+      approval: true,
+      approvalTimeoutMs: 60_000,
+      run: ({ order }) => {
+        runs.push(`cancel ${order}`);
+        return { cancelled: order };
+      },
+    }),
+    defineTool({
+      name: 'add',
+      description: 'add an item to the order',
+      parameters: z.object({ item: z.string() }),
+      effect: 'write',
+      run: ({ item }) => {
+        runs.push(`add ${item}`);
+        return { added: item };
+      },
+    }),
+  ];
+  const brain = createScriptedBrain(script);
+  const receiver = await webhookReceiver();
+  const store = new MemoryStore();
+  const keys = new MemoryKeyStore();
+  const keysOf = { acme: (await keys.create('acme')).key, globex: (await keys.create('globex')).key };
+  const errors: unknown[] = [];
+  const service = createService({
+    store,
+    keys,
+    model: new BrainModel(brain, {
+      clock: systemClock,
+      ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
+    }),
+    tools,
+    webhook: { url: receiver.url, secret: WEBHOOK_SECRET },
+    authCacheMs: 0,
+    onError: (e) => errors.push(e),
+  });
+  await service.start();
+  const server = await listen(service.app, { port: 0, hostname: '127.0.0.1' });
+  /** A request to the service; the answer's status and JSON body. */
+  const api = async (
+    method: 'GET' | 'POST',
+    path: string,
+    init: { body?: unknown; key?: string | null } = {},
+  ) => {
+    const key = init.key === undefined ? keysOf.acme : init.key;
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(init.body === undefined
+        ? {}
+        : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const post = (conversationId: string, id: string, text: string) =>
+    api('POST', `/v1/conversations/${conversationId}/messages`, { body: { id, text } });
+  const eventsOf = (conversationId: string): Promise<GraftEvent[]> =>
+    store.read(conversationKey('acme', conversationId), 0);
+  const close = async () => {
+    await server.close();
+    await service.close();
+    await receiver.close();
+  };
+  return { url: server.url, service, brain, runs, receiver, keysOf, errors, api, post, eventsOf, close };
 }
