@@ -350,7 +350,8 @@ export function untilStopped(signal?: AbortSignal): Promise<void> {
 const HELP = `Usage: graft serve [flags]
 
 Serves graft's HTTP API: POST /v1/conversations/{id}/messages, GET /v1/conversations/{id},
-GET /v1/conversations/{id}/events (SSE), GET /v1/conversations, /healthz, /metrics.
+GET /v1/conversations/{id}/events (SSE), GET /v1/conversations, GET /v1/queue, dead letters,
+approvals and takeovers (docs/service.md), /healthz, /metrics.
 Clients authenticate with per-tenant API keys (graft keys create --tenant T).
 Flags win over environment variables, which win over defaults. On Ctrl-C or SIGTERM it shuts
 down gracefully: new requests get 503, attempts in flight are handed to other instances, replies

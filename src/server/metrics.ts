@@ -88,9 +88,28 @@ export class Metrics {
         });
         return event.usage ? this.observeUsage(tenantId, event.usage) : undefined;
       case 'effect.started':
+        // A write that needs approval starts only once approved (`effect.approved`).
         for (const effect of event.effects)
-          this.inc('graft_effects_total', 'Write effects started.', { ...tenant, tool: effect.tool });
+          if (effect.approval)
+            this.inc('graft_approval_requests_total', "Writes that asked for a person's approval.", {
+              ...tenant,
+              tool: effect.tool,
+            });
+          else this.inc('graft_effects_total', 'Write effects started.', { ...tenant, tool: effect.tool });
         return;
+      case 'effect.approved':
+        this.inc('graft_effects_total', 'Write effects started.', { ...tenant, tool: event.request.tool });
+        return this.inc('graft_approval_decisions_total', 'Requests for approval that ended, by how.', {
+          ...tenant,
+          decision: 'approved',
+        });
+      case 'effect.rejected':
+        return this.inc('graft_approval_decisions_total', 'Requests for approval that ended, by how.', {
+          ...tenant,
+          decision: event.cause,
+        });
+      case 'conversation.taken-over':
+        return this.inc('graft_takeovers_total', 'Conversations taken over by a person.', tenant);
       case 'effect.settled':
         return this.inc('graft_effects_settled_total', 'Write effects settled.', {
           ...tenant,
@@ -167,8 +186,9 @@ export class Metrics {
     const last = Math.max(
       ...event.covers.map((id) => state.messageIndex.get(id)?.at ?? Number.NEGATIVE_INFINITY),
     );
-    if (Number.isFinite(last)) {
-      const help = 'From the last message a reply covers to its commit.';
+    // The bot's latency: a person's reply is counted, but how long a person took is not the bot's.
+    if (Number.isFinite(last) && event.kind !== 'operator') {
+      const help = "From the last message a bot's reply covers to its commit.";
       this.observeHistogram(
         'graft_reply_latency_seconds',
         help,

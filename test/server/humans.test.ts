@@ -157,6 +157,11 @@ describe('approvals over HTTP', () => {
       }),
     ).toEqual(refused(409, 'request_not_pending', /already approved by ana/));
     expect(t.runs).toEqual(['cancel o1']);
+    // The request counts as a write started only once approved.
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toContain('graft_approval_requests_total{tenant="acme",tool="cancel"} 1');
+    expect(metrics).toContain('graft_effects_total{tenant="acme",tool="cancel"} 1');
+    expect(metrics).toContain('graft_approval_decisions_total{tenant="acme",decision="approved"} 1');
     expect(t.brain.remaining()).toBe(0);
     expect(t.errors).toEqual([]);
   });
@@ -324,6 +329,11 @@ describe('takeover over HTTP', () => {
     );
     expect(textsOf(afterRelease!).join()).toContain('member of staff (ana)');
     expect(t.runs).toEqual(['add cola']);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toContain('graft_takeovers_total{tenant="acme"} 1');
+    expect(metrics).toContain('graft_replies_total{tenant="acme",kind="operator"} 1');
+    // The bot's reply latency leaves out how long the person took.
+    expect(metrics).toContain('graft_reply_latency_seconds_count{tenant="acme"} 2');
     expect(t.brain.remaining()).toBe(0);
     expect(t.errors).toEqual([]);
   });
