@@ -17,7 +17,17 @@ import {
   parseMessage,
   unrecognisedProducts,
 } from './language.js';
-import { type DeclineCause, operatorOfNote, quoteSentence, readRequestNote } from './humans.js';
+import {
+  approvedText,
+  awaitingText,
+  type DeclineCause,
+  declinedText,
+  heldText,
+  operatorOfNote,
+  quoteSentence,
+  readRequestNote,
+  requestWhat,
+} from './humans.js';
 import { deepFreeze, memoByText } from './memo.js';
 
 /**
@@ -509,21 +519,34 @@ type Write = { name: string; args: Record<string, unknown> };
 /**
  * Makes the write, unless people are in its way: the same write awaits a member of staff's
  * approval (asking again would not help: the customer is told a colleague will confirm it), a
- * write was refused since the customer last wrote because another one awaits approval, or this
- * write was approved and then failed since the customer last wrote.
+ * write was refused since the customer last wrote because another one awaits approval (and no
+ * decision came since), or this write was approved and then failed since the customer last wrote.
  */
 function writeOrSay(s: Situation, write: Write): BrainOutput {
   const waiting = s.known.awaiting.find((r) => sameWrite(r, write));
-  if (waiting) return say(s, awaitingText(waiting, waiting.lastPosition < s.lastAssistantPosition));
+  if (waiting) {
+    return say(
+      s,
+      awaitingText(requestWhat(waiting.name, waiting.args), waiting.lastPosition < s.lastAssistantPosition),
+    );
+  }
   const lastUser = s.users[s.users.length - 1]?.position ?? -1;
   for (const r of s.records) {
     if (r.lastPosition <= lastUser) continue;
-    if (r.outcome.kind === 'held') return say(s, heldText(s.known.awaiting[0], r.outcome.tool));
+    if (r.outcome.kind === 'held' && !decidedAfter(s.records, r.lastPosition)) {
+      const awaiting = s.known.awaiting[0];
+      return say(s, heldText(requestWhat(awaiting?.name ?? r.outcome.tool, awaiting?.args ?? null)));
+    }
     if (r.requested && r.outcome.kind === 'failed' && sameWrite(r, write)) {
       return say(s, failedText(write.name, r.outcome.message));
     }
   }
   return callOr(s, write.name, write.args, () => say(s, unavailableText(write.name)));
+}
+
+/** Whether the context learnt of a decision on a request for approval after `position`. */
+function decidedAfter(records: readonly CallRecord[], position: number): boolean {
+  return records.some((r) => r.requested && r.outcome.kind !== 'awaiting' && r.lastPosition > position);
 }
 
 /** The same tool on the same order (a create names none). */
@@ -596,7 +619,7 @@ function colleagueSaid(s: Situation): string {
   const reply = s.operatorReply;
   if (!reply || reply.position !== s.lastAssistantPosition) return '';
   const who = reply.operator === '' ? 'my colleague' : `my colleague ${reply.operator}`;
-  return `As ${who} said: ${quoteSentence(reply.text, 15)} `;
+  return `As ${who} said: ${quoteSentence(reply.text, 10)} `;
 }
 
 function sorryText(s: Situation): string {
@@ -629,23 +652,17 @@ function requestNews(s: Situation): string | null {
   for (const r of s.records) {
     if (r.lastPosition <= s.lastAssistantPosition || (latest && latest.lastPosition > r.lastPosition))
       continue;
-    const outcome = r.outcome;
-    if (
-      (outcome.kind === 'declined' && outcome.cause !== 'withdrawn') ||
-      (r.requested && outcome.kind === 'order')
-    ) {
-      latest = r;
-    }
+    const { outcome } = r;
+    const declined = outcome.kind === 'declined' && outcome.cause !== 'withdrawn';
+    if (declined || (r.requested && outcome.kind === 'order')) latest = r;
   }
   if (!latest) return null;
-  const outcome = latest.outcome;
-  if (outcome.kind === 'order') return approvedText(latest.name, outcome.order, s.catalogue);
-  if (outcome.kind !== 'declined') return null;
-  const what = requestWhat(latest);
-  if (outcome.cause === 'expired')
-    return `Sorry, nobody could confirm ${what} in time, so nothing has changed.`;
-  const said = outcome.note === '' ? '.' : `: ${quoteSentence(outcome.note, 12)}`;
-  return `Sorry, a colleague declined ${what}${said} Nothing has changed.`;
+  const { outcome } = latest;
+  if (outcome.kind === 'order') {
+    return approvedText(latest.name, outcome.order.orderId, linesText(s.catalogue, outcome.order.lines));
+  }
+  if (outcome.kind !== 'declined' || outcome.cause === 'withdrawn') return null;
+  return declinedText(outcome.cause, requestWhat(latest.name, latest.args), outcome.note);
 }
 
 /** The answer when nothing needs doing: it follows the customer's latest message. */
@@ -697,32 +714,6 @@ function pendingText(s: Situation): string {
     return `cancelling ${orderId}`;
   });
   return `Your order is being processed: I'm ${joinWords(doing)} right now. I'll confirm here as soon as it's done.`;
-}
-
-/** What a request for approval asks for, in words. */
-function requestWhat(record: CallRecord | undefined, tool = record?.name ?? ''): string {
-  const orderId = typeof record?.args?.order_id === 'string' ? `order ${record.args.order_id}` : 'your order';
-  if (tool === 'cancel_order') return `the cancellation of ${orderId}`;
-  if (tool === 'update_order') return `the change to ${orderId}`;
-  if (tool === 'create_order') return 'your new order';
-  return 'your earlier request';
-}
-
-function awaitingText(record: CallRecord, still: boolean): string {
-  const needs = still ? 'still needs' : 'needs';
-  return `A colleague ${needs} to confirm ${requestWhat(record)}; I'll let you know as soon as they have.`;
-}
-
-function heldText(awaiting: CallRecord | undefined, tool: string): string {
-  return `I can make that change once a colleague has decided on ${requestWhat(awaiting, awaiting?.name ?? tool)}; I'll let you know as soon as they have.`;
-}
-
-function approvedText(tool: string, order: KnownOrder, catalogue: Catalogue): string {
-  const done =
-    tool === 'cancel_order'
-      ? 'is cancelled'
-      : `is ${tool === 'create_order' ? 'placed' : 'updated'}: ${linesText(catalogue, order.lines)}`;
-  return `Good news: a colleague confirmed it, and your order ${order.orderId} ${done}.`;
 }
 
 function uncertainText(): string {

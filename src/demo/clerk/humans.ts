@@ -80,3 +80,47 @@ export function quoteSentence(text: string, max: number): string {
   const quoted = words.length > max ? `${words.slice(0, max).join(' ')}…` : words.join(' ');
   return /[.!?…]$/.test(quoted) ? `"${quoted}"` : `"${quoted}".`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the clerk says about requests for approval
+
+/**
+ * What a request for approval asks for, in words.
+ *
+ * @example
+ * requestWhat('cancel_order', { order_id: 'ord_1' }); // 'the cancellation of order ord_1'
+ */
+export function requestWhat(tool: string, args: Readonly<Record<string, unknown>> | null): string {
+  const orderId = typeof args?.order_id === 'string' ? `order ${args.order_id}` : 'your order';
+  if (tool === 'cancel_order') return `the cancellation of ${orderId}`;
+  if (tool === 'update_order') return `the change to ${orderId}`;
+  if (tool === 'create_order') return 'your new order';
+  return 'your earlier request';
+}
+
+/** A request awaits a decision (`still`: the customer was told so before). */
+export function awaitingText(what: string, still: boolean): string {
+  const needs = still ? 'still needs' : 'needs';
+  return `A colleague ${needs} to confirm ${what}; I'll let you know as soon as they have.`;
+}
+
+/** A change was refused because the request for `what` awaits a decision. */
+export function heldText(what: string): string {
+  return `I can make that change once a colleague has decided on ${what}; I'll let you know as soon as they have.`;
+}
+
+/** A request was approved and its write done: `items` describes the order. */
+export function approvedText(tool: string, orderId: string, items: string): string {
+  const done =
+    tool === 'cancel_order'
+      ? 'is cancelled'
+      : `is ${tool === 'create_order' ? 'placed' : 'updated'}: ${items}`;
+  return `Good news: a colleague confirmed it, and your order ${orderId} ${done}.`;
+}
+
+/** A request was rejected (with the person's note, or '') or expired. */
+export function declinedText(cause: 'rejected' | 'expired', what: string, note: string): string {
+  if (cause === 'expired') return `Sorry, nobody could confirm ${what} in time, so nothing has changed.`;
+  const said = note === '' ? '.' : `: ${quoteSentence(note, 10)}`;
+  return `Sorry, a colleague declined ${what}${said} Nothing has changed.`;
+}
