@@ -3,7 +3,6 @@ import type { GraftEvent } from '../core/events.js';
 import { Hono } from 'hono';
 import { type ConversationId, parseTenantId, type TenantId } from '../core/ids.js';
 import type { EventStore } from '../core/ports.js';
-import { parseApprovalId } from '../runtime/approvals.js';
 import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
 import { bearerToken } from './auth.js';
@@ -216,18 +215,17 @@ function operatorRoutes(app: Hono<AppEnv>, deps: AppDeps, limits: ServerLimits):
     validate('param', approvalParam, approvalParamErrors),
     jsonBody(decisionBody, operatorBodyErrors, limits.bodyBytes),
     async (c) => {
-      const { approvalId } = c.req.valid('param');
+      const { id, conversationId, effectId } = c.req.valid('param').approvalId;
       const { decision, note, operator } = c.req.valid('json');
       const graft = deps.graftFor(c.get('tenantId'));
-      await graft.decide(approvalId, {
+      await graft.decide(id, {
         decision,
         ...(note !== undefined ? { note } : {}),
         ...(operator !== undefined ? { operator } : {}),
       });
       // A decision is final: the ledger entry read now holds it, whatever ran since.
-      const { conversationId, effectId } = parseApprovalId(approvalId)!;
       const effect = (await graft.conversation(conversationId)).effects.get(effectId)!;
-      return c.json({ id: approvalId, conversationId, effect: effectView(effect) });
+      return c.json({ id, conversationId, effect: effectView(effect) });
     },
   );
   app.post(

@@ -234,13 +234,19 @@ const filled = (field: string) =>
     .string({ error: `${field} must be a non-empty string` })
     .refine((value) => value.trim() !== '', { error: `${field} must be a non-empty string` });
 
-/** The path of `POST /v1/approvals/{id}`: `<conversationId>:<effectId>`, URL-encoded. */
+/**
+ * The path of `POST /v1/approvals/{id}`: `<conversationId>:<effectId>`, URL-encoded; parsed into
+ * the id and what it names.
+ */
 export const approvalParam = z.object({
   approvalId: z.string().transform((value, ctx) => {
-    if (parseApprovalId(value) !== null) return value;
+    const named = parseApprovalId(value);
+    if (named !== null) return { id: value, ...named };
+    // A conversation id has at most 200 characters: what is longer is not echoed whole.
+    const shown = value.length > 240 ? `${value.slice(0, 240)}…` : value;
     ctx.addIssue({
       code: 'custom',
-      message: `${JSON.stringify(value)} is not a request id (<conversationId>:<effectId>, as GET /v1/approvals lists them)`,
+      message: `${JSON.stringify(shown)} is not a request id (<conversationId>:<effectId>, as GET /v1/approvals lists them)`,
     });
     return z.NEVER;
   }),
