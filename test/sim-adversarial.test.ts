@@ -3,14 +3,30 @@ import type { BrainOutput, BrainRequest } from '../src/core/brain.js';
 import type { InputItem } from '../src/core/items.js';
 import { notices } from '../src/core/context.js';
 import { simCommand } from '../src/cli/sim-command.js';
-import { adversarialBrain } from '../src/sim/adversarial-brain.js';
-import { COVERAGE_MIN_CONVERSATIONS, emptyCoverage, missingCoverage } from '../src/sim/coverage.js';
+import { rejectionOutput } from '../src/core/state.js';
+import type { Order } from '../src/demo/shop/shop.js';
+import { AWAITING_TEXT, adversarialBrain } from '../src/sim/adversarial-brain.js';
+import {
+  COVERAGE_MIN_CONVERSATIONS,
+  REQUIRED_COVERAGE,
+  emptyCoverage,
+  missingCoverage,
+} from '../src/sim/coverage.js';
 import { historyFindings } from '../src/sim/history-checks.js';
+import { missingWithHumans } from '../src/sim/human-checks.js';
 import { InstanceClock } from '../src/sim/instance-clock.js';
-import type { ConversationRecord, ModelCallRecord } from '../src/sim/recorder.js';
+import type {
+  ConversationRecord,
+  HumanLogEntry,
+  HumanRecord,
+  ModelCallRecord,
+  OperatorAct,
+  RequestRecord,
+} from '../src/sim/recorder.js';
 import { runRange, runSim, runStrategy } from '../src/sim/run.js';
 import type { ToolInvocation } from '../src/sim/tool-log.js';
 import { VirtualClock } from '../src/sim/virtual-clock.js';
+import type { ScriptedMessage } from '../src/sim/workload.js';
 
 const adversarial = { seed: 5, conversations: 40, faults: false, world: 'adversarial' } as const;
 
@@ -73,6 +89,61 @@ function write(
 }
 
 const rules = (r: ConversationRecord) => historyFindings(r).map((f) => f.guarantee);
+
+function humans(partial: Partial<HumanRecord> = {}): HumanRecord {
+  return {
+    approvalTools: ['cancel_order'],
+    approvalTimeoutMs: 4_000,
+    requests: new Map(),
+    log: [],
+    acts: [],
+    ...partial,
+  };
+}
+
+/** A request for approval of `cancel_order` eff_1 under key `k`, decided at op `op` (null: pending). */
+function request(
+  decision: RequestRecord['decision'] | null,
+  decisions = decision ? 1 : 0,
+): Map<string, RequestRecord> {
+  const r: RequestRecord = {
+    effectId: 'eff_1',
+    toolCallId: 'call_k',
+    tool: 'cancel_order',
+    key: 'k',
+    seq: 1,
+    op: 1,
+    decision,
+    decisions,
+  };
+  return new Map([['eff_1', r]]);
+}
+
+const approvedAt = (op: number, operator = 'ana/d1') => ({
+  kind: 'approved' as const,
+  seq: op,
+  op,
+  operator,
+});
+
+/** graft's log, one entry per seq: `[type, detail]`. */
+const log = (...entries: (readonly [HumanLogEntry['type'], string])[]): HumanLogEntry[] =>
+  entries.map(([type, detail], i) => ({ seq: i + 1, op: i + 1, type, detail }));
+
+function decide(operator: string, outcome: string, partial: Partial<OperatorAct> = {}): OperatorAct {
+  return {
+    kind: 'decide',
+    via: 'i0',
+    operator,
+    effectId: 'eff_1',
+    decision: 'reject',
+    late: false,
+    startOp: 6,
+    endOp: 7,
+    outcome,
+    ...partial,
+  };
+}
 
 describe("the adversarial world's checker", () => {
   it('reports a context that lacks an effect, or holds it at another status than the ledger had', () => {
@@ -235,6 +306,125 @@ describe("the adversarial world's checker", () => {
   });
 });
 
+describe("the checker's rules on humans in the loop", () => {
+  const cancel = (partial: Partial<ToolInvocation> = {}) =>
+    write('k', 3, 4, 5, { tool: 'cancel_order', effectId: 'eff_1', ...partial });
+
+  it('reports a write that needs approval and ran without one, before it, or under another key', () => {
+    const judge = (requests: Map<string, RequestRecord>, run = cancel()) =>
+      rules(record({ invocations: [run], humans: humans({ requests }) }));
+    expect(judge(request(approvedAt(2)))).toEqual([]);
+    expect(judge(new Map())).toEqual([9]);
+    expect(judge(request(null))).toEqual([9]);
+    expect(judge(request({ kind: 'rejected', seq: 2, op: 2, operator: 'ana/d1' }))).toEqual([9]);
+    expect(judge(request({ kind: 'withdrawn', seq: 2, op: 2, operator: null }))).toEqual([9]);
+    expect(judge(request(approvedAt(4)))).toEqual([9]);
+    expect(judge(request(approvedAt(2)), cancel({ key: 'k#2' }))).toEqual([9]);
+    // A write that needs no approval needs no request.
+    expect(judge(new Map(), write('k', 3, 4, 5, { effectId: 'eff_1' }))).toEqual([]);
+  });
+
+  it('reports what the bot starts while a person has the conversation, but not their approvals and replies', () => {
+    const judge = (...entries: (readonly [HumanLogEntry['type'], string])[]) =>
+      rules(record({ humans: humans({ log: log(...entries) }) }));
+    const taken = ['conversation.taken-over', 'ana'] as const;
+    const released = ['conversation.released', 'ana'] as const;
+    expect(
+      judge(
+        ['attempt.started', 'att_1'],
+        ['effect.started', 'create_order eff_2_1'],
+        taken,
+        ['reply.committed', 'operator'],
+        ['effect.approved', 'cancel_order eff_2_1'],
+        released,
+        ['model.requested', 'call_7'],
+        ['reply.committed', 'reply'],
+      ),
+    ).toEqual([]);
+    for (const inside of [
+      ['reply.committed', 'reply'],
+      ['reply.committed', 'fallback'],
+      ['effect.started', 'create_order eff_2_1'],
+      ['attempt.started', 'att_2'],
+      ['model.requested', 'call_2'],
+    ] as const)
+      expect(judge(taken, inside, released), inside.join(' ')).toEqual([9]);
+    expect(judge(taken), 'never released').toEqual([9]);
+    expect(judge(['reply.committed', 'operator']), 'an operator reply while the bot has it').toEqual([9]);
+  });
+
+  it('reports a decision that succeeded on a request no longer pending, and one refused while it was pending', () => {
+    const judge = (requests: Map<string, RequestRecord>, ...acts: OperatorAct[]) =>
+      rules(record({ humans: humans({ requests, acts }) }));
+    const rejected = request({ kind: 'rejected', seq: 5, op: 5, operator: 'ana/d1' });
+    expect(judge(rejected, decide('ana/d1', 'ok'), decide('ana/d2', 'request_not_pending'))).toEqual([]);
+    // A second decision that succeeded: the log's decision is another act's.
+    expect(judge(rejected, decide('ana/d2', 'ok', { late: true }))).toEqual([9]);
+    expect(judge(rejected, decide('ana/d1', 'ok', { decision: 'approve' }))).toEqual([9]);
+    // On an expired or withdrawn request (no operator), a decision never succeeds.
+    expect(
+      judge(request({ kind: 'expired', seq: 5, op: 5, operator: null }), decide('ana/d1', 'ok')),
+    ).toEqual([9]);
+    // Refused while the request was still pending (its end came after the refusal), or with another code.
+    expect(judge(rejected, decide('ana/d2', 'request_not_pending', { endOp: 4 }))).toEqual([9]);
+    expect(judge(request(null), decide('ana/d2', 'request_not_pending'))).toEqual([9]);
+    expect(judge(rejected, decide('ana/d2', 'request_not_found'))).toEqual([9]);
+    expect(judge(request(approvedAt(5), 2))).toEqual([9]);
+    const takeOver: OperatorAct = { ...decide('ana', 'already_taken_over'), kind: 'take-over' };
+    expect(judge(new Map(), takeOver)).toEqual([9]);
+  });
+
+  it('does not count a cancellation a person refused, or the last wishes only a person answered, as missing', () => {
+    const message = (id: string, intent: ScriptedMessage['intent']): ScriptedMessage => ({
+      id,
+      burst: 0,
+      index: 0,
+      atMs: 0,
+      intent,
+      text: id,
+    });
+    const pizza = { kind: 'order' as const, items: [{ product: 'pizza', quantity: 1 }] };
+    const cola = { kind: 'add' as const, items: [{ product: 'cola', quantity: 1 }] };
+    const order = (items: Order['items'], status: Order['status'] = 'confirmed'): Order => ({
+      orderId: 'ord_1',
+      conversationId: 'c',
+      items,
+      status,
+      idempotencyKey: 'k0',
+    });
+    const reply = (covers: string[], kind: 'reply' | 'operator' = 'reply') => ({
+      text: 't',
+      covers,
+      kind,
+      committedAt: 1,
+      committedOp: 1,
+      deliveredAt: 1,
+    });
+    const onePizza = [order([{ product: 'pizza', quantity: 1 }])];
+    // The customer orders a pizza (answered), adds a cola and cancels in one breath.
+    const messages = [message('m1', pizza), message('m2', cola), message('m3', { kind: 'cancel' })];
+    const replies = [reply(['m1']), reply(['m2', 'm3'])];
+    const missing = (requests: Map<string, RequestRecord>, invocations: ToolInvocation[] = []) =>
+      missingWithHumans(record({ replies, invocations, humans: humans({ requests }) }), onePizza, messages);
+    expect(missing(new Map())).toBe(1);
+    expect(missing(request({ kind: 'rejected', seq: 5, op: 5, operator: 'ana/d1' }))).toBe(0);
+    expect(missing(request({ kind: 'expired', seq: 5, op: 5, operator: null }))).toBe(0);
+    // Approved: refused by the shop, it is excused; taken by the shop, the order must be cancelled.
+    expect(
+      missing(request(approvedAt(2)), [write('k', 3, null, 5, { tool: 'cancel_order', effectId: 'eff_1' })]),
+    ).toBe(0);
+    expect(
+      missing(request(approvedAt(2)), [write('k', 3, 4, 5, { tool: 'cancel_order', effectId: 'eff_1' })]),
+    ).toBe(1);
+    // Only a person answered the cola: the pizza alone is fine, as is the pizza with a cola.
+    const added = messages.slice(0, 2);
+    const judge = (r: ReturnType<typeof reply>[]) =>
+      missingWithHumans(record({ replies: r, humans: humans() }), onePizza, added);
+    expect(judge([reply(['m1']), reply(['m2'], 'operator')])).toBe(0);
+    expect(judge([reply(['m1']), reply(['m2'])])).toBe(1);
+  });
+});
+
 describe('the adversarial model and instances', () => {
   const order: BrainOutput = {
     type: 'function_call',
@@ -259,6 +449,7 @@ describe('the adversarial model and instances', () => {
       repeatWriteRate: 0,
       ignoreDeveloperRate: 0,
       trustRate: 0,
+      repeatAwaitingRate: 0,
     });
     const done = '{"order_id":"ord_1","status":"confirmed","items":[]}';
     const input = [
@@ -272,11 +463,42 @@ describe('the adversarial model and instances', () => {
     expect(seen[0]).toEqual([user, ...pair('graft_e_1', done)]);
   });
 
+  it('hides a request awaiting approval from some contexts, never how a request ended, and stops asking once graft refused a write for it', () => {
+    const cancel: BrainOutput = {
+      type: 'function_call',
+      name: 'cancel_order',
+      arguments: '{"order_id":"ord_1"}',
+    };
+    const cancelPair = (callId: string, output: string): InputItem[] => [
+      { type: 'function_call', call_id: callId, name: 'cancel_order', arguments: cancel.arguments },
+      { type: 'function_call_output', call_id: callId, output },
+    ];
+    const seen: (readonly InputItem[])[] = [];
+    const options = { repeatWriteRate: 0, ignoreDeveloperRate: 0, trustRate: 0, repeatAwaitingRate: 1 };
+    const brain = adversarialBrain((r) => (seen.push(r.input), [cancel]), 1, options);
+    const ended = cancelPair('call_1', rejectionOutput('rejected', 'It has shipped.'));
+    const waiting = cancelPair('call_2', notices.awaiting);
+    expect(brain(request([user, ...ended, ...waiting]))).toEqual([cancel]);
+    expect(seen[0]).toEqual([user, ...ended]);
+    const kept = adversarialBrain((r) => (seen.push(r.input), [cancel]), 1, {
+      ...options,
+      repeatAwaitingRate: 0,
+    });
+    kept(request([user, ...waiting]));
+    expect(seen[1]).toEqual([user, ...waiting]);
+    // graft refused the write because a request awaits: the model says so instead of asking again.
+    const refused = [user, ...waiting, ...cancelPair('call_3', notices.awaitingOther('cancel_order'))];
+    expect(brain(request(refused))).toEqual([{ type: 'message', text: AWAITING_TEXT }]);
+    // Until the customer writes again.
+    expect(brain(request([...refused, { ...user, content: 'Cancel it!' }]))).toEqual([cancel]);
+  });
+
   it('repeats a write call within one response for some contexts', () => {
     const brain = adversarialBrain(() => [order], 1, {
       repeatWriteRate: 0.5,
       ignoreDeveloperRate: 0,
       trustRate: 0,
+      repeatAwaitingRate: 0,
     });
     const sizes = new Set(
       Array.from({ length: 40 }, (_, i) => brain(request([{ ...user, content: `pizza ${i}` }])).length),
@@ -376,16 +598,9 @@ describe('the simulator in the adversarial world', () => {
       kinds.slice(0, 10),
       `replay with: npx graft sim --world adversarial --strategy graft --seed ${adversarial.seed} --conversations 300`,
     ).toEqual([]);
-    for (const counter of [
-      'timeouts',
-      'hangs',
-      'takeovers',
-      'reconciles',
-      'fencedLateRuns',
-      'steered',
-      'rebases',
-      'restarts',
-    ] as const) {
+    // Every required counter, humans in the loop included (requests approved, rejected, expired and
+    // withdrawn; late decisions refused; takeovers during writes and model calls; operator replies).
+    for (const counter of REQUIRED_COVERAGE) {
       expect(result.coverage![counter], counter).toBeGreaterThan(0);
     }
   });

@@ -91,7 +91,8 @@ export class AdversarialShops {
   /** Write invocations since a message, per conversation and message: the draws' keys. */
   private readonly runsSince = new Map<string, number>();
   private readonly rejectionsSince = new Map<string, number>();
-  private readonly template = createShopTools(createMemoryShop()) as ToolDefinition[];
+  /** The tools as the model sees them, by the approval bound of `cancel_order` (0: no approval). */
+  private readonly templates = new Map<number, ToolDefinition[]>();
 
   constructor(
     private readonly env: Env,
@@ -102,8 +103,12 @@ export class AdversarialShops {
     return this.entry(conversationId).shop;
   }
 
-  tools(clock: Clock, runner: string): ToolDefinition[] {
-    return this.template.map((t) =>
+  /**
+   * With `approvalTimeoutMs`, `cancel_order` needs a person's approval (the demo shop's
+   * `cancelApproval`), and a request waits that long for a decision.
+   */
+  tools(clock: Clock, runner: string, approvalTimeoutMs?: number): ToolDefinition[] {
+    return this.template(approvalTimeoutMs ?? 0).map((t) =>
       defineTool<unknown>({
         ...t,
         run: (args, ctx) =>
@@ -113,6 +118,16 @@ export class AdversarialShops {
         reconcile: (key, ctx) => this.reconcile(t.name, key, ctx),
       }),
     );
+  }
+
+  private template(approvalTimeoutMs: number): ToolDefinition[] {
+    let template = this.templates.get(approvalTimeoutMs);
+    if (!template) {
+      const options = approvalTimeoutMs > 0 ? { cancelApproval: { timeoutMs: approvalTimeoutMs } } : {};
+      template = createShopTools(createMemoryShop(), options) as ToolDefinition[];
+      this.templates.set(approvalTimeoutMs, template);
+    }
+    return template;
   }
 
   private entry(conversationId: string) {

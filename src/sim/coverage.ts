@@ -1,4 +1,6 @@
 import type { GraftEvent } from '../core/events.js';
+import type { ConversationState } from '../core/state.js';
+import type { OperatorAct } from './recorder.js';
 import type { ToolInvocation, ReconcileRecord } from './tool-log.js';
 
 /**
@@ -33,6 +35,28 @@ export interface Coverage {
   lateSettles: number;
   /** Reconciles asked while a run under the same key was still in flight. Informational. */
   reconcilesInFlight: number;
+  /** Writes that became requests for approval (`effect.started` with `approval`). */
+  approvalRequests: number;
+  /** Requests a person approved (`effect.approved`): the write then ran. */
+  approved: number;
+  /** Requests a person rejected (`effect.rejected`, cause `rejected`). */
+  rejected: number;
+  /** Requests nobody decided in time (cause `expired`). */
+  expired: number;
+  /** Requests whose attempt was superseded before the decision (cause `withdrawn`). */
+  withdrawn: number;
+  /** The operator's decisions on a request no longer pending, refused with `request_not_pending`. */
+  lateDecisionsRefused: number;
+  /** Conversations taken over by a person (`conversation.taken-over`). */
+  operatorTakeovers: number;
+  /** Takeovers that landed while a write ran. */
+  takeoversDuringWrite: number;
+  /** Takeovers that landed while a model call was in flight (it is aborted). */
+  takeoversDuringModelCall: number;
+  /** Replies a person sent (`reply.committed` of kind `operator`). */
+  operatorReplies: number;
+  /** Customer messages received while a person had the conversation. */
+  messagesDuringTakeover: number;
 }
 
 /** The counters that must be above 0 in an adversarial run of the documented size. */
@@ -46,6 +70,17 @@ export const REQUIRED_COVERAGE = [
   'steered',
   'rebases',
   'restarts',
+  'approvalRequests',
+  'approved',
+  'rejected',
+  'expired',
+  'withdrawn',
+  'lateDecisionsRefused',
+  'operatorTakeovers',
+  'takeoversDuringWrite',
+  'takeoversDuringModelCall',
+  'operatorReplies',
+  'messagesDuringTakeover',
 ] as const satisfies readonly (keyof Coverage)[];
 
 /** Below this many conversations the world may not reach every path, and coverage is not required. */
@@ -65,11 +100,25 @@ export function emptyCoverage(): Coverage {
     ownerLost: 0,
     lateSettles: 0,
     reconcilesInFlight: 0,
+    approvalRequests: 0,
+    approved: 0,
+    rejected: 0,
+    expired: 0,
+    withdrawn: 0,
+    lateDecisionsRefused: 0,
+    operatorTakeovers: 0,
+    takeoversDuringWrite: 0,
+    takeoversDuringModelCall: 0,
+    operatorReplies: 0,
+    messagesDuringTakeover: 0,
   };
 }
 
-/** Counts what one event of graft's log shows (each event once, however many instances fold it). */
-export function countEvent(coverage: Coverage, event: GraftEvent): void {
+/**
+ * Counts what one event of graft's log shows (each event once, however many instances fold it),
+ * with the state right after it.
+ */
+export function countEvent(coverage: Coverage, event: GraftEvent, state: ConversationState): void {
   switch (event.type) {
     case 'attempt.started':
       if (event.reason === 'follow-up') coverage.followUps += 1;
@@ -91,19 +140,47 @@ export function countEvent(coverage: Coverage, event: GraftEvent): void {
     case 'effect.settled':
       if (event.late === true) coverage.lateSettles += 1;
       return;
+    case 'effect.started':
+      for (const effect of event.effects) if (effect.approval) coverage.approvalRequests += 1;
+      return;
+    case 'effect.approved':
+      coverage.approved += 1;
+      return;
+    case 'effect.rejected':
+      coverage[event.cause] += 1;
+      return;
+    case 'reply.committed':
+      if (event.kind === 'operator') coverage.operatorReplies += 1;
+      return;
+    case 'message.received':
+      if (state.takenOver !== null) coverage.messagesDuringTakeover += 1;
+      return;
+    case 'conversation.taken-over':
+      countTakeover(coverage, state);
+      return;
     default:
       return;
   }
 }
 
-/** Counts what the tools' own log shows. */
+/** A takeover, and what it landed on: the fold leaves running writes and the aborted call as they were. */
+function countTakeover(coverage: Coverage, state: ConversationState): void {
+  coverage.operatorTakeovers += 1;
+  if ([...state.effects.values()].some((e) => e.status === 'running')) coverage.takeoversDuringWrite += 1;
+  if ([...state.calls.values()].some((c) => c.status === 'pending')) coverage.takeoversDuringModelCall += 1;
+}
+
+/** Counts what the tools' own log shows, and the operator's refused late decisions. */
 export function countToolLog(
   coverage: Coverage,
   invocations: readonly ToolInvocation[],
   reconciles: readonly ReconcileRecord[],
+  acts: readonly OperatorAct[] = [],
 ): void {
   for (const invocation of invocations) if (invocation.fenced) coverage.fencedLateRuns += 1;
   for (const reconcile of reconciles) if (reconcile.inFlight) coverage.reconcilesInFlight += 1;
+  for (const act of acts)
+    if (act.kind === 'decide' && act.outcome === 'request_not_pending') coverage.lateDecisionsRefused += 1;
 }
 
 export function addCoverage(total: Coverage, one: Coverage): void {

@@ -9,7 +9,9 @@ import type { AdversarialShops } from './adversarial-tools.js';
 import { countEvent, emptyCoverage } from './coverage.js';
 import type { InstanceFaults } from './instance-clock.js';
 import { InstanceClock, instanceFaults, instanceStore } from './instance-clock.js';
-import type { ConversationRecord, Recorder, ReplyRecord } from './recorder.js';
+import type { OperatorOptions } from './operator.js';
+import { APPROVAL_TOOLS, SimOperator, defaultOperator } from './operator.js';
+import type { ConversationRecord, HumanLogEntry, HumanRecord, Recorder, ReplyRecord } from './recorder.js';
 import type { KeyedRandom } from './rng.js';
 import type { ContextWitness, SimModel } from './sim-model.js';
 import type { VirtualClock } from './virtual-clock.js';
@@ -28,6 +30,11 @@ export interface ClusterOptions {
   reapEveryMs: number;
   /** Instances are closed this long after the last message, finished or not (a bound on the run). */
   deadlineMs: number;
+  /**
+   * The person at the operator's desk: `cancel_order` needs their approval, and they decide
+   * requests and take conversations over. Null: no humans in the loop.
+   */
+  operator: OperatorOptions | null;
 }
 
 export const defaultCluster: ClusterOptions = {
@@ -50,6 +57,7 @@ export const defaultCluster: ClusterOptions = {
   modelTimeoutMs: 10_000,
   reapEveryMs: 2_000,
   deadlineMs: 600_000,
+  operator: defaultOperator,
 };
 
 /**
@@ -63,6 +71,8 @@ export class GraftObserver implements ContextWitness {
   private liveNow = false;
   private readonly ledgers = new Map<string, ReadonlyMap<string, EffectStatus>>();
   private readonly replies = new Map<ReplyId, ReplyRecord>();
+  /** Hears each event once, after the observer (the simulated operator). */
+  listener: ((event: GraftEvent) => void) | null = null;
 
   constructor(
     private readonly record: ConversationRecord,
@@ -81,7 +91,13 @@ export class GraftObserver implements ContextWitness {
     if (event.seq <= this.seq) return;
     this.seq = event.seq;
     this.liveNow = state.live !== null;
-    countEvent(this.record.coverage!, event);
+    countEvent(this.record.coverage!, event, state);
+    if (this.record.humans) logHumans(this.record.humans, event, this.recorder.nextOp());
+    this.observe(event, state);
+    this.listener?.(event);
+  }
+
+  private observe(event: GraftEvent, state: ConversationState): void {
     switch (event.type) {
       case 'message.received': {
         // Received means appended: a reply committed after this must cover the message.
@@ -135,6 +151,56 @@ export class GraftObserver implements ContextWitness {
   }
 }
 
+/** What the rules on approvals and takeovers read of one event of graft's log. */
+function logHumans(humans: HumanRecord, event: GraftEvent, op: number): void {
+  const entry = (type: HumanLogEntry['type'], detail: string) =>
+    humans.log.push({ seq: event.seq, op, type, detail });
+  switch (event.type) {
+    case 'effect.started':
+      entry(event.type, event.effects.map((e) => `${e.tool} ${e.effectId}`).join(', '));
+      for (const e of event.effects) {
+        if (!e.approval) continue;
+        humans.requests.set(e.effectId, {
+          effectId: e.effectId,
+          toolCallId: e.toolCallId,
+          tool: e.tool,
+          key: e.idempotencyKey,
+          seq: event.seq,
+          op,
+          decision: null,
+          decisions: 0,
+        });
+      }
+      return;
+    case 'effect.approved':
+    case 'effect.rejected': {
+      if (event.type === 'effect.approved') entry(event.type, `${event.request.tool} ${event.effectId}`);
+      const request = humans.requests.get(event.effectId);
+      const kind = event.type === 'effect.approved' ? 'approved' : event.cause;
+      if (!request) return;
+      request.decisions += 1;
+      // The first decision stands (the fold refuses a second; the checker reports one).
+      request.decision ??= { kind, seq: event.seq, op, operator: event.operator ?? null };
+      return;
+    }
+    case 'reply.committed':
+      entry(event.type, event.kind);
+      return;
+    case 'attempt.started':
+      entry(event.type, event.attemptId);
+      return;
+    case 'model.requested':
+      entry(event.type, event.callId);
+      return;
+    case 'conversation.taken-over':
+    case 'conversation.released':
+      entry(event.type, event.operator);
+      return;
+    default:
+      return;
+  }
+}
+
 /** Every effect's status, by the model's tool call id. */
 function ledgerOf(state: ConversationState): Map<string, EffectStatus> {
   const ledger = new Map<string, EffectStatus>();
@@ -175,9 +241,32 @@ export function graftCluster(
   const shared = new MemoryStore({ copy: false });
   const count =
     2 + Math.floor(env.rng.uniform(conversationId, 'instances') * (options.cluster.maxInstances - 1));
+  const humans = options.cluster.operator;
+  let approvalTimeoutMs: number | undefined;
+  if (humans) {
+    const bounds = humans.approvalTimeoutsMs;
+    approvalTimeoutMs =
+      bounds[Math.floor(env.rng.uniform(conversationId, 'approval-timeout') * bounds.length)]!;
+    record.humans = {
+      approvalTools: APPROVAL_TOOLS,
+      approvalTimeoutMs,
+      requests: new Map(),
+      log: [],
+      acts: [],
+    };
+  }
   const instances = Array.from({ length: count }, (_, i) =>
-    startInstance(i, { conversationId, shared, env, model, record, observer, options }),
+    startInstance(i, { conversationId, shared, env, model, record, observer, options, approvalTimeoutMs }),
   );
+  let operator: SimOperator | null = null;
+  if (humans) {
+    const desk = instances.map(({ clock, graft }, i) => ({ name: `i${i}`, clock, graft }));
+    operator = new SimOperator(conversationId, env, record, desk, humans);
+    const firstAt = script.messages[0]?.atMs ?? 0;
+    operator.start(firstAt, script.messages.at(-1)?.atMs ?? firstAt);
+    const person = operator;
+    observer.listener = (event) => person.onEvent(event);
+  }
   let arrived = 0;
   let channel = Promise.resolve();
   closeWhenFinished(
@@ -188,6 +277,7 @@ export function graftCluster(
     instances.map((i) => i.graft),
     () => arrived,
     options.cluster,
+    operator,
   );
   const deliver = (messageId: string, text: string, arrive: () => void) => {
     const { clock, graft } =
@@ -225,12 +315,14 @@ interface InstanceContext {
   record: ConversationRecord;
   observer: GraftObserver;
   options: ClusterRunOptions;
+  /** `cancel_order` needs approval, with this bound (undefined: no approval). */
+  approvalTimeoutMs: number | undefined;
 }
 
 /** Instance `i` of a conversation: its stalls and skew, and a graft on its clock, store view, model view and tools. */
 function startInstance(
   i: number,
-  { conversationId, shared, env, model, record, observer, options }: InstanceContext,
+  { conversationId, shared, env, model, record, observer, options, approvalTimeoutMs }: InstanceContext,
 ): { clock: InstanceClock; graft: Graft } {
   const { cluster } = options;
   const { skewMs, stalls } = instanceFaults(env.rng, conversationId, i, 0, cluster.faults);
@@ -242,7 +334,7 @@ function startInstance(
   const graft = createGraft({
     store: instanceStore(shared, clock),
     model: model.via(clock),
-    tools: env.shops.tools(clock, `i${i}`),
+    tools: env.shops.tools(clock, `i${i}`, approvalTimeoutMs),
     clock,
     instanceId: `i${i}`,
     instructions: options.instructions,
@@ -259,8 +351,9 @@ function startInstance(
 
 /**
  * Checks, from the last message on, whether the conversation is finished: every message reached
- * graft, the store lists it as having no work left, and no tool is still running (a late run may
- * still settle). Then, or at the deadline, closes every instance.
+ * graft, the store lists it as having no work left (a request for approval is work: it expires),
+ * no tool is still running (a late run may still settle), and the operator has no act under way
+ * and no takeover left to make or end. Then, or at the deadline, closes every instance.
  */
 function closeWhenFinished(
   script: CustomerScript,
@@ -270,11 +363,13 @@ function closeWhenFinished(
   grafts: Graft[],
   arrived: () => number,
   cluster: ClusterOptions,
+  operator: SimOperator | null,
 ): void {
   const lastAt = script.messages.at(-1)?.atMs ?? 0;
   const check = async () => {
     const done =
       arrived() === script.messages.length &&
+      (operator?.finished ?? true) &&
       (await store.unfinished()).length === 0 &&
       record.invocations.every((i) => i.endOp !== null);
     const late = env.clock.now() >= lastAt + cluster.deadlineMs;
@@ -283,6 +378,7 @@ function closeWhenFinished(
       return;
     }
     if (!done) record.errors.push(`still unfinished ${cluster.deadlineMs} ms after the last message`);
+    operator?.stop();
     await Promise.all(grafts.map((g) => g.close()));
   };
   env.clock.setTimer(lastAt + cluster.reapEveryMs, () => void check());

@@ -1,4 +1,5 @@
 import type { EffectStatus } from '../core/events.js';
+import { humanFindings } from './human-checks.js';
 import type { ConversationRecord, ModelCallRecord } from './recorder.js';
 import type { ToolInvocation } from './tool-log.js';
 import { statusAt, writeSpan } from './tool-log.js';
@@ -25,6 +26,7 @@ export function historyFindings(record: ConversationRecord): Finding[] {
     ...unseenMessageFindings(record),
     ...keyReuseFindings(record.invocations),
     ...replyCoverFindings(record),
+    ...humanFindings(record),
     ...record.errors.map((error) => ({ guarantee: 0, detail: `graft reported an error: ${error}` })),
   ];
 }

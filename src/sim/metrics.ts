@@ -1,5 +1,5 @@
 import type { DesiredOrder } from '../demo/clerk/language.js';
-import type { Shop } from '../demo/shop/shop.js';
+import type { Order, Shop } from '../demo/shop/shop.js';
 import type { ConversationRecord } from './recorder.js';
 
 /** The figures of one strategy over a run (the `--json` shape of `graft sim`). */
@@ -61,23 +61,17 @@ export function measure(record: ConversationRecord, shop: Shop, desired: Desired
   const invocations = shop.invocations().filter((i) => i.conversationId === record.conversationId);
   const noOps = invocations.filter((i) => !i.changed && i.error === undefined).length;
   const duplicateEffects = Math.max(0, orders.length - 1) + noOps;
-  const active = orders.filter((o) => o.status === 'confirmed');
-  const wanted = desired !== null && !desired.cancelled ? JSON.stringify(desired.items) : null;
-  const missingEffects =
-    wanted === null
-      ? active.length > 0
-        ? 1
-        : 0
-      : active.some((o) => JSON.stringify(sortItems(o.items)) === wanted)
-        ? 0
-        : 1;
+  const missingEffects = matchesDesired(orders, desired) ? 0 : 1;
 
   const byId = new Map(record.messages.map((m) => [m.id, m]));
   const delivered = record.replies.filter((r) => r.deliveredAt !== null);
   const coverCount = new Map<string, number>();
   for (const reply of delivered)
     for (const id of reply.covers) coverCount.set(id, (coverCount.get(id) ?? 0) + 1);
-  const turns = delivered.filter((r) => r.kind !== 'follow-up' && r.covers.length > 0);
+  // A person's reply answers messages, but it is no turn of the bot's: its latency is the person's.
+  const turns = delivered.filter(
+    (r) => r.kind !== 'follow-up' && r.kind !== 'operator' && r.covers.length > 0,
+  );
   const latenciesMs: number[] = [];
   const contendedLatenciesMs: number[] = [];
   let contendedTurns = 0;
@@ -113,6 +107,17 @@ export function measure(record: ConversationRecord, shop: Shop, desired: Desired
     contendedTurns,
     messages: record.messages.length,
   };
+}
+
+/**
+ * Whether the shop's orders are what the customer wants: an active order with exactly the items
+ * wanted, or no active order when they want none (never ordered, or cancelled).
+ */
+export function matchesDesired(orders: readonly Order[], desired: DesiredOrder): boolean {
+  const active = orders.filter((o) => o.status === 'confirmed');
+  const wanted = desired !== null && !desired.cancelled ? JSON.stringify(desired.items) : null;
+  if (wanted === null) return active.length === 0;
+  return active.some((o) => JSON.stringify(sortItems(o.items)) === wanted);
 }
 
 function sortItems(items: readonly { product: string; quantity: number }[]) {

@@ -1,4 +1,4 @@
-import type { EffectStatus, ReplyKind } from '../core/events.js';
+import type { EffectStatus, RejectionCause, ReplyKind } from '../core/events.js';
 import type { Coverage } from './coverage.js';
 import type { ReconcileRecord, ToolInvocation } from './tool-log.js';
 
@@ -22,6 +22,74 @@ export interface ConversationRecord {
   errors: string[];
   /** When graft decided to run each write (its `effect.started`), by tool call id: the op of that decision. */
   writeDecisions: Map<string, number>;
+  /**
+   * Approvals and takeovers, where the world has humans in the loop (graft in the adversarial
+   * world); absent elsewhere.
+   */
+  humans?: HumanRecord;
+}
+
+/**
+ * What the humans in the loop did and what graft's log shows of it: the requests for approval and
+ * their decisions, the events the takeover rules read, and the simulated operator's own acts.
+ */
+export interface HumanRecord {
+  /** The tools whose writes need a person's approval in this world. */
+  approvalTools: readonly string[];
+  /** How long a request waits for a decision in this conversation. */
+  approvalTimeoutMs: number;
+  /** Every request for approval, by effect id, in the order they were made. */
+  requests: Map<string, RequestRecord>;
+  /** The events of graft's log that the takeover rules read, in seq order. */
+  log: HumanLogEntry[];
+  /** The operator's acts through graft's API, in the order they were started. */
+  acts: OperatorAct[];
+}
+
+export interface RequestRecord {
+  effectId: string;
+  toolCallId: string;
+  tool: string;
+  /** The idempotency key the write runs under once approved. */
+  key: string;
+  seq: number;
+  op: number;
+  /** How it ended (graft's `effect.approved` or `effect.rejected`), or null while it waits. */
+  decision: { kind: 'approved' | RejectionCause; seq: number; op: number; operator: string | null } | null;
+  /** Decision events the log holds for it (one at most). */
+  decisions: number;
+}
+
+export interface HumanLogEntry {
+  seq: number;
+  op: number;
+  type:
+    | 'conversation.taken-over'
+    | 'conversation.released'
+    | 'reply.committed'
+    | 'effect.started'
+    | 'effect.approved'
+    | 'attempt.started'
+    | 'model.requested';
+  /** The reply's kind, the effects started or approved, the attempt or the call. */
+  detail: string;
+}
+
+/** One act of the simulated operator through graft's API, with how graft answered. */
+export interface OperatorAct {
+  kind: 'decide' | 'take-over' | 'reply' | 'release';
+  /** The instance the act went through. */
+  via: string;
+  /** The operator's name for this act (each decision has its own, so that the log names the act). */
+  operator: string;
+  /** For `decide`: the request, the decision, and whether the operator knew it was no longer pending. */
+  effectId?: string;
+  decision?: 'approve' | 'reject';
+  late?: boolean;
+  startOp: number;
+  endOp: number | null;
+  /** `ok`, an `OperatorError`'s code, or `error: …` for anything else. */
+  outcome: string | null;
 }
 
 export interface ModelCallRecord {

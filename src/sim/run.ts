@@ -18,6 +18,7 @@ import { GraftObserver, defaultCluster, graftCluster } from './graft-cluster.js'
 import type { Violation } from './invariants.js';
 import { checkConversation } from './invariants.js';
 import { absentEffects } from './history-checks.js';
+import { missingWithHumans } from './human-checks.js';
 import type { ConversationFigures, StrategyReport } from './metrics.js';
 import { addFigures, emptyFigures, measure, report } from './metrics.js';
 import type { ConversationRecord } from './recorder.js';
@@ -277,12 +278,17 @@ export async function runAdversarialChunk(
   await clock.run();
   return scripts.map((script) => {
     const record = recorder.conversation(script.conversationId);
-    if (record.coverage) countToolLog(record.coverage, record.invocations, record.reconciles);
+    if (record.coverage)
+      countToolLog(record.coverage, record.invocations, record.reconciles, record.humans?.acts);
     const shop = shops.shop(script.conversationId);
-    // Orphans are judged by the ledger (or the tool log) here: an effect absent from a context that should hold it.
+    // Orphans are judged by the ledger (or the tool log) here: an effect absent from a context that
+    // should hold it. With humans in the loop, what a person refused or handled is not missing.
     const figures: ConversationFigures = {
       ...measure(record, shop, script.desired),
       orphanedEffects: absentEffects(record),
+      ...(record.humans
+        ? { missingEffects: missingWithHumans(record, shop.orders(script.conversationId), script.messages) }
+        : {}),
     };
     return { script, record, shop, figures, violations: checkConversation(record, figures, 'adversarial') };
   });
@@ -435,5 +441,12 @@ function adversarialFingerprint(record: ConversationRecord): string {
     ]),
     k: record.reconciles.map((r) => [r.key, r.at, r.happened]),
     x: record.errors,
+    ...(record.humans
+      ? {
+          o: record.humans.acts.map((a) => [a.kind, a.via, a.operator, a.effectId, a.decision, a.outcome]),
+          l: record.humans.log.map((e) => [e.seq, e.type, e.detail]),
+          d: [...record.humans.requests.values()].map((r) => [r.effectId, r.decision?.kind, r.decision?.seq]),
+        }
+      : {}),
   });
 }

@@ -225,9 +225,10 @@ function heldEffects(context: readonly InputItem[], recorder: Recorder, conversa
 /**
  * The status the context gives each tool call whose output it holds (the last output wins: a
  * graft's later pair updates its effect), by the model's tool call id. A graft's call id
- * (`graft_<effectId>_<n>`) is mapped to its effect's tool call id. graft's notices say running or
- * unknown, or "not executed" (a write that did not happen: failed); an `{"error": …}` output is a
- * failure; anything else is a result: done.
+ * (`graft_<effectId>_<n>`) is mapped to its effect's tool call id. graft's notices say running,
+ * unknown or awaiting approval, or "not executed" (a write that did not happen: failed, as a
+ * rejected, expired or withdrawn request is); an `{"error": …}` output is a failure; anything
+ * else is a result: done.
  */
 export function seenStatuses(
   context: readonly InputItem[],
@@ -249,6 +250,7 @@ export function seenStatuses(
 function statusOfOutput(output: string): EffectStatus {
   const notice = noticeStatus(output);
   if (notice === 'running' || notice === 'unknown') return notice;
+  if (notice === 'awaiting_approval') return 'awaiting';
   if (notice === 'not_executed' || output.startsWith('{"error"')) return 'failed';
   return 'done';
 }

@@ -13,6 +13,12 @@ export interface WorkloadOptions {
   /** The share of gaps inside a burst that are quick (mean `quickGapMeanMs`): messages sent in a rush. */
   quickGapShare?: number;
   quickGapMeanMs?: number;
+  /**
+   * The first burst in which the customer may cancel (default: the last). Earlier, a request to
+   * cancel — which needs a person's approval in the adversarial world — races the customer's later
+   * messages.
+   */
+  cancelFromBurst?: number;
 }
 
 export const defaultWorkload: WorkloadOptions = {
@@ -25,7 +31,8 @@ export const defaultWorkload: WorkloadOptions = {
 /**
  * The adversarial world's customers: bursts of up to 12 messages, four in ten of their gaps
  * within about 100 ms, so that attempts fork faster than writes settle and a turn outgrows the
- * attempts-per-turn bound.
+ * attempts-per-turn bound. They may cancel from the second burst on, so that a cancellation
+ * waiting for a person's approval meets the customer's later messages.
  */
 export const adversarialWorkload: WorkloadOptions = {
   bursts: 3,
@@ -34,6 +41,7 @@ export const adversarialWorkload: WorkloadOptions = {
   gapBetweenBurstsMs: 20_000,
   quickGapShare: 0.4,
   quickGapMeanMs: 50,
+  cancelFromBurst: 1,
 };
 
 export interface ScriptedMessage {
@@ -58,7 +66,7 @@ const SIDES = defaultCatalogue.map((p) => p.product).filter((p) => !MAIN_PRODUCT
 
 /**
  * One customer: asks for one order in the first burst, and later changes it, asks about it, or
- * cancels it (cancelling only in the last burst). Every draw is keyed by (conversation, burst,
+ * cancels it (by default only in the last burst; see `cancelFromBurst`). Every draw is keyed by (conversation, burst,
  * message), so a customer is the same in every strategy's run.
  */
 export function customerScript(
@@ -75,7 +83,7 @@ export function customerScript(
     for (let index = 0; index < size; index += 1) {
       if (index > 0) t += gapBefore(rng, options, conversation, burst, index);
       // A cancellation is the customer's last word on the order: afterwards they only ask or chat.
-      let intent = chooseIntent(rng, conversation, burst, index, options.bursts);
+      let intent = chooseIntent(rng, conversation, burst, index, options);
       if (cancelled && intent.kind !== 'status') intent = { kind: 'chat' };
       if (intent.kind === 'cancel') cancelled = true;
       const variant = Math.floor(rng.uniform(conversation, burst, index, 'variant') * 8);
@@ -114,7 +122,13 @@ function gapBefore(
   );
 }
 
-function chooseIntent(rng: KeyedRandom, c: number, burst: number, index: number, bursts: number): Intent {
+function chooseIntent(
+  rng: KeyedRandom,
+  c: number,
+  burst: number,
+  index: number,
+  options: WorkloadOptions,
+): Intent {
   const u = (name: string) => rng.uniform(c, burst, index, name);
   const line = (pool: readonly string[], name: string): OrderLine => ({
     product: pool[Math.floor(u(`${name}-product`) * pool.length)]!,
@@ -126,7 +140,7 @@ function chooseIntent(rng: KeyedRandom, c: number, burst: number, index: number,
     return { kind: 'order', items };
   }
   const r = u('kind');
-  const last = burst === bursts - 1;
+  const mayCancel = burst >= (options.cancelFromBurst ?? options.bursts - 1);
   if (burst === 0) {
     // Second thoughts while the first order is being placed.
     if (r < 0.55) return { kind: 'add', items: [line(SIDES, 'add')] };
@@ -138,7 +152,7 @@ function chooseIntent(rng: KeyedRandom, c: number, burst: number, index: number,
       };
     return { kind: 'chat' };
   }
-  if (last && r < 0.2) return { kind: 'cancel' };
+  if (mayCancel && r < 0.2) return { kind: 'cancel' };
   if (r < 0.45) return { kind: 'add', items: [line(SIDES, 'add')] };
   if (r < 0.65)
     return {
