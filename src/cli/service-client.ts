@@ -80,7 +80,7 @@ export function serviceTarget(
 
 /**
  * Calls the service and returns its JSON answer. `what` names the act for the error, as in
- * "cannot approve c1:eff_5_1: request eff_5_1 was withdrawn: … (409 request_not_pending)".
+ * "cannot approve c1:eff_5_1: request c1:eff_5_1 was withdrawn: … (409 request_not_pending)".
  */
 export async function callService(
   target: ServiceTarget,

@@ -72,7 +72,7 @@ export function decideRequest(
       expired: 'expired: nobody decided on it in time',
       withdrawn: 'was withdrawn: the customer wrote again before it was decided, and the bot asked afresh',
     }[approval.decision];
-    throw new OperatorError('request_not_pending', `request ${effectId} ${what}`);
+    throw new OperatorError('request_not_pending', `request ${state.conversationId}:${effectId} ${what}`);
   }
   const note = decision.note === undefined ? {} : { note: decision.note };
   if (decision.decision === 'reject')

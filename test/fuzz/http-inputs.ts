@@ -99,6 +99,14 @@ export const path: fc.Arbitrary<string> = fc
       { weight: 1, arbitrary: segment.map((id) => `/v1/dead-letters/${id}/redeliver`) },
       { weight: 1, arbitrary: segment.map((id) => `/v1/dead-letters/${id}`) },
       { weight: 1, arbitrary: fc.constant('/v1/dead-letters') },
+      { weight: 1, arbitrary: fc.constantFrom('/v1/approvals', '/v1/queue') },
+      { weight: 1, arbitrary: segment.map((id) => `/v1/approvals/${id}`) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(segment, fc.constantFrom('takeover', 'operator-messages', 'release'))
+          .map(([id, tail]) => `/v1/conversations/${id}/${tail}`),
+      },
       {
         weight: 2,
         arbitrary: fc

@@ -70,7 +70,7 @@ describe('the CLI for people in the loop', () => {
     const again = await run(approvalsCommand, ['reject', request!.id]);
     expect(again.code).toBe(1);
     expect(again.err).toBe(
-      `graft approvals: cannot reject ${request!.id}: request ${request!.effectId} was already approved by ana (409 request_not_pending)`,
+      `graft approvals: cannot reject ${request!.id}: request ${request!.id} was already approved by ana (409 request_not_pending)`,
     );
 
     // GRAFT_OPERATOR names the person when --operator is not given.
@@ -133,7 +133,7 @@ describe('the CLI for people in the loop', () => {
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(
       new RegExp(
-        `^graft approvals: cannot approve ${id}: request eff_\\d+_1 was withdrawn: the customer wrote again before it was decided.* \\(409 request_not_pending\\)$`,
+        `^graft approvals: cannot approve ${id}: request c1:eff_\\d+_1 was withdrawn: the customer wrote again before it was decided.* \\(409 request_not_pending\\)$`,
       ),
     );
     expect(t.runs).toEqual([]);
