@@ -93,6 +93,7 @@ const rules = (r: ConversationRecord) => historyFindings(r).map((f) => f.guarant
 function humans(partial: Partial<HumanRecord> = {}): HumanRecord {
   return {
     approvalTools: ['cancel_order'],
+    clockSpreadMs: 0,
     approvalTimeoutMs: 4_000,
     requests: new Map(),
     log: [],
@@ -101,9 +102,14 @@ function humans(partial: Partial<HumanRecord> = {}): HumanRecord {
   };
 }
 
-/** A request for approval of `cancel_order` eff_1 under key `k`, decided at op `op` (null: pending). */
+type Decided = NonNullable<RequestRecord['decision']>;
+
+/**
+ * A request for approval of `cancel_order` eff_1 under key `k` that expires at 1,000 ms, decided at
+ * op `op` (by default at 500 ms; null: pending).
+ */
 function request(
-  decision: RequestRecord['decision'] | null,
+  decision: (Omit<Decided, 'at'> & { at?: number }) | null,
   decisions = decision ? 1 : 0,
 ): Map<string, RequestRecord> {
   const r: RequestRecord = {
@@ -113,7 +119,8 @@ function request(
     key: 'k',
     seq: 1,
     op: 1,
-    decision,
+    expiresAt: 1_000,
+    decision: decision ? { at: 500, ...decision } : null,
     decisions,
   };
   return new Map([['eff_1', r]]);
@@ -370,6 +377,10 @@ describe("the checker's rules on humans in the loop", () => {
     expect(judge(request(null), decide('ana/d2', 'request_not_pending'))).toEqual([9]);
     expect(judge(rejected, decide('ana/d2', 'request_not_found'))).toEqual([9]);
     expect(judge(request(approvedAt(5), 2))).toEqual([9]);
+    // Decided after its bound (1,000 ms), or expired before it.
+    expect(judge(request({ ...approvedAt(5), at: 1_000 }))).toEqual([9]);
+    expect(judge(request({ kind: 'expired', seq: 5, op: 5, operator: null, at: 999 }))).toEqual([9]);
+    expect(judge(request({ kind: 'expired', seq: 5, op: 5, operator: null, at: 1_000 }))).toEqual([]);
     const takeOver: OperatorAct = { ...decide('ana', 'already_taken_over'), kind: 'take-over' };
     expect(judge(new Map(), takeOver)).toEqual([9]);
   });

@@ -167,6 +167,7 @@ function logHumans(humans: HumanRecord, event: GraftEvent, op: number): void {
           key: e.idempotencyKey,
           seq: event.seq,
           op,
+          expiresAt: e.approval.expiresAt,
           decision: null,
           decisions: 0,
         });
@@ -180,7 +181,7 @@ function logHumans(humans: HumanRecord, event: GraftEvent, op: number): void {
       if (!request) return;
       request.decisions += 1;
       // The first decision stands (the fold refuses a second; the checker reports one).
-      request.decision ??= { kind, seq: event.seq, op, operator: event.operator ?? null };
+      request.decision ??= { kind, seq: event.seq, op, at: event.at, operator: event.operator ?? null };
       return;
     }
     case 'reply.committed':
@@ -250,6 +251,7 @@ export function graftCluster(
     record.humans = {
       approvalTools: APPROVAL_TOOLS,
       approvalTimeoutMs,
+      clockSpreadMs: 2 * options.cluster.faults.maxSkewMs,
       requests: new Map(),
       log: [],
       acts: [],

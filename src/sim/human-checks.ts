@@ -99,7 +99,8 @@ export function takeoverFindings(humans: HumanRecord): Finding[] {
 }
 
 /**
- * Decisions: each request is decided once. A decision the operator made succeeds only on a
+ * Decisions: each request is decided once, by a person before its bound, or by graft's expiry at
+ * or after it (withdrawn at any time). A decision the operator made succeeds only on a
  * pending request, and is then the request's decision in graft's log (each decision act has an
  * operator name of its own, so the log names the act that decided). A decision on a request that
  * was already decided, expired or withdrawn is refused with `request_not_pending`, and graft's log
@@ -108,9 +109,22 @@ export function takeoverFindings(humans: HumanRecord): Finding[] {
  */
 export function decisionFindings(humans: HumanRecord): Finding[] {
   const offences: string[] = [];
-  for (const request of humans.requests.values())
+  for (const request of humans.requests.values()) {
     if (request.decisions > 1)
       offences.push(`request ${request.effectId} was decided ${request.decisions} times`);
+    const decision = request.decision;
+    if (!decision || decision.kind === 'withdrawn') continue;
+    // A person's decision by the clock of the instance that appended it (it stamps `at`, and must
+    // refuse the decision by the same clock once the request expired). An expiry is planned at a
+    // time that may be another instance's (the latest event's), so its stamp may read up to the
+    // clocks' spread earlier.
+    const early = decision.at < request.expiresAt - humans.clockSpreadMs;
+    const late = decision.at >= request.expiresAt;
+    if (decision.kind === 'expired' ? early : late)
+      offences.push(
+        `request ${request.effectId} was ${decision.kind} at ${Math.round(decision.at)} ms; it expired at ${Math.round(request.expiresAt)} ms`,
+      );
+  }
   for (const act of humans.acts) {
     if (act.kind !== 'decide') {
       if (act.outcome !== 'ok')

@@ -38,6 +38,8 @@ export interface HumanRecord {
   approvalTools: readonly string[];
   /** How long a request waits for a decision in this conversation. */
   approvalTimeoutMs: number;
+  /** How far apart two instances' clocks may read (twice the largest skew): graft's times are theirs. */
+  clockSpreadMs: number;
   /** Every request for approval, by effect id, in the order they were made. */
   requests: Map<string, RequestRecord>;
   /** The events of graft's log that the takeover rules read, in seq order. */
@@ -54,8 +56,19 @@ export interface RequestRecord {
   key: string;
   seq: number;
   op: number;
-  /** How it ended (graft's `effect.approved` or `effect.rejected`), or null while it waits. */
-  decision: { kind: 'approved' | RejectionCause; seq: number; op: number; operator: string | null } | null;
+  /** Until when it may wait for a decision (graft's time, ms). */
+  expiresAt: number;
+  /**
+   * How it ended (graft's `effect.approved` or `effect.rejected`, stamped `at` by the instance that
+   * appended it), or null while it waits.
+   */
+  decision: {
+    kind: 'approved' | RejectionCause;
+    seq: number;
+    op: number;
+    at: number;
+    operator: string | null;
+  } | null;
   /** Decision events the log holds for it (one at most). */
   decisions: number;
 }
