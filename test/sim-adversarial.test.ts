@@ -96,6 +96,7 @@ function humans(partial: Partial<HumanRecord> = {}): HumanRecord {
     clockSpreadMs: 0,
     approvalTimeoutMs: 4_000,
     requests: new Map(),
+    started: new Map(),
     log: [],
     acts: [],
     ...partial,
@@ -329,6 +330,28 @@ describe("the checker's rules on humans in the loop", () => {
     expect(judge(request(approvedAt(2)), cancel({ key: 'k#2' }))).toEqual([9]);
     // A write that needs no approval needs no request.
     expect(judge(new Map(), write('k', 3, 4, 5, { effectId: 'eff_1' }))).toEqual([]);
+  });
+
+  it('reports a write started, or one that reached the shop, while a request awaited approval', () => {
+    const judge = (partial: Partial<HumanRecord>, invocations: ToolInvocation[] = []) =>
+      rules(record({ invocations, humans: humans({ requests: request(approvedAt(5)), ...partial }) }));
+    const started = (seq: number, detail: string) => ({
+      seq,
+      op: seq,
+      type: 'effect.started' as const,
+      detail,
+    });
+    // The request eff_1 (seq 1, op 1) was approved at seq and op 5.
+    expect(judge({ log: [started(1, 'cancel_order eff_1'), started(6, 'create_order eff_6_1')] })).toEqual(
+      [],
+    );
+    expect(judge({ log: [started(1, 'cancel_order eff_1'), started(3, 'create_order eff_3_1')] })).toEqual([
+      9,
+    ]);
+    // A write of the request's own response may run meanwhile; another may not reach the shop.
+    const update = (effectId: string) => write('u', 2, 3, 4, { tool: 'update_order', effectId });
+    expect(judge({ started: new Map([['eff_1_2', 1]]) }, [update('eff_1_2')])).toEqual([]);
+    expect(judge({ started: new Map([['eff_0_1', 0]]) }, [update('eff_0_1')])).toEqual([9]);
   });
 
   it('reports what the bot starts while a person has the conversation, but not their approvals and replies', () => {

@@ -159,6 +159,7 @@ function logHumans(humans: HumanRecord, event: GraftEvent, op: number): void {
     case 'effect.started':
       entry(event.type, event.effects.map((e) => `${e.tool} ${e.effectId}`).join(', '));
       for (const e of event.effects) {
+        humans.started.set(e.effectId, event.seq);
         if (!e.approval) continue;
         humans.requests.set(e.effectId, {
           effectId: e.effectId,
@@ -253,6 +254,7 @@ export function graftCluster(
       approvalTimeoutMs,
       clockSpreadMs: 2 * options.cluster.faults.maxSkewMs,
       requests: new Map(),
+      started: new Map(),
       log: [],
       acts: [],
     };

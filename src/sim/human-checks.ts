@@ -25,6 +25,7 @@ export function humanFindings(record: ConversationRecord): Finding[] {
   if (!humans) return [];
   return [
     ...approvalFindings(record.invocations, humans),
+    ...awaitingFindings(record.invocations, humans),
     ...takeoverFindings(humans),
     ...decisionFindings(humans),
   ];
@@ -49,6 +50,31 @@ export function approvalFindings(invocations: readonly ToolInvocation[], humans:
     else if (decision.op > invocation.startOp) offences.push(`${name} ran before it was approved`);
     else if (request.key !== invocation.key)
       offences.push(`${name} ran under another key than the one approved (${request.key})`);
+  }
+  return summarise(offences);
+}
+
+/**
+ * While a request awaits a decision, no other write of the conversation starts: graft's log holds
+ * no `effect.started` between the request's and its decision, and by the tools' own log no write
+ * that was not started with the request (in the same response) reached the shop meanwhile.
+ */
+export function awaitingFindings(invocations: readonly ToolInvocation[], humans: HumanRecord): Finding[] {
+  const offences: string[] = [];
+  for (const request of humans.requests.values()) {
+    const untilSeq = request.decision?.seq ?? Number.POSITIVE_INFINITY;
+    const untilOp = request.decision?.op ?? Number.POSITIVE_INFINITY;
+    const waiting = `while ${request.tool} ${request.effectId} awaited approval`;
+    for (const entry of humans.log)
+      if (entry.type === 'effect.started' && entry.seq > request.seq && entry.seq < untilSeq)
+        offences.push(`${entry.detail} started at seq ${entry.seq} ${waiting}`);
+    for (const invocation of invocations) {
+      const started = invocation.effectId === null ? undefined : humans.started.get(invocation.effectId);
+      const wrote = invocation.wroteOp;
+      const own = invocation.effectId === request.effectId || started === request.seq;
+      if (own || wrote === null || wrote < request.op || wrote > untilOp) continue;
+      offences.push(`${invocation.tool} ${invocation.key} (${invocation.runner}) wrote ${waiting}`);
+    }
   }
   return summarise(offences);
 }

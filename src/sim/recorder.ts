@@ -42,6 +42,8 @@ export interface HumanRecord {
   clockSpreadMs: number;
   /** Every request for approval, by effect id, in the order they were made. */
   requests: Map<string, RequestRecord>;
+  /** The seq of the `effect.started` of every effect, requests included, by effect id. */
+  started: Map<string, number>;
   /** The events of graft's log that the takeover rules read, in seq order. */
   log: HumanLogEntry[];
   /** The operator's acts through graft's API, in the order they were started. */
