@@ -97,6 +97,7 @@ function humans(partial: Partial<HumanRecord> = {}): HumanRecord {
     approvalTimeoutMs: 4_000,
     requests: new Map(),
     started: new Map(),
+    attemptEnds: new Map(),
     log: [],
     acts: [],
     ...partial,
@@ -115,6 +116,7 @@ function request(
 ): Map<string, RequestRecord> {
   const r: RequestRecord = {
     effectId: 'eff_1',
+    attemptId: 'att_1',
     toolCallId: 'call_k',
     tool: 'cancel_order',
     key: 'k',
@@ -319,13 +321,18 @@ describe("the checker's rules on humans in the loop", () => {
     write('k', 3, 4, 5, { tool: 'cancel_order', effectId: 'eff_1', ...partial });
 
   it('reports a write that needs approval and ran without one, before it, or under another key', () => {
-    const judge = (requests: Map<string, RequestRecord>, run = cancel()) =>
-      rules(record({ invocations: [run], humans: humans({ requests }) }));
+    const judge = (
+      requests: Map<string, RequestRecord>,
+      run = cancel(),
+      attemptEnds = new Map<string, number>(),
+    ) => rules(record({ invocations: [run], humans: humans({ requests, attemptEnds }) }));
     expect(judge(request(approvedAt(2)))).toEqual([]);
     expect(judge(new Map())).toEqual([9]);
     expect(judge(request(null))).toEqual([9]);
     expect(judge(request({ kind: 'rejected', seq: 2, op: 2, operator: 'ana/d1' }))).toEqual([9]);
-    expect(judge(request({ kind: 'withdrawn', seq: 2, op: 2, operator: null }))).toEqual([9]);
+    // Withdrawn when its attempt was superseded (at seq 2).
+    const withdrawn = request({ kind: 'withdrawn', seq: 3, op: 2, operator: null });
+    expect(judge(withdrawn, cancel(), new Map([['att_1', 2]]))).toEqual([9]);
     expect(judge(request(approvedAt(4)))).toEqual([9]);
     expect(judge(request(approvedAt(2)), cancel({ key: 'k#2' }))).toEqual([9]);
     // A write that needs no approval needs no request.
@@ -404,8 +411,24 @@ describe("the checker's rules on humans in the loop", () => {
     expect(judge(request({ ...approvedAt(5), at: 1_000 }))).toEqual([9]);
     expect(judge(request({ kind: 'expired', seq: 5, op: 5, operator: null, at: 999 }))).toEqual([9]);
     expect(judge(request({ kind: 'expired', seq: 5, op: 5, operator: null, at: 1_000 }))).toEqual([]);
+    // Its attempt was superseded (at seq 3) before the decision: it had to be withdrawn; and only then.
+    const superseded = new Map([['att_1', 3]]);
+    const withdrawn = request({ kind: 'withdrawn', seq: 4, op: 4, operator: null });
+    expect(rules(record({ humans: humans({ requests: withdrawn, attemptEnds: superseded }) }))).toEqual([]);
+    expect(rules(record({ humans: humans({ requests: rejected, attemptEnds: superseded }) }))).toEqual([9]);
+    expect(rules(record({ humans: humans({ requests: request(null), attemptEnds: superseded }) }))).toEqual([
+      9,
+    ]);
+    expect(rules(record({ humans: humans({ requests: withdrawn }) }))).toEqual([9]);
     const takeOver: OperatorAct = { ...decide('ana', 'already_taken_over'), kind: 'take-over' };
     expect(judge(new Map(), takeOver)).toEqual([9]);
+    // A reply after the release must be refused.
+    const lateReply = (outcome: string): OperatorAct => ({
+      ...decide('ana', outcome, { late: true }),
+      kind: 'reply',
+    });
+    expect(judge(new Map(), lateReply('not_taken_over'))).toEqual([]);
+    expect(judge(new Map(), lateReply('ok'))).toEqual([9]);
   });
 
   it('does not count a cancellation a person refused, or the last wishes only a person answered, as missing', () => {

@@ -55,6 +55,8 @@ export interface Coverage {
   takeoversDuringModelCall: number;
   /** Replies a person sent (`reply.committed` of kind `operator`). */
   operatorReplies: number;
+  /** The person's replies after the release, refused with `not_taken_over`. */
+  lateRepliesRefused: number;
   /** Customer messages received while a person had the conversation. */
   messagesDuringTakeover: number;
 }
@@ -80,6 +82,7 @@ export const REQUIRED_COVERAGE = [
   'takeoversDuringWrite',
   'takeoversDuringModelCall',
   'operatorReplies',
+  'lateRepliesRefused',
   'messagesDuringTakeover',
 ] as const satisfies readonly (keyof Coverage)[];
 
@@ -110,6 +113,7 @@ export function emptyCoverage(): Coverage {
     takeoversDuringWrite: 0,
     takeoversDuringModelCall: 0,
     operatorReplies: 0,
+    lateRepliesRefused: 0,
     messagesDuringTakeover: 0,
   };
 }
@@ -170,7 +174,7 @@ function countTakeover(coverage: Coverage, state: ConversationState): void {
   if ([...state.calls.values()].some((c) => c.status === 'pending')) coverage.takeoversDuringModelCall += 1;
 }
 
-/** Counts what the tools' own log shows, and the operator's refused late decisions. */
+/** Counts what the tools' own log shows, and the operator's refused late acts. */
 export function countToolLog(
   coverage: Coverage,
   invocations: readonly ToolInvocation[],
@@ -179,8 +183,10 @@ export function countToolLog(
 ): void {
   for (const invocation of invocations) if (invocation.fenced) coverage.fencedLateRuns += 1;
   for (const reconcile of reconciles) if (reconcile.inFlight) coverage.reconcilesInFlight += 1;
-  for (const act of acts)
+  for (const act of acts) {
     if (act.kind === 'decide' && act.outcome === 'request_not_pending') coverage.lateDecisionsRefused += 1;
+    if (act.kind === 'reply' && act.outcome === 'not_taken_over') coverage.lateRepliesRefused += 1;
+  }
 }
 
 export function addCoverage(total: Coverage, one: Coverage): void {

@@ -69,6 +69,8 @@ export const defaultCluster: ClusterOptions = {
 export class GraftObserver implements ContextWitness {
   private seq = 0;
   private liveNow = false;
+  /** The live attempt after the last event seen. */
+  private liveAttempt: string | null = null;
   private readonly ledgers = new Map<string, ReadonlyMap<string, EffectStatus>>();
   private readonly replies = new Map<ReplyId, ReplyRecord>();
   /** Hears each event once, after the observer (the simulated operator). */
@@ -90,9 +92,11 @@ export class GraftObserver implements ContextWitness {
   onEvent(event: GraftEvent, state: ConversationState): void {
     if (event.seq <= this.seq) return;
     this.seq = event.seq;
+    const liveBefore = this.liveAttempt;
+    this.liveAttempt = state.live;
     this.liveNow = state.live !== null;
     countEvent(this.record.coverage!, event, state);
-    if (this.record.humans) logHumans(this.record.humans, event, this.recorder.nextOp());
+    if (this.record.humans) logHumans(this.record.humans, event, this.recorder.nextOp(), liveBefore);
     this.observe(event, state);
     this.listener?.(event);
   }
@@ -152,7 +156,7 @@ export class GraftObserver implements ContextWitness {
 }
 
 /** What the rules on approvals and takeovers read of one event of graft's log. */
-function logHumans(humans: HumanRecord, event: GraftEvent, op: number): void {
+function logHumans(humans: HumanRecord, event: GraftEvent, op: number, liveBefore: string | null): void {
   const entry = (type: HumanLogEntry['type'], detail: string) =>
     humans.log.push({ seq: event.seq, op, type, detail });
   switch (event.type) {
@@ -163,6 +167,7 @@ function logHumans(humans: HumanRecord, event: GraftEvent, op: number): void {
         if (!e.approval) continue;
         humans.requests.set(e.effectId, {
           effectId: e.effectId,
+          attemptId: event.attemptId,
           toolCallId: e.toolCallId,
           tool: e.tool,
           key: e.idempotencyKey,
@@ -194,7 +199,16 @@ function logHumans(humans: HumanRecord, event: GraftEvent, op: number): void {
     case 'model.requested':
       entry(event.type, event.callId);
       return;
+    case 'attempt.superseded':
+    case 'attempt.failed':
+      if (!humans.attemptEnds.has(event.attemptId)) humans.attemptEnds.set(event.attemptId, event.seq);
+      return;
     case 'conversation.taken-over':
+      // The attempt that was live is superseded by the takeover itself.
+      if (liveBefore !== null && !humans.attemptEnds.has(liveBefore))
+        humans.attemptEnds.set(liveBefore, event.seq);
+      entry(event.type, event.operator);
+      return;
     case 'conversation.released':
       entry(event.type, event.operator);
       return;
@@ -255,6 +269,7 @@ export function graftCluster(
       clockSpreadMs: 2 * options.cluster.faults.maxSkewMs,
       requests: new Map(),
       started: new Map(),
+      attemptEnds: new Map(),
       log: [],
       acts: [],
     };

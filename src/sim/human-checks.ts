@@ -126,12 +126,14 @@ export function takeoverFindings(humans: HumanRecord): Finding[] {
 
 /**
  * Decisions: each request is decided once, by a person before its bound, or by graft's expiry at
- * or after it (withdrawn at any time). A decision the operator made succeeds only on a
+ * or after it, or withdrawn — exactly when the attempt that made it was superseded (by a message or
+ * a takeover) or failed before the decision. A decision the operator made succeeds only on a
  * pending request, and is then the request's decision in graft's log (each decision act has an
  * operator name of its own, so the log names the act that decided). A decision on a request that
  * was already decided, expired or withdrawn is refused with `request_not_pending`, and graft's log
  * shows that end before the refusal. The person's other acts (take over, reply, release) are made
- * only when the state allows them, so each must succeed.
+ * only when the state allows them, so each must succeed — but a reply after the release, which
+ * must be refused with `not_taken_over`.
  */
 export function decisionFindings(humans: HumanRecord): Finding[] {
   const offences: string[] = [];
@@ -139,6 +141,18 @@ export function decisionFindings(humans: HumanRecord): Finding[] {
     if (request.decisions > 1)
       offences.push(`request ${request.effectId} was decided ${request.decisions} times`);
     const decision = request.decision;
+    // The attempt that made the request stopped being live undecided: the request is withdrawn
+    // (and a request is withdrawn only then).
+    const ended = humans.attemptEnds.get(request.attemptId);
+    const owed = ended !== undefined && (decision === null || decision.seq > ended);
+    if (owed && decision?.kind !== 'withdrawn')
+      offences.push(
+        `request ${request.effectId} was ${decision?.kind ?? 'still pending'} after its attempt ${request.attemptId} ended at seq ${ended}: it should have been withdrawn`,
+      );
+    if (!owed && decision?.kind === 'withdrawn')
+      offences.push(
+        `request ${request.effectId} was withdrawn while its attempt ${request.attemptId} was live`,
+      );
     if (!decision || decision.kind === 'withdrawn') continue;
     // A person's decision by the clock of the instance that appended it (it stamps `at`, and must
     // refuse the decision by the same clock once the request expired). An expiry is planned at a
@@ -153,8 +167,12 @@ export function decisionFindings(humans: HumanRecord): Finding[] {
   }
   for (const act of humans.acts) {
     if (act.kind !== 'decide') {
-      if (act.outcome !== 'ok')
-        offences.push(`the operator's ${act.kind} through ${act.via} ended ${act.outcome ?? 'never'}`);
+      // A reply after the release is refused; every other act of the person's is allowed.
+      const expected = act.late ? 'not_taken_over' : 'ok';
+      if (act.outcome !== expected)
+        offences.push(
+          `the operator's ${act.late ? 'late ' : ''}${act.kind} through ${act.via} ended ${act.outcome ?? 'never'}`,
+        );
       continue;
     }
     const request = humans.requests.get(act.effectId ?? '');

@@ -45,6 +45,11 @@ export interface OperatorOptions {
   holdMeanMs: number;
   /** A triggered takeover that nothing triggered happens this long after the last message. */
   takeoverDeadlineMs: number;
+  /**
+   * P(the person sends one more reply after releasing the conversation, as from a stale screen):
+   * graft must refuse it (`not_taken_over`).
+   */
+  lateReplyShare: number;
 }
 
 export const defaultOperator: OperatorOptions = {
@@ -64,6 +69,7 @@ export const defaultOperator: OperatorOptions = {
   replyGapMeanMs: 2_500,
   holdMeanMs: 4_000,
   takeoverDeadlineMs: 8_000,
+  lateReplyShare: 0.2,
 };
 
 /** The tools whose writes need a person's approval in the adversarial world. */
@@ -97,7 +103,8 @@ type TakeoverMoment = 'random' | 'write' | 'model-call';
  * HTTP request would). They look at the requests for approval now and then, and at once when one
  * is made; approve, reject with a note, or leave each to expire; sometimes decide again on a
  * request that is no longer pending (graft must refuse); and may take the conversation over at a
- * random moment, or as a write or a model call starts, reply 0–2 times, and release it.
+ * random moment, or as a write or a model call starts, reply 0–2 times, and release it (and now
+ * and then reply once more after the release, which graft must refuse).
  *
  * Every act and graft's answer is logged in the record (`humans.acts`) for the checker. Draws are
  * keyed by the conversation and a count of the person's draws, so a run is deterministic.
@@ -269,7 +276,15 @@ export class SimOperator {
           );
         }
         await this.sleep(this.exponential(this.options.holdMeanMs, 'hold'));
-        await this.act('release', { operator: OPERATOR }, (graft) => graft.release(this.conversationId));
+        const released = await this.act('release', { operator: OPERATOR }, (graft) =>
+          graft.release(this.conversationId),
+        );
+        if (released && this.uniform('late-reply') < this.options.lateReplyShare) {
+          await this.sleep(this.exponential(this.options.replyGapMeanMs, 'late-reply-ms'));
+          await this.act('reply', { operator: OPERATOR, late: true }, (graft) =>
+            graft.operatorReply(this.conversationId, REPLIES[0]!),
+          );
+        }
       }
       if (taken && round === 0 && this.uniform('again') < this.options.secondTakeoverShare) {
         await this.sleep(this.exponential(this.options.holdMeanMs * 2, 'again-ms'));

@@ -44,6 +44,11 @@ export interface HumanRecord {
   requests: Map<string, RequestRecord>;
   /** The seq of the `effect.started` of every effect, requests included, by effect id. */
   started: Map<string, number>;
+  /**
+   * When each attempt stopped being live without committing (superseded by a message or a takeover,
+   * or failed): the seq of that event, by attempt id.
+   */
+  attemptEnds: Map<string, number>;
   /** The events of graft's log that the takeover rules read, in seq order. */
   log: HumanLogEntry[];
   /** The operator's acts through graft's API, in the order they were started. */
@@ -52,6 +57,8 @@ export interface HumanRecord {
 
 export interface RequestRecord {
   effectId: string;
+  /** The attempt that made the request: if it stops being live first, the request is withdrawn. */
+  attemptId: string;
   toolCallId: string;
   tool: string;
   /** The idempotency key the write runs under once approved. */
@@ -97,9 +104,13 @@ export interface OperatorAct {
   via: string;
   /** The operator's name for this act (each decision has its own, so that the log names the act). */
   operator: string;
-  /** For `decide`: the request, the decision, and whether the operator knew it was no longer pending. */
+  /** For `decide`: the request and the decision. */
   effectId?: string;
   decision?: 'approve' | 'reject';
+  /**
+   * The person acts on a stale view, knowing the act must be refused: a decision on a request no
+   * longer pending, a reply after the release.
+   */
   late?: boolean;
   startOp: number;
   endOp: number | null;
