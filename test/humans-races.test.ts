@@ -11,9 +11,9 @@ import { defineTool } from '../src/tools/define-tool.js';
 /**
  * Races between a person's decision and graft's own view of a request for approval, with several
  * instances on one store, found while building the simulator's operator. Each test is the smallest
- * history that shows the race, and states what graft should do; both are known bugs of the runtime
- * and core today, so they are marked `it.fails` (they pass while the bug is there). Once a bug is
- * fixed its test fails: turn `it.fails` into `it`.
+ * history that shows the race, and states what graft does. Both were bugs (the tests were written
+ * as failing first): a decision read no clock, and `operate` decided on the state the instance had
+ * heard of, not on the store's.
  */
 
 /** A `cancel` write that needs approval within `approvalTimeoutMs`, recording its runs. */
@@ -74,51 +74,46 @@ function setup(approvalTimeoutMs: number) {
 describe('a decision racing graft’s view of the request', () => {
   // Instance a makes the request (at 700 ms; it expires at 2,700 ms), then stops (a dead or frozen
   // process) before the bound. At 5,000 ms no instance has appended the expiry yet: b has not swept
-  // the conversation. `approvals()` on b still lists the request, and `decide` on b approves it,
-  // 2.3 s past its bound: `decideRequest` does not look at the clock, and `operate` decides on the
-  // state as read, without planning first (plan would have expired it).
-  it.fails(
-    'refuses a decision that reaches an instance after the request expired, before anyone recorded the expiry',
-    async () => {
-      const { clock, runs, start } = setup(2_000);
-      const a = start('a');
-      void a.receive({ conversationId: 'c1', messageId: 'm1', text: 'Cancel my order.' });
-      await clock.run(1_500);
-      await a.close();
-      const b = start('b');
-      await clock.run(5_000);
-      const listed = await b.approvals();
-      expect(listed.map((r) => r.expiresAt)).toEqual([2_700]);
-      // Expected: refused as expired (or not listed at all). Today it is approved, and the write runs.
-      await expect(b.decide(listed[0]!.id, { decision: 'approve', operator: 'ana' })).rejects.toMatchObject({
-        code: 'request_not_pending',
-      });
-      await clock.run(6_000);
-      expect(runs).toEqual([]);
-    },
-  );
+  // the conversation. A decision made on b then must be refused as expired: `decideRequest` reads
+  // the deciding instance's clock.
+  it('refuses a decision that reaches an instance after the request expired, before anyone recorded the expiry', async () => {
+    const { clock, runs, start } = setup(2_000);
+    const a = start('a');
+    void a.receive({ conversationId: 'c1', messageId: 'm1', text: 'Cancel my order.' });
+    await clock.run(1_500);
+    const listed = await a.approvals();
+    expect(listed.map((r) => r.expiresAt)).toEqual([2_700]);
+    await a.close();
+    const b = start('b');
+    await clock.run(5_000);
+    // Past its bound it is no longer listed, and a decision (a person who saw it listed at
+    // 1,500 ms) is refused as expired.
+    expect(await b.approvals()).toEqual([]);
+    await expect(b.decide(listed[0]!.id, { decision: 'approve', operator: 'ana' })).rejects.toMatchObject({
+      code: 'request_not_pending',
+      message: expect.stringMatching(/expired/),
+    });
+    await clock.run(6_000);
+    expect(runs).toEqual([]);
+  });
 
   // b has the conversation loaded from before the request. a makes the request at 700 ms; b hears
   // of the append 100 ms later. In between, `approvals()` on b lists the request (it reads the
-  // store), and `decide` on b, for that very id, throws `request_not_found`: `operate` decides on
-  // b's loaded state, which does not hold the request yet, and only reads on after a conflict.
-  it.fails(
-    'decides a request listed by the same instance a moment before, whose append it has not heard of yet',
-    async () => {
-      const { clock, runs, start } = setup(60_000);
-      const a = start('a');
-      const b = start('b');
-      void a.receive({ conversationId: 'c1', messageId: 'm1', text: 'Cancel my order.' });
-      await clock.run(100);
-      await b.conversation('c1');
-      await clock.run(750);
-      const listed = await b.approvals();
-      expect(listed).toHaveLength(1);
-      // Expected: approved. Today: OperatorError request_not_found.
-      await b.decide(listed[0]!.id, { decision: 'approve', operator: 'ana' });
-      await clock.run(10_000);
-      expect(runs).toHaveLength(1);
-      await Promise.all([a.close(), b.close()]);
-    },
-  );
+  // store), and `decide` on b, for that very id, must find it: `operate` reads on before acting.
+  it('decides a request listed by the same instance a moment before, whose append it has not heard of yet', async () => {
+    const { clock, runs, start } = setup(60_000);
+    const a = start('a');
+    const b = start('b');
+    void a.receive({ conversationId: 'c1', messageId: 'm1', text: 'Cancel my order.' });
+    await clock.run(100);
+    await b.conversation('c1');
+    await clock.run(750);
+    const listed = await b.approvals();
+    expect(listed).toHaveLength(1);
+    // Expected: approved. Today: OperatorError request_not_found.
+    await b.decide(listed[0]!.id, { decision: 'approve', operator: 'ana' });
+    await clock.run(10_000);
+    expect(runs).toHaveLength(1);
+    await Promise.all([a.close(), b.close()]);
+  });
 });

@@ -45,13 +45,14 @@ function checkText(field: string, value: unknown, max: number, required: boolean
 /**
  * A decision on a request for approval. Approved, the write runs at once under its key, owned by
  * `owner` (the deciding instance). A request that is no longer pending (decided, expired, or
- * withdrawn because its attempt was superseded) is refused, naming what happened to it.
+ * withdrawn because its attempt was superseded) is refused, naming what happened to it; so is one
+ * past its bound at `owner.now` whose expiry no instance has recorded yet.
  */
 export function decideRequest(
   state: ConversationState,
   effectId: EffectId,
   decision: { decision: Decision; operator: string; note?: string },
-  owner: { instanceId: string; leaseUntil: number },
+  owner: { instanceId: string; now: number; leaseUntil: number },
 ): EventBody {
   if (decision.decision !== 'approve' && decision.decision !== 'reject')
     throw new OperatorError('invalid_operator_input', 'decision must be "approve" or "reject"');
@@ -74,6 +75,12 @@ export function decideRequest(
     }[approval.decision];
     throw new OperatorError('request_not_pending', `request ${state.conversationId}:${effectId} ${what}`);
   }
+  // Past its bound it has expired, even if no instance has recorded the expiry yet.
+  if (owner.now >= approval.expiresAt)
+    throw new OperatorError(
+      'request_not_pending',
+      `request ${state.conversationId}:${effectId} expired: nobody decided on it in time`,
+    );
   const note = decision.note === undefined ? {} : { note: decision.note };
   if (decision.decision === 'reject')
     return { type: 'effect.rejected', effectId, cause: 'rejected', operator: decision.operator, ...note };

@@ -623,7 +623,7 @@ describe('humans in the loop', () => {
         c.state,
         effect.effectId,
         { decision: 'approve', operator: 'ana' },
-        { instanceId: 'me', leaseUntil: 0 },
+        { instanceId: 'me', now: 0, leaseUntil: 0 },
       ),
     ).toThrow(/withdrawn/);
   });
@@ -636,7 +636,7 @@ describe('humans in the loop', () => {
         c.state,
         effect.effectId,
         { decision: 'approve', operator: 'ana' },
-        { instanceId: 'other', leaseUntil: 20_000 },
+        { instanceId: 'other', now: 1_400, leaseUntil: 20_000 },
       ),
     ]);
     // Its time bounds count from the approval, not from the request.
@@ -687,7 +687,7 @@ describe('humans in the loop', () => {
         c.state,
         'eff_9_1' as never,
         { decision: 'approve', operator: 'ana' },
-        { instanceId: 'me', leaseUntil: 0 },
+        { instanceId: 'me', now: 0, leaseUntil: 0 },
       ),
     ).toThrow(/no request for approval/);
   });

@@ -177,6 +177,9 @@ export class ConversationActor {
    */
   operate(act: (state: ConversationState) => EventBody): Promise<GraftEvent> {
     return this.enqueue(async () => {
+      // Read on first: the person acts on what they were shown (`approvals()` reads the store),
+      // which may be newer than this instance has heard.
+      if (this.loaded) await this.reload();
       for (let tries = 0; tries < MAX_CONFLICT_RETRIES; tries += 1) {
         await this.load();
         const body = act(this.state);

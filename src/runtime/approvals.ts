@@ -35,12 +35,13 @@ export function parseApprovalId(id: string): { conversationId: ConversationId; e
 }
 
 /**
- * The tenant's requests that wait for a decision, oldest first. A request keeps its conversation
+ * The tenant's requests that wait for a decision at `now`, oldest first. A request keeps its conversation
  * unfinished (it expires), so the store's unfinished conversations are read and folded.
  */
 export async function findApprovals(
   store: EventStore,
   tenantId: TenantId,
+  now: number,
   options: { limit?: number } = {},
 ): Promise<PendingApproval[]> {
   const keys = (await store.unfinished()).filter((k) => k.tenantId === tenantId);
@@ -49,7 +50,9 @@ export async function findApprovals(
     const state = replay(key.conversationId, await store.read(key, 0));
     for (const effectId of state.effectOrder) {
       const effect = getEffect(state, effectId);
-      if (effect.status !== 'awaiting' || effect.approval === null) continue;
+      // Past its bound a request has expired, whether or not an instance recorded it yet.
+      if (effect.status !== 'awaiting' || effect.approval === null || now >= effect.approval.expiresAt)
+        continue;
       found.push({
         id: approvalIdOf(key.conversationId, effectId),
         conversationId: key.conversationId,

@@ -336,7 +336,7 @@ export function createGraft(options: GraftOptions): Graft {
       const outcome = await actor(found.conversationId).redeliver(found.replyId);
       return outcome === 'redelivering' ? 'redelivering' : 'not-found';
     },
-    approvals: (listOptions) => findApprovals(deps.store, deps.tenantId, listOptions),
+    approvals: (listOptions) => findApprovals(deps.store, deps.tenantId, deps.clock.now(), listOptions),
     async decide(approvalId, decision) {
       const found = typeof approvalId === 'string' ? parseApprovalId(approvalId) : null;
       if (!found)
@@ -352,7 +352,11 @@ export function createGraft(options: GraftOptions): Graft {
           state,
           effectId,
           { ...by, ...note },
-          { instanceId: config.instanceId, leaseUntil: deps.clock.now() + config.limits.leaseMs },
+          {
+            instanceId: config.instanceId,
+            now: deps.clock.now(),
+            leaseUntil: deps.clock.now() + config.limits.leaseMs,
+          },
         ),
       );
     },
