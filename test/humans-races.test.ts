@@ -110,7 +110,6 @@ describe('a decision racing graft’s view of the request', () => {
     await clock.run(750);
     const listed = await b.approvals();
     expect(listed).toHaveLength(1);
-    // Expected: approved. Today: OperatorError request_not_found.
     await b.decide(listed[0]!.id, { decision: 'approve', operator: 'ana' });
     await clock.run(10_000);
     expect(runs).toHaveLength(1);
