@@ -39,6 +39,12 @@ export interface Coverage {
   approvalRequests: number;
   /** Requests a person approved (`effect.approved`): the write then ran. */
   approved: number;
+  /**
+   * Of those, approved while the person had the conversation taken over (their own act: allowed).
+   * Informational: a request rarely still waits when its conversation is taken over (tens in
+   * 2,000 conversations).
+   */
+  approvedDuringTakeover: number;
   /** Requests a person rejected (`effect.rejected`, cause `rejected`). */
   rejected: number;
   /** Requests nobody decided in time (cause `expired`). */
@@ -105,6 +111,7 @@ export function emptyCoverage(): Coverage {
     reconcilesInFlight: 0,
     approvalRequests: 0,
     approved: 0,
+    approvedDuringTakeover: 0,
     rejected: 0,
     expired: 0,
     withdrawn: 0,
@@ -149,6 +156,7 @@ export function countEvent(coverage: Coverage, event: GraftEvent, state: Convers
       return;
     case 'effect.approved':
       coverage.approved += 1;
+      if (state.takenOver !== null) coverage.approvedDuringTakeover += 1;
       return;
     case 'effect.rejected':
       coverage[event.cause] += 1;

@@ -35,9 +35,10 @@ export interface OperatorOptions {
   secondTakeoverShare: number;
   /**
    * How the moment of a takeover is chosen: at a random time, as a write starts (it then lands
-   * while the write runs), or as a model call starts (it lands while the call is in flight).
+   * while the write runs), as a model call starts (it lands while the call is in flight), or as the
+   * bot replies while a request waits (the person then decides it while they have the conversation).
    */
-  takeoverMomentWeights: readonly [random: number, onWrite: number, onModelCall: number];
+  takeoverMomentWeights: readonly [random: number, onWrite: number, onModelCall: number, onRequest: number];
   /** P(0, 1, 2 operator replies) per takeover. */
   replyWeights: readonly number[];
   replyGapMeanMs: number;
@@ -64,7 +65,7 @@ export const defaultOperator: OperatorOptions = {
   maxLateDecisions: 2,
   takeoverShare: 0.3,
   secondTakeoverShare: 0.25,
-  takeoverMomentWeights: [0.4, 0.3, 0.3],
+  takeoverMomentWeights: [0.35, 0.25, 0.25, 0.15],
   replyWeights: [0.3, 0.45, 0.25],
   replyGapMeanMs: 2_500,
   holdMeanMs: 4_000,
@@ -95,7 +96,7 @@ interface OperatorEnv {
   recorder: Recorder;
 }
 
-type TakeoverMoment = 'random' | 'write' | 'model-call';
+type TakeoverMoment = 'random' | 'write' | 'model-call' | 'request';
 
 /**
  * A person at the operator's desk for one conversation, acting through graft's public API on any
@@ -103,7 +104,8 @@ type TakeoverMoment = 'random' | 'write' | 'model-call';
  * HTTP request would). They look at the requests for approval now and then, and at once when one
  * is made; approve, reject with a note, or leave each to expire; sometimes decide again on a
  * request that is no longer pending (graft must refuse); and may take the conversation over at a
- * random moment, or as a write or a model call starts, reply 0–2 times, and release it (and now
+ * random moment, as a write or a model call starts, or as the bot tells the customer that a
+ * colleague will confirm a request; review the requests, reply 0–2 times, and release it (and now
  * and then reply once more after the release, which graft must refuse).
  *
  * Every act and graft's answer is logged in the record (`humans.acts`) for the checker. Draws are
@@ -140,10 +142,11 @@ export class SimOperator {
     this.scheduleLook(firstAtMs + this.exponential(this.options.lookEveryMeanMs, 'look'), true);
     if (this.uniform('takeover') >= this.options.takeoverShare) return;
     this.takeoverPending = true;
-    const moments: TakeoverMoment[] = ['random', 'write', 'model-call'];
+    const moments: TakeoverMoment[] = ['random', 'write', 'model-call', 'request'];
     const moment = moments[this.pick(this.options.takeoverMomentWeights, 'moment')]!;
     const deadline = lastAtMs + this.options.takeoverDeadlineMs;
-    const from = firstAtMs + this.uniform('from') * (lastAtMs - firstAtMs);
+    // A takeover on a request may come at the first one; the others wait for a random moment first.
+    const from = moment === 'request' ? firstAtMs : firstAtMs + this.uniform('from') * (lastAtMs - firstAtMs);
     if (moment === 'random') {
       this.env.clock.setTimer(firstAtMs + this.uniform('at') * (deadline - firstAtMs), () =>
         this.takeOver(0),
@@ -184,12 +187,27 @@ export class SimOperator {
     }
     const trigger = this.trigger;
     if (!trigger || this.env.clock.now() < trigger.from) return;
-    const starts =
-      trigger.moment === 'write'
-        ? (event.type === 'effect.started' && event.effects.some((e) => !e.approval)) ||
+    if (this.triggers(trigger.moment, event)) trigger.fire();
+  }
+
+  /** Whether an event is the moment a triggered takeover waits for. */
+  private triggers(moment: Exclude<TakeoverMoment, 'random'>, event: GraftEvent): boolean {
+    switch (moment) {
+      case 'write':
+        return (
+          (event.type === 'effect.started' && event.effects.some((e) => !e.approval)) ||
           event.type === 'effect.approved'
-        : event.type === 'model.requested';
-    if (starts) trigger.fire();
+        );
+      case 'model-call':
+        return event.type === 'model.requested';
+      case 'request':
+        // The bot told the customer that a colleague will confirm: the colleague takes it from there.
+        return (
+          event.type === 'reply.committed' &&
+          event.kind !== 'operator' &&
+          [...this.humans.requests.values()].some((r) => r.decision === null)
+        );
+    }
   }
 
   private scheduleLook(at: number, periodic: boolean): void {
@@ -204,7 +222,7 @@ export class SimOperator {
    * Looks at the conversation's requests. Nothing to see (no request waits, none seen before to
    * decide on again) costs no call: `approvals()` would list nothing the person could act on.
    */
-  private look(): void {
+  private look(review = false): void {
     const waiting = [...this.humans.requests.values()].some((r) => r.decision === null);
     const late =
       this.seen.size > this.lateDecided.size && this.lateDecided.size < this.options.maxLateDecisions;
@@ -214,7 +232,12 @@ export class SimOperator {
     instance.clock.defer(() => {
       instance.graft
         .approvals()
-        .then((pending) => this.consider(pending.map((p) => p.id)))
+        .then((pending) =>
+          this.consider(
+            pending.map((p) => p.id),
+            review,
+          ),
+        )
         .catch((error: unknown) =>
           this.errors.push(`operator: approvals() on ${instance.name}: ${describe(error)}`),
         )
@@ -222,11 +245,15 @@ export class SimOperator {
     });
   }
 
-  /** Draws what to do with each request seen for the first time; maybe decides again on an old one. */
-  private consider(pending: readonly string[]): void {
+  /**
+   * Draws what to do with each request seen for the first time (in a review, also with those left
+   * so far); maybe decides again on an old one.
+   */
+  private consider(pending: readonly string[], review: boolean): void {
     if (this.stopped) return;
     for (const id of pending) {
-      if (this.seen.has(id)) continue;
+      const seen = this.seen.get(id);
+      if (seen !== undefined && !(review && seen === 'leave')) continue;
       const u = this.uniform('choice');
       const choice =
         u < this.options.approveShare
@@ -268,6 +295,9 @@ export class SimOperator {
         graft.takeOver(this.conversationId, OPERATOR),
       );
       if (taken) {
+        // Having taken the conversation, the person reviews what waits in it, and may now decide
+        // what they had left.
+        this.look(true);
         const replies = this.pick(this.options.replyWeights, 'replies');
         for (let i = 0; i < replies; i += 1) {
           await this.sleep(this.exponential(this.options.replyGapMeanMs, 'reply-gap'));
