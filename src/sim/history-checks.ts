@@ -16,7 +16,8 @@ const MAX_LISTED = 3;
 /**
  * The adversarial world's rules, judged only from what was observed (graft's log as each call was
  * requested, the contexts the model received, the tools' own log, the replies), so that graft and
- * the baselines are judged alike.
+ * the baselines are judged alike; and, where people are in the loop, the rules on approvals and
+ * takeovers (`humanFindings`, which reads graft's log and the operator's own acts too).
  */
 export function historyFindings(record: ConversationRecord): Finding[] {
   return [

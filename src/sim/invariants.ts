@@ -16,6 +16,9 @@ export interface Violation {
  * with effect *statuses*, writes by the tools' own log. Its immediacy is not checked (a frozen
  * instance takes a message late, and messages past the attempts-per-turn bound steer by design),
  * nor the polite world's blind-write rule (a fenced late run still in flight is not a write).
+ * With humans in the loop there (approvals and takeovers, DESIGN.md "Humans in the loop"), their
+ * rules are reported as guarantee 9 (see `humanFindings`), and the missing-effect figure leaves out
+ * what a person refused or handled (see `missingWithHumans`).
  */
 export function checkConversation(
   record: ConversationRecord,
