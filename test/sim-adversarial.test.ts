@@ -150,6 +150,7 @@ function decide(operator: string, outcome: string, partial: Partial<OperatorAct>
     late: false,
     startOp: 6,
     endOp: 7,
+    endInstanceMs: 600,
     outcome,
     ...partial,
   };
@@ -405,6 +406,12 @@ describe("the checker's rules on humans in the loop", () => {
     // Refused while the request was still pending (its end came after the refusal), or with another code.
     expect(judge(rejected, decide('ana/d2', 'request_not_pending', { endOp: 4 }))).toEqual([9]);
     expect(judge(request(null), decide('ana/d2', 'request_not_pending'))).toEqual([9]);
+    // Refused past its bound (1,000 ms) by the deciding instance's clock, before the expiry was recorded.
+    const expiredLater = request({ kind: 'expired', seq: 9, op: 9, operator: null, at: 1_000 });
+    expect(judge(expiredLater, decide('ana/d2', 'request_not_pending', { endInstanceMs: 1_000 }))).toEqual(
+      [],
+    );
+    expect(judge(expiredLater, decide('ana/d2', 'request_not_pending', { endInstanceMs: 999 }))).toEqual([9]);
     expect(judge(rejected, decide('ana/d2', 'request_not_found'))).toEqual([9]);
     expect(judge(request(approvedAt(5), 2))).toEqual([9]);
     // Decided after its bound (1,000 ms), or expired before it.

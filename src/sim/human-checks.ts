@@ -185,12 +185,14 @@ export function decisionFindings(humans: HumanRecord): Finding[] {
           `${name} succeeded, but the request was ${decision ? `${decision.kind}${decision.operator ? ` by ${decision.operator}` : ''}` : 'never decided'}`,
         );
     } else if (act.outcome === 'request_not_pending') {
-      if (
-        decision === null ||
-        decision.operator === act.operator ||
-        act.endOp === null ||
-        decision.op > act.endOp
-      )
+      // Ended before the refusal; or past its bound by the deciding instance's clock, which graft
+      // refuses before any instance has recorded the expiry.
+      const ended = decision !== null && decision.operator !== act.operator && decision.op < (act.endOp ?? 0);
+      const expired =
+        decision?.kind === 'expired' &&
+        act.endInstanceMs !== null &&
+        act.endInstanceMs >= (request?.expiresAt ?? Number.POSITIVE_INFINITY);
+      if (!ended && !expired)
         offences.push(`${name} was refused as not pending, but the request was still pending`);
     } else {
       offences.push(`${name} ended ${act.outcome ?? 'never'}`);

@@ -345,6 +345,7 @@ export class SimOperator {
           ...fields,
           startOp: this.env.recorder.nextOp(),
           endOp: null,
+          endInstanceMs: null,
           outcome: null,
         };
         this.humans.acts.push(entry);
@@ -356,6 +357,7 @@ export class SimOperator {
           )
           .finally(() => {
             entry.endOp = this.env.recorder.nextOp();
+            entry.endInstanceMs = instance.clock.now();
             this.busy -= 1;
             resolve(entry.outcome === 'ok');
           });

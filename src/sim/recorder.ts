@@ -114,6 +114,8 @@ export interface OperatorAct {
   late?: boolean;
   startOp: number;
   endOp: number | null;
+  /** The instance's own clock when graft answered (it judges a request's bound by it). */
+  endInstanceMs: number | null;
   /** `ok`, an `OperatorError`'s code, or `error: …` for anything else. */
   outcome: string | null;
 }
