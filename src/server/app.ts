@@ -35,7 +35,7 @@ import type { EventHub, HubListener } from './event-hub.js';
 import type { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { SIGNATURE_HEADER, verifySignature } from './signature.js';
-import { eventStream } from './sse.js';
+import { eventStream, tenantStream } from './sse.js';
 import {
   conversationSummary,
   conversationView,
@@ -165,6 +165,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (!view) throw notFound(conversationId);
     return c.json(view);
   });
+  app.get('/v1/events', (c) => {
+    if (deps.hub.full) throw tooManyStreams();
+    const tenantId = c.get('tenantId');
+    return tenantStream(
+      c,
+      deps.sseHeartbeatMs ?? 15_000,
+      (listener) => deps.hub.subscribeTenant(tenantId, listener) ?? (() => undefined),
+    );
+  });
   app.get('/v1/conversations', validate('query', listQuery(limits.pageSize), queryErrors), (c) =>
     listConversations(c, c.req.valid('query'), deps),
   );
@@ -270,6 +279,9 @@ async function mustExist(c: Context<AppEnv>, conversationId: ConversationId, dep
   if (events.length === 0) throw notFound(conversationId);
 }
 
+const tooManyStreams = () =>
+  new ApiError(429, 'rate_limited', 'too many open event streams; retry later', { 'retry-after': '5' });
+
 const notFound = (conversationId: string) =>
   new ApiError(404, 'not_found', `no conversation '${conversationId}'`);
 
@@ -340,10 +352,7 @@ async function getEvents(
   const tenantId = c.get('tenantId');
   const key = { tenantId, conversationId };
   if ((await deps.store.read(key, 0)).length === 0) throw notFound(conversationId);
-  if (deps.hub.full)
-    throw new ApiError(429, 'rate_limited', 'too many open event streams; retry later', {
-      'retry-after': '5',
-    });
+  if (deps.hub.full) throw tooManyStreams();
   const subscribe = (listener: HubListener) =>
     deps.hub.subscribe(tenantId, conversationId, listener) ?? (() => undefined);
   return eventStream(

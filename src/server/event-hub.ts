@@ -9,6 +9,7 @@ export type HubMessage =
   | { kind: 'poke'; seq: number };
 
 export type HubListener = (message: HubMessage) => void;
+export type TenantListener = (conversationId: string, message: HubMessage) => void;
 
 const keyOf = (tenantId: string, conversationId: string) => `${tenantId}\u0000${conversationId}`;
 
@@ -18,6 +19,8 @@ const keyOf = (tenantId: string, conversationId: string) => `${tenantId}\u0000${
  */
 export class EventHub {
   private readonly listeners = new Map<string, Set<HubListener>>();
+  /** Listeners to every conversation of a tenant (the tenant's event stream), by tenant. */
+  private readonly tenantListeners = new Map<string, Set<TenantListener>>();
   private count = 0;
 
   constructor(private readonly maxSubscribers = 10_000) {}
@@ -45,7 +48,22 @@ export class EventHub {
     };
   }
 
+  /** Subscribes to every conversation of a tenant; returns the unsubscribe function, or null when full. */
+  subscribeTenant(tenantId: string, listener: TenantListener): (() => void) | null {
+    if (this.count >= this.maxSubscribers) return null;
+    let set = this.tenantListeners.get(tenantId);
+    if (!set) this.tenantListeners.set(tenantId, (set = new Set()));
+    set.add(listener);
+    this.count += 1;
+    return () => {
+      if (!set.delete(listener)) return;
+      this.count -= 1;
+      if (set.size === 0) this.tenantListeners.delete(tenantId);
+    };
+  }
+
   publish(tenantId: string, conversationId: string, message: HubMessage): void {
+    for (const listener of [...(this.tenantListeners.get(tenantId) ?? [])]) listener(conversationId, message);
     const set = this.listeners.get(keyOf(tenantId, conversationId));
     if (!set) return;
     for (const listener of [...set]) listener(message);

@@ -67,3 +67,45 @@ async function writeReply(stream: SSEStreamingApi, delivery: Delivery): Promise<
     data: JSON.stringify({ deliveryId, conversationId, replyId, text, covers, kind }),
   });
 }
+
+/**
+ * A tenant's activity as server-sent events, live only (no replay): `event: conversation` with
+ * `{conversationId, seq, type}` each time a conversation's log grows to `seq` (`type`, the event
+ * at `seq`, is null when the growth was heard from the store's notice first), and `event: reply`
+ * as in a conversation's stream. A
+ * client that needs the state reads `GET /v1/conversations/{id}`; this says when.
+ */
+export function tenantStream(
+  c: Context,
+  heartbeatMs: number,
+  subscribe: (listener: (conversationId: string, m: HubMessage) => void) => () => void,
+): Response {
+  return streamSSE(c, async (stream) => {
+    let chain: Promise<void> = Promise.resolve();
+    const enqueue = (work: () => Promise<void>) => {
+      chain = chain.then(work).catch(() => stream.abort());
+    };
+    // The seq each conversation was last announced at: an append is heard both as its events and
+    // as the store's notice of it, in either order; each growth is announced once.
+    const announced = new Map<string, number>();
+    const unsubscribe = subscribe((conversationId, message) => {
+      if (message.kind === 'reply') return enqueue(() => writeReply(stream, message.delivery));
+      const seq = message.kind === 'event' ? message.event.seq : message.seq;
+      if (seq <= (announced.get(conversationId) ?? 0)) return;
+      announced.set(conversationId, seq);
+      const type = message.kind === 'event' ? message.event.type : null;
+      enqueue(() =>
+        stream.writeSSE({ event: 'conversation', data: JSON.stringify({ conversationId, seq, type }) }),
+      );
+    });
+    const heartbeat = setInterval(
+      () => enqueue(async () => void (await stream.write(': ping\n\n'))),
+      heartbeatMs,
+    );
+    // A comment at once, so that a client knows the stream is open before anything happens.
+    enqueue(async () => void (await stream.write(': open\n\n')));
+    await new Promise<void>((resolve) => stream.onAbort(resolve));
+    clearInterval(heartbeat);
+    unsubscribe();
+  });
+}

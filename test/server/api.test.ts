@@ -249,4 +249,32 @@ describe('metrics and events', () => {
     const after = await t.request('GET', '/v1/conversations/c1/events?after=x');
     await expectError(after, 400, 'invalid_query');
   });
+
+  it("streams the tenant's activity: each conversation that grows, and its replies, not another tenant's", async () => {
+    const response = await t.request('GET', '/v1/events');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    let text = '';
+    const readUntil = async (needle: string) => {
+      while (!text.includes(needle)) text += new TextDecoder().decode((await reader.read()).value);
+    };
+    await readUntil(': open');
+    await t.post('c9', 'm1', 'Hello!', t.keysOf.globex);
+    await t.post('c7', 'm1', 'Hello!');
+    await readUntil('event: reply\n');
+    const lines = [...text.matchAll(/^event: conversation\ndata: (.*)$/gm)].map(
+      (m) => JSON.parse(m[1]!) as { conversationId: string; seq: number; type: string },
+    );
+    expect(lines[0]).toMatchObject({ conversationId: 'c7', seq: 1 });
+    expect(new Set(lines.map((l) => l.conversationId))).toEqual(new Set(['c7']));
+    // Each growth once, in order.
+    const seqs = lines.map((l) => l.seq);
+    expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+    const committed = (await t.eventsOf('c7')).find((e) => e.type === 'reply.committed')!.seq;
+    expect(seqs.at(-1)).toBeGreaterThanOrEqual(committed);
+    await reader.cancel();
+    await until(() => t.service.hub.subscribers === 0, 'the stream to close');
+    expect((await t.request('GET', '/v1/events', { key: null })).status).toBe(401);
+  });
 });
