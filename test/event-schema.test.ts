@@ -158,6 +158,7 @@ const oneOfEach: { [T in EventType]: Extract<EventBody, { type: T }> } = {
     fenced: true,
     late: true,
     warning: 'placeholder',
+    operator: 'ana',
   },
   'effect.unknown': {
     type: 'effect.unknown',

@@ -170,6 +170,8 @@ export type EventBody =
       fenced?: true;
       late?: true;
       warning?: string;
+      /** A person said how a write of unknown outcome ended (not a fence: see `resolveEffect`). */
+      operator?: string;
     }
   /**
    * The outcome of a write is unknown (see `UnknownCause`). With a `reconciler`, that instance

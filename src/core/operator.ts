@@ -15,6 +15,8 @@ export type OperatorErrorCode =
   | 'request_not_pending'
   | 'already_taken_over'
   | 'not_taken_over'
+  | 'effect_not_found'
+  | 'effect_not_blocked'
   | 'invalid_operator_input';
 
 /** A person's act that the conversation's state does not allow (nothing was appended). */
@@ -135,4 +137,51 @@ export function release(state: ConversationState): EventBody {
   if (state.takenOver === null)
     throw new OperatorError('not_taken_over', `conversation ${state.conversationId} is not taken over`);
   return { type: 'conversation.released', operator: state.takenOver.operator };
+}
+
+/**
+ * A person says how a write of unknown outcome ended, after the tool's `reconcile` could not (the
+ * write blocks every other write of the conversation until then). `done`: it happened; `failed`:
+ * it did not, and may be asked for again (under a new key generation). A person's word is not a
+ * fence: say `failed` only when the write can no longer land. Refused for a write that is not
+ * blocked (running, being reconciled, or settled).
+ */
+export function resolveEffect(
+  state: ConversationState,
+  effectId: EffectId,
+  resolution: { outcome: 'done' | 'failed'; operator: string; note?: string },
+): EventBody {
+  if (resolution.outcome !== 'done' && resolution.outcome !== 'failed')
+    throw new OperatorError('invalid_operator_input', 'outcome must be "done" or "failed"');
+  checkText('operator', resolution.operator, MAX_OPERATOR_CHARS, true);
+  checkText('note', resolution.note, MAX_NOTE_CHARS, false);
+  const effect = state.effects.get(effectId);
+  if (!effect)
+    throw new OperatorError(
+      'effect_not_found',
+      `conversation ${state.conversationId} has no effect ${effectId}`,
+    );
+  if (effect.status !== 'unknown' || !effect.checked) {
+    const now =
+      effect.status === 'unknown' ? 'is being reconciled by the tool' : `is ${effect.status}, not unknown`;
+    throw new OperatorError(
+      'effect_not_blocked',
+      `effect ${state.conversationId}:${effectId} ${now}: only a write whose outcome the tool could not tell can be resolved by a person`,
+    );
+  }
+  const said = resolution.note ? ` Their note: ${JSON.stringify(resolution.note)}.` : '';
+  const output =
+    resolution.outcome === 'done'
+      ? { status: 'done', note: `A member of staff confirmed that this call happened.${said}` }
+      : {
+          status: 'not_executed',
+          note: `A member of staff confirmed that this call did not happen. It may be repeated.${said}`,
+        };
+  return {
+    type: 'effect.settled',
+    effectId,
+    outcome: resolution.outcome,
+    output: JSON.stringify(output),
+    operator: resolution.operator,
+  };
 }

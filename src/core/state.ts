@@ -103,6 +103,8 @@ export interface EffectState {
   late: boolean;
   /** Why the output is a placeholder (the result could not be serialised). */
   warning: string | null;
+  /** The person who said how it ended, when the tool's `reconcile` could not. */
+  resolvedBy: string | null;
   startedSeq: number;
   /** When it began to run (for a request, when it was approved): its time bounds count from here. */
   startedAt: number;
@@ -389,6 +391,7 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
           fenced: false,
           late: false,
           warning: null,
+          resolvedBy: null,
           startedSeq: event.seq,
           startedAt: event.at,
           changedSeq: event.seq,
@@ -435,6 +438,7 @@ function applyEffectOrReplyEvent(state: ConversationState, event: GraftEvent): v
       if (event.fenced) effect.fenced = true;
       if (event.late) effect.late = true;
       if (event.warning !== undefined) effect.warning = event.warning;
+      if (event.operator !== undefined) effect.resolvedBy = event.operator;
       return;
     }
     case 'effect.unknown': {

@@ -4,10 +4,17 @@ import { coreConfig } from '../core/config.js';
 import { InvalidInputError, RetryableError, TerminalError } from '../core/errors.js';
 import type { EventOf, GraftEvent } from '../core/events.js';
 import type { Decision } from '../core/operator.js';
-import { OperatorError, decideRequest, operatorReply, release, takeOver } from '../core/operator.js';
+import {
+  OperatorError,
+  decideRequest,
+  operatorReply,
+  release,
+  resolveEffect,
+  takeOver,
+} from '../core/operator.js';
 import type { PendingApproval } from './approvals.js';
 import { findApprovals, parseApprovalId } from './approvals.js';
-import type { ConversationId } from '../core/ids.js';
+import type { ConversationId, EffectId } from '../core/ids.js';
 import { parseConversationId, parseMessageId, parseTenantId } from '../core/ids.js';
 import type {
   Clock,
@@ -160,6 +167,17 @@ export interface Graft {
    * assistant messages written by a person), and it answers any message the person did not.
    */
   release(conversationId: string): Promise<void>;
+  /**
+   * A person says how a write of unknown outcome ended when the tool's `reconcile` could not (such
+   * a write blocks every other write of the conversation): `done` (it happened) or `failed` (it did
+   * not; it may be asked for again). Not a fence: say `failed` only when the write can no longer
+   * land. Throws `OperatorError` (`effect_not_found`, `effect_not_blocked`).
+   */
+  resolveEffect(
+    conversationId: string,
+    effectId: string,
+    resolution: { outcome: 'done' | 'failed'; operator?: string; note?: string },
+  ): Promise<void>;
 }
 
 /** How a graceful shutdown ended. */
@@ -371,6 +389,13 @@ export function createGraft(options: GraftOptions): Graft {
     },
     async release(conversationId) {
       await actor(parseConversationId(conversationId)).operate(release);
+    },
+    async resolveEffect(conversationId, effectId, resolution) {
+      const by = { outcome: resolution.outcome, operator: resolution.operator ?? 'operator' };
+      const note = resolution.note === undefined ? {} : { note: resolution.note };
+      await actor(parseConversationId(conversationId)).operate((state) =>
+        resolveEffect(state, effectId as EffectId, { ...by, ...note }),
+      );
     },
     async shutdown(shutdownOptions) {
       shuttingDown = true;

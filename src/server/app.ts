@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { GraftEvent } from '../core/events.js';
 import { Hono } from 'hono';
-import { type ConversationId, parseTenantId, type TenantId } from '../core/ids.js';
+import { type ConversationId, type EffectId, parseTenantId, type TenantId } from '../core/ids.js';
 import type { EventStore } from '../core/ports.js';
 import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
@@ -13,6 +13,8 @@ import {
   conversationParamErrors,
   decisionBody,
   deliveryParam,
+  effectParam,
+  effectParamErrors,
   deliveryParamErrors,
   eventsHeaders,
   eventsQuery,
@@ -27,6 +29,7 @@ import {
   parseJsonObject,
   queryErrors,
   readBody,
+  resolveBody,
   takeoverBody,
   validate,
 } from './body.js';
@@ -260,6 +263,24 @@ function operatorRoutes(app: Hono<AppEnv>, deps: AppDeps, limits: ServerLimits):
         .graftFor(c.get('tenantId'))
         .operatorReply(conversationId, c.req.valid('json').text);
       return c.json({ conversationId, replyId, status: 'committed' }, 202);
+    },
+  );
+  app.post(
+    '/v1/conversations/:conversationId/effects/:effectId/resolve',
+    validate('param', effectParam, effectParamErrors),
+    jsonBody(resolveBody, operatorBodyErrors, limits.bodyBytes),
+    async (c) => {
+      const { conversationId, effectId } = c.req.valid('param');
+      const { outcome, note, operator } = c.req.valid('json');
+      await mustExist(c, conversationId, deps);
+      const graft = deps.graftFor(c.get('tenantId'));
+      await graft.resolveEffect(conversationId, effectId, {
+        outcome,
+        ...(note !== undefined ? { note } : {}),
+        ...(operator !== undefined ? { operator } : {}),
+      });
+      const effect = (await graft.conversation(conversationId)).effects.get(effectId as EffectId)!;
+      return c.json({ conversationId, effect: effectView(effect) });
     },
   );
   app.post('/v1/conversations/:conversationId/release', param, async (c) => {

@@ -127,6 +127,10 @@ const parsedBy = <T>(parse: (value: unknown) => T) =>
 /** The path of every conversation route. */
 export const conversationParam = z.object({ conversationId: parsedBy(parseConversationId) });
 export const conversationParamErrors: FieldErrors = { codes: {}, fallback: 'invalid_conversation_id' };
+export const effectParamErrors: FieldErrors = {
+  codes: { conversationId: 'invalid_conversation_id' },
+  fallback: 'invalid_request',
+};
 
 /**
  * The body of `POST /v1/conversations/{id}/messages`. Fields it does not name are ignored; the
@@ -256,6 +260,19 @@ export const approvalParamErrors: FieldErrors = { codes: {}, fallback: 'invalid_
 /** `POST /v1/approvals/{id}`: the decision, an optional note (told to the model) and who decided. */
 export const decisionBody = z.object({
   decision: z.enum(['approve', 'reject'], { error: 'decision must be "approve" or "reject"' }),
+  note: z.string({ error: 'note must be a string' }).optional(),
+  operator: filled('operator').optional(),
+});
+
+/** The path of `POST /v1/conversations/{id}/effects/{effectId}/resolve`. */
+export const effectParam = z.object({
+  conversationId: parsedBy(parseConversationId),
+  effectId: z.string().regex(/^eff_\d+_\d+$/, { error: 'effectId must be an effect id (eff_<seq>_<n>)' }),
+});
+
+/** `POST /v1/conversations/{id}/effects/{effectId}/resolve`: how the write ended, by whom, why. */
+export const resolveBody = z.object({
+  outcome: z.enum(['done', 'failed'], { error: 'outcome must be "done" or "failed"' }),
   note: z.string({ error: 'note must be a string' }).optional(),
   operator: filled('operator').optional(),
 });

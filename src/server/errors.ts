@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'request_not_pending'
   | 'already_taken_over'
   | 'not_taken_over'
+  | 'effect_not_blocked'
   | 'payload_too_large'
   | 'message_too_long'
   | 'unprocessable'
@@ -129,12 +130,14 @@ export function toApiError(error: unknown): ApiError {
 function operatorAnswer(error: OperatorError): ApiError {
   switch (error.code) {
     case 'request_not_found':
+    case 'effect_not_found':
       return new ApiError(404, 'not_found', error.message);
     case 'invalid_operator_input':
       return new ApiError(400, 'invalid_request', error.message);
     case 'request_not_pending':
     case 'already_taken_over':
     case 'not_taken_over':
+    case 'effect_not_blocked':
       return new ApiError(409, error.code, error.message);
   }
 }

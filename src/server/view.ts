@@ -288,6 +288,7 @@ function effectNote(effect: EffectState): string | null {
     notes.push(`${effect.cause}: reconciling`);
   if (effect.status === 'unknown' && effect.checked)
     notes.push('not reconciled: writes are blocked until a person resolves it');
+  if (effect.resolvedBy !== null) notes.push(`resolved as ${effect.status} by ${effect.resolvedBy}`);
   if (effect.fenced) notes.push('did not happen (fenced by reconcile)');
   if (effect.late) notes.push('settled late, after it had been recorded otherwise');
   if (effect.warning !== null) notes.push(effect.warning);

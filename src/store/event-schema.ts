@@ -225,6 +225,7 @@ const eventSchemas = [
     fenced: z.literal(true).optional(),
     late: z.literal(true).optional(),
     warning: z.string().optional(),
+    operator: z.string().optional(),
     ...logged,
   }),
   z.strictObject({

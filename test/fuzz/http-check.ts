@@ -28,6 +28,7 @@ const CODES = {
   request_not_pending: 1,
   already_taken_over: 1,
   not_taken_over: 1,
+  effect_not_blocked: 1,
   payload_too_large: 1,
   message_too_long: 1,
   unprocessable: 1,

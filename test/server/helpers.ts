@@ -177,6 +177,16 @@ export async function scriptedService(
       },
     }),
     defineTool({
+      name: 'charge',
+      description: 'charge the card (it throws after charging, and cannot be reconciled)',
+      parameters: z.object({ amount: z.number() }),
+      effect: 'write',
+      run: ({ amount }) => {
+        runs.push(`charge ${amount}`);
+        throw new Error('the payment gateway timed out after charging');
+      },
+    }),
+    defineTool({
       name: 'add',
       description: 'add an item to the order',
       parameters: z.object({ item: z.string() }),

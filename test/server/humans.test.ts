@@ -229,6 +229,53 @@ describe('approvals over HTTP', () => {
   });
 });
 
+describe('a person resolves a write of unknown outcome', () => {
+  it('settles it as the person says, unblocks the writes, tells the model, and refuses what is not blocked', async () => {
+    t = await scriptedService([
+      [callTool('charge', { amount: 5 })],
+      (r) => {
+        expect(outputsOf(r).join()).toContain('may have completed');
+        return [say('A colleague will check your payment.')];
+      },
+      (r) => {
+        expect(outputsOf(r).join()).toContain('confirmed that this call happened');
+        expect(outputsOf(r).join()).toContain('bank says it went through');
+        return [say('Your payment went through.')];
+      },
+    ]);
+    expect((await t.post('c1', 'm1', 'Charge me 5.')).status).toBe(202);
+    await until(() => t!.receiver.received.length === 1, 'the first reply');
+    const blocked = (await t.api('GET', '/v1/conversations/c1')).body as ConversationView;
+    const effect = blocked.effects[0]!;
+    expect(effect).toMatchObject({
+      status: 'unknown',
+      note: expect.stringMatching(/until a person resolves it/),
+    });
+    const path = `/v1/conversations/c1/effects/${effect.id}/resolve`;
+    expect(await t.api('POST', path, { body: { outcome: 'maybe' } })).toEqual(
+      refused(400, 'invalid_request', /outcome must be "done" or "failed"/),
+    );
+    expect(
+      await t.api('POST', '/v1/conversations/c1/effects/eff_99_1/resolve', { body: { outcome: 'done' } }),
+    ).toEqual(refused(404, 'not_found'));
+    expect(
+      await t.api('POST', '/v1/conversations/c1/effects/nope/resolve', { body: { outcome: 'done' } }),
+    ).toEqual(refused(400, 'invalid_request', /effect id/));
+    const resolved = await t.api('POST', path, {
+      body: { outcome: 'done', operator: 'ana', note: 'bank says it went through' },
+    });
+    expect(resolved).toMatchObject({
+      status: 200,
+      body: { effect: { status: 'done', note: expect.stringMatching(/resolved as done by ana/) } },
+    });
+    await until(() => t!.receiver.received.length === 2, 'the follow-up');
+    expect(await t.api('POST', path, { body: { outcome: 'failed' } })).toEqual(
+      refused(409, 'effect_not_blocked', /is done, not unknown/),
+    );
+    expect(t.runs).toEqual(['charge 5']);
+  });
+});
+
 describe('takeover over HTTP', () => {
   it('answers nothing while taken over, delivers the operator, and the bot knows what they said after release', async () => {
     t = await scriptedService([
