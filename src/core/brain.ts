@@ -11,6 +11,20 @@ export interface BrainRequest {
   /** The full context, oldest first: the parent chain's inputs and outputs, then this call's input. */
   input: readonly InputItem[];
   tools: readonly FunctionToolSpec[];
+  /**
+   * The pictures and files the context's items hold (`input` carries only their text), when
+   * there are any: a brain that cannot read them can say so.
+   */
+  attachments?: readonly BrainAttachment[];
+}
+
+/** A picture or a file in the context, and the item of `input` that holds it. */
+export interface BrainAttachment {
+  /** The index in `input` of the message (or function call output) that holds it. */
+  index: number;
+  kind: 'image' | 'file';
+  /** The file's name, when the client gave one. */
+  filename: string | null;
 }
 
 export type BrainOutput =

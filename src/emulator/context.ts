@@ -1,10 +1,11 @@
 import { invalidRequest, previousResponseNotFound } from './api-error.js';
+import { decodeCompaction } from './compaction.js';
 import { verifyReasoning } from './generation.js';
 import type { Assumptions } from './options.js';
 import type { IdSource } from './rng.js';
 import type { ResponseStore, StoredResponse } from './store.js';
 import type { ItemDraft } from './validate-items.js';
-import type { WireItem } from './wire.js';
+import type { CompactionWireItem, WireItem } from './wire.js';
 
 /** The context of a new response: its parent, its own input items (with ids) and the whole chain. */
 export interface ResolvedContext {
@@ -16,10 +17,10 @@ export interface ResolvedContext {
 /** The parent named by `previous_response_id`, if it may be continued (see `Assumptions`). */
 async function usableParent(
   id: string,
-  store: ResponseStore,
+  lookup: (id: string) => StoredResponse | undefined,
   assumptions: Assumptions,
 ): Promise<StoredResponse> {
-  let parent = store.get(id);
+  let parent = lookup(id);
   if (!parent) throw previousResponseNotFound(id);
   const status = parent.response.status;
   if (status === 'queued' || status === 'in_progress') {
@@ -31,7 +32,7 @@ async function usableParent(
       );
     }
     await parent.run.finished;
-    parent = store.get(id);
+    parent = lookup(id);
     if (!parent) throw previousResponseNotFound(id);
   }
   const final = parent.response.status;
@@ -53,9 +54,17 @@ async function usableParent(
   return parent;
 }
 
+const ITEM_PREFIXES = {
+  message: 'msg',
+  function_call: 'fc',
+  function_call_output: 'fco',
+  reasoning: 'rs',
+  compaction: 'cmp',
+} as const;
+
 function withId(draft: ItemDraft, ids: IdSource): WireItem {
   if (draft.id !== null) return draft as WireItem;
-  const prefix = draft.type === 'message' ? 'msg' : draft.type === 'function_call' ? 'fc' : 'fco';
+  const prefix = ITEM_PREFIXES[draft.type];
   return { ...draft, id: ids.item(prefix) };
 }
 
@@ -64,6 +73,7 @@ function withId(draft: ItemDraft, ids: IdSource): WireItem {
  * the API stored; the API answers these messages otherwise.
  */
 function checkReasoning(item: WireItem, store: ResponseStore): void {
+  if (item.type === 'compaction') return checkCompaction(item);
   if (item.type !== 'reasoning') return;
   if (item.encrypted_content) {
     if (!verifyReasoning(item.id, item.encrypted_content)) {
@@ -79,6 +89,17 @@ function checkReasoning(item: WireItem, store: ResponseStore): void {
     throw invalidRequest(
       `Item with id '${item.id}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
       'input',
+    );
+  }
+}
+
+/** A replayed compaction item must carry content this emulator issued. */
+function checkCompaction(item: CompactionWireItem): void {
+  if (decodeCompaction(item.encrypted_content) === null) {
+    throw invalidRequest(
+      `The encrypted content for item ${item.id} could not be verified.`,
+      'input',
+      'invalid_encrypted_content',
     );
   }
 }
@@ -119,10 +140,17 @@ export function checkPairing(context: readonly WireItem[]): void {
 export async function resolveContext(
   input: readonly ItemDraft[],
   previousResponseId: string | null,
-  deps: { store: ResponseStore; ids: IdSource; assumptions: Assumptions },
+  deps: {
+    store: ResponseStore;
+    ids: IdSource;
+    assumptions: Assumptions;
+    /** Finds a parent by id; the store by default (a WebSocket session also knows its unstored ones). */
+    lookup?: (id: string) => StoredResponse | undefined;
+  },
 ): Promise<ResolvedContext> {
+  const lookup = deps.lookup ?? ((id: string) => deps.store.get(id));
   const parent =
-    previousResponseId === null ? null : await usableParent(previousResponseId, deps.store, deps.assumptions);
+    previousResponseId === null ? null : await usableParent(previousResponseId, lookup, deps.assumptions);
   const inputItems = input.map((draft) => withId(draft, deps.ids));
   for (const item of inputItems) checkReasoning(item, deps.store);
   const chain = parent ? [...parent.context, ...parent.response.output] : [];

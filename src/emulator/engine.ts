@@ -1,5 +1,5 @@
 import { ApiError, incorrectApiKey, invalidRequest, missingApiKey, responseNotFound } from './api-error.js';
-import { brainRequest, inputUsage } from './brain-request.js';
+import { brainRequest, contextInputTokens, inputUsage } from './brain-request.js';
 import { resolveContext } from './context.js';
 import { createFaultSource, type FaultDraw } from './faults.js';
 import { isReasoningModel } from './generation.js';
@@ -7,14 +7,24 @@ import type { ResolvedOptions } from './options.js';
 import { createIdSource, seededRng, type IdSource } from './rng.js';
 import { ResponseRun } from './run.js';
 import { ResponseStore, type StoredResponse } from './store.js';
-import { parseCreateParams, type CreateParams } from './validate-request.js';
-import type { ResponseObject, WireItem } from './wire.js';
+import { decideWithToolChoice } from './tool-choice.js';
+import { parseCompactParams, parseCreateParams, type CreateParams } from './validate-request.js';
+import { compactionTokens, encodeCompaction, type CompactedContext } from './compaction.js';
+import type { CompactionObject, MessageItem, ResponseObject, UsageWire, WireItem } from './wire.js';
 
 /** A response just created and not started yet. */
 export interface CreatedResponse {
   record: StoredResponse;
   run: ResponseRun;
   params: CreateParams;
+}
+
+/** How a create is made, beyond its body (the WebSocket mode's extras). */
+export interface CreateOptions {
+  /** Finds a parent by id before the store does (a WebSocket connection's unstored responses). */
+  lookup?: (id: string) => StoredResponse | undefined;
+  /** False: a warm-up (`generate: false`), which answers with no output. */
+  generate?: boolean;
 }
 
 export interface ListQuery {
@@ -70,24 +80,28 @@ export class EmulatorEngine {
   }
 
   /** Validates a create and builds its response and generation; the caller starts the run. */
-  async create(body: unknown): Promise<CreatedResponse> {
+  async create(body: unknown, options: CreateOptions = {}): Promise<CreatedResponse> {
     this.stats.creates++;
     const fault = this.drawFaults();
     if (fault.error) throw fault.error;
     const { assumptions } = this.options;
     const params = parseCreateParams(body, assumptions);
+    const lookup = options.lookup;
     const { parent, inputItems, context } = await resolveContext(params.input, params.previousResponseId, {
       store: this.store,
       ids: this.ids,
       assumptions,
+      ...(lookup ? { lookup: (id: string) => lookup(id) ?? this.store.get(id) } : {}),
     });
     const response = this.newResponse(params);
     const record: StoredResponse = { response, inputItems, context, streamed: params.stream, run: null };
     const request = brainRequest(params.model, params.instructions, context, params.tools);
-    const usage = inputUsage(request, parent, params.tools);
+    const usage = inputUsage(contextInputTokens(request, context), request, parent, params.tools);
+    const { brain } = this.options;
     const run = new ResponseRun(response, {
-      brain: this.options.brain,
-      brainRequest: params.toolChoice === 'none' ? { ...request, tools: [] } : request,
+      brain:
+        options.generate === false ? () => [] : (req) => decideWithToolChoice(brain, req, params.toolChoice),
+      brainRequest: request,
       generation: {
         model: params.model,
         maxOutputTokens: params.maxOutputTokens,
@@ -126,23 +140,75 @@ export class EmulatorEngine {
       incomplete_details: null,
       instructions: params.instructions,
       max_output_tokens: params.maxOutputTokens,
-      max_tool_calls: null,
+      max_tool_calls: params.maxToolCalls,
       model: params.model,
       output: [],
       parallel_tool_calls: params.parallelToolCalls,
       previous_response_id: params.previousResponseId,
-      reasoning: { effort: reasoning ? (params.reasoningEffort ?? 'medium') : null, summary: null },
-      service_tier: 'default',
+      reasoning: {
+        effort: reasoning ? (params.reasoningEffort ?? 'medium') : null,
+        summary: reasoning ? params.reasoningSummary : null,
+      },
+      service_tier: params.serviceTier,
       store: params.store,
       temperature: params.temperature,
-      text: { format: { type: 'text' } },
+      presence_penalty: params.presencePenalty,
+      frequency_penalty: params.frequencyPenalty,
+      text: params.text,
       tool_choice: params.toolChoice,
       tools: params.tools,
-      top_logprobs: 0,
+      top_logprobs: params.topLogprobs,
       top_p: params.topP,
       truncation: params.truncation,
+      usage: emptyUsage(),
       metadata: params.metadata,
+      safety_identifier: params.safetyIdentifier,
+      prompt_cache_key: params.promptCacheKey,
       ...(params.user === null ? {} : { user: params.user }),
+      ...(params.promptCacheRetention === null
+        ? {}
+        : { prompt_cache_retention: params.promptCacheRetention }),
+    };
+  }
+
+  /**
+   * `POST /v1/responses/compact`: the context (the chain named by `previous_response_id`, then
+   * the input) as the user messages it holds, followed by one compaction item standing for all
+   * of it. The compaction is not stored (it cannot be retrieved or chained from).
+   */
+  async compact(body: unknown): Promise<CompactionObject> {
+    const params = parseCompactParams(body, this.options.assumptions);
+    const { context } = await resolveContext(params.input, params.previousResponseId, {
+      store: this.store,
+      ids: this.ids,
+      assumptions: this.options.assumptions,
+    });
+    const request = brainRequest(params.model, params.instructions, context, []);
+    const inputTokens = contextInputTokens(request, context);
+    const compacted: CompactedContext = {
+      items: [...request.input],
+      attachments: [...(request.attachments ?? [])],
+      tokens: inputTokens,
+    };
+    const kept = context.filter(
+      (item): item is MessageItem => item.type === 'message' && item.role === 'user',
+    );
+    const outputTokens = compactionTokens(compacted);
+    return {
+      id: this.ids.response(),
+      object: 'response.compaction',
+      created_at: Math.floor(this.options.now() / 1000),
+      output: [
+        ...kept,
+        { id: this.ids.item('cmp'), type: 'compaction', encrypted_content: encodeCompaction(compacted) },
+      ],
+      usage: {
+        input_tokens: inputTokens,
+        input_tokens_details: { cached_tokens: 0, cache_write_tokens: inputTokens },
+        output_tokens: outputTokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: inputTokens + outputTokens,
+      },
     };
   }
 
@@ -152,13 +218,18 @@ export class EmulatorEngine {
     return record;
   }
 
-  /** Cancels a background response; a finished one is returned as it is. */
+  /**
+   * Cancels a background response that is queued or in progress. Cancelling it again returns it
+   * as it is; cancelling one that finished otherwise is refused (see `Assumptions.cancelFinished`).
+   */
   cancel(id: string): ResponseObject {
     const record = this.retrieve(id);
-    if (!record.response.background)
-      throw invalidRequest(this.options.assumptions.cancelSyncMessage, null, null);
-    record.run?.stop('cancelled');
-    return record.response;
+    const { response } = record;
+    if (!response.background) throw invalidRequest(this.options.assumptions.cancelSyncMessage, null, null);
+    if (record.run?.stop('cancelled') || response.status === 'cancelled') return response;
+    if (this.options.assumptions.cancelFinished === 'return') return response;
+    const what = response.status === 'incomplete' ? 'an incomplete' : `a ${response.status}`;
+    throw invalidRequest(`Cannot cancel ${what} response.`, null, null);
   }
 
   delete(id: string): { id: string; object: 'response'; deleted: true } {
@@ -198,6 +269,17 @@ export class EmulatorEngine {
   shutdown(): void {
     for (const run of [...this.active]) run.stop('cancelled');
   }
+}
+
+/** The usage of a response that has not finished: every count zero (see `ResponseObject.usage`). */
+export function emptyUsage(): UsageWire {
+  return {
+    input_tokens: 0,
+    input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+    output_tokens: 0,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 0,
+  };
 }
 
 /** An item as listed: reasoning items do not show their encrypted content unless asked. */

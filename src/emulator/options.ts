@@ -59,6 +59,11 @@ export interface Assumptions {
   chainFromIncomplete: ParentPolicy;
   /** The 400 message for cancelling a response that was not created with `background: true`. */
   cancelSyncMessage: string;
+  /**
+   * Cancelling a background response that already completed, failed or is incomplete: `reject`
+   * answers 400 `Cannot cancel a completed response.`; `return` answers it as it is.
+   */
+  cancelFinished: 'reject' | 'return';
   /** What `input_items` lists: this request's input only, or the whole context of the chain. */
   inputItemsScope: 'context' | 'request';
   /**
@@ -76,6 +81,7 @@ export const DEFAULT_ASSUMPTIONS: Assumptions = {
   chainFromFailed: 'reject',
   chainFromIncomplete: 'allow',
   cancelSyncMessage: 'Only responses created with background=true can be cancelled.',
+  cancelFinished: 'reject',
   inputItemsScope: 'context',
   replayedStatus: 'accept-valid',
 };
@@ -96,8 +102,10 @@ export interface EmulatorOptions {
   reasoningTokensPerItem?: number;
   /** Upper bound of stored responses; the oldest are evicted past it. */
   maxStoredResponses?: number;
-  /** Upper bound of a request body in bytes (413 past it). */
+  /** Upper bound of a request body in bytes (413 past it), and of a WebSocket message. */
   maxBodyBytes?: number;
+  /** How long a WebSocket connection may stay open (the API's limit is 60 minutes). */
+  webSocketLimitMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -111,6 +119,7 @@ export interface ResolvedOptions {
   reasoningTokensPerItem: number;
   maxStoredResponses: number;
   maxBodyBytes: number;
+  webSocketLimitMs: number;
 }
 
 export function resolveLatency(option: LatencyOption | undefined): LatencyProfile {
@@ -145,5 +154,6 @@ export function resolveOptions(options: EmulatorOptions, defaultBrain: () => Bra
     reasoningTokensPerItem: options.reasoningTokensPerItem ?? 16,
     maxStoredResponses: options.maxStoredResponses ?? 100_000,
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024 * 1024,
+    webSocketLimitMs: options.webSocketLimitMs ?? 60 * 60 * 1000,
   };
 }

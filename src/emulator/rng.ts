@@ -24,7 +24,7 @@ function randomChars(rng: Rng, alphabet: string, length: number): string {
 /** Ids in the API's formats: `resp_<48 hex>`, `msg_…`, `fc_…`, `rs_…`, `call_<24 alnum>`. */
 export interface IdSource {
   response(): string;
-  item(prefix: 'msg' | 'fc' | 'fco' | 'rs'): string;
+  item(prefix: 'msg' | 'fc' | 'fco' | 'rs' | 'cmp'): string;
   callId(): string;
 }
 

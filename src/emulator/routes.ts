@@ -19,6 +19,7 @@ const INVALID_JSON =
 
 const ROUTES: { method: string; pattern: RegExp; handler: Handler }[] = [
   { method: 'POST', pattern: /^\/v1\/responses\/?$/, handler: createResponse },
+  { method: 'POST', pattern: /^\/v1\/responses\/compact\/?$/, handler: compactResponse },
   { method: 'GET', pattern: /^\/v1\/responses\/([^/]+)\/input_items\/?$/, handler: listInputItems },
   { method: 'POST', pattern: /^\/v1\/responses\/([^/]+)\/cancel\/?$/, handler: cancelResponse },
   { method: 'GET', pattern: /^\/v1\/responses\/([^/]+)\/?$/, handler: retrieveResponse },
@@ -125,6 +126,10 @@ async function createResponse(ctx: RequestContext): Promise<void> {
   const { response } = record;
   if (response.status === 'failed') throw serverError(response.error?.message);
   sendJson(ctx, 200, response);
+}
+
+async function compactResponse(ctx: RequestContext): Promise<void> {
+  sendJson(ctx, 200, await ctx.engine.compact(await readJson(ctx)));
 }
 
 function retrieveResponse(ctx: RequestContext, id: string): void {

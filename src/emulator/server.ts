@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createShopClerk } from '../demo/clerk/index.js';
+import type { Duplex } from 'node:stream';
+import { CLERK_TOOLS, createShopClerk } from '../demo/clerk/index.js';
 import { EmulatorEngine, type EmulatorStats } from './engine.js';
+import { withGenericTools } from './generic-brain.js';
 import { resolveOptions, type EmulatorOptions } from './options.js';
 import { createRequestHandler } from './routes.js';
+import { createUpgradeHandler } from './ws-session.js';
 
 /** A listening emulator: its base URL (ending in `/v1`, as SDK clients want it) and how to stop it. */
 export interface ListeningEmulator {
@@ -15,6 +18,8 @@ export interface ListeningEmulator {
 export interface Emulator {
   /** The request handler, for mounting in another `node:http` server. */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The handler of HTTP upgrades (the Responses WebSocket mode), for another server's `upgrade` event. */
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   server: Server;
   engine: EmulatorEngine;
   /** Request counters (every HTTP request, and the creates among them). */
@@ -34,15 +39,20 @@ export interface Emulator {
  * await close();
  */
 export function createEmulator(options: EmulatorOptions = {}): Emulator {
-  const engine = new EmulatorEngine(resolveOptions(options, () => createShopClerk()));
+  const engine = new EmulatorEngine(
+    resolveOptions(options, () => withGenericTools(createShopClerk(), CLERK_TOOLS)),
+  );
   const handler = createRequestHandler(engine);
+  const sockets = createUpgradeHandler(engine);
   const server = createServer({ keepAliveTimeout: 5_000 }, handler);
+  server.on('upgrade', sockets.upgrade);
   return {
     handler,
+    upgrade: sockets.upgrade,
     server,
     engine,
     stats: () => ({ ...engine.stats }),
-    listen: (port = 0, host = '127.0.0.1') => listen(server, engine, port, host),
+    listen: (port = 0, host = '127.0.0.1') => listen(server, engine, port, host, () => sockets.closeAll()),
   };
 }
 
@@ -51,6 +61,7 @@ function listen(
   engine: EmulatorEngine,
   port: number,
   host: string,
+  closeSockets: () => void,
 ): Promise<ListeningEmulator> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -61,7 +72,10 @@ function listen(
       resolve({
         url: `http://${shownHost}:${address.port}/v1`,
         port: address.port,
-        close: () => close(server, engine),
+        close: () => {
+          closeSockets();
+          return close(server, engine);
+        },
       });
     });
   });

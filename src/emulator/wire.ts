@@ -10,6 +10,27 @@ export interface InputTextPart {
   text: string;
 }
 
+/** A picture in an input message: by URL (`https://…` or a `data:` URL) or by the id of an uploaded file. */
+export interface InputImagePart {
+  type: 'input_image';
+  detail: 'low' | 'high' | 'auto' | 'original';
+  image_url: string | null;
+  /** Present only when the client named an uploaded file. */
+  file_id?: string;
+}
+
+/** A file in an input message: its data, a URL or the id of an uploaded file (only what was given is kept). */
+export interface InputFilePart {
+  type: 'input_file';
+  file_id?: string;
+  filename?: string;
+  file_data?: string;
+  file_url?: string;
+}
+
+/** A content part of an input (user, system or developer) message. */
+export type InputPart = InputTextPart | InputImagePart | InputFilePart;
+
 export interface OutputTextPart {
   type: 'output_text';
   text: string;
@@ -28,7 +49,7 @@ export interface MessageItem {
   type: 'message';
   role: 'user' | 'assistant' | 'system' | 'developer';
   status: 'in_progress' | 'completed' | 'incomplete';
-  content: (InputTextPart | OutputTextPart | RefusalPart)[];
+  content: (InputPart | OutputTextPart | RefusalPart)[];
 }
 
 export interface FunctionCallWireItem {
@@ -44,7 +65,8 @@ export interface FunctionCallOutputWireItem {
   id: string;
   type: 'function_call_output';
   call_id: string;
-  output: string;
+  /** A string, or content parts (text, pictures, files) as the client sent them. */
+  output: string | InputPart[];
   status: 'in_progress' | 'completed' | 'incomplete';
 }
 
@@ -55,11 +77,25 @@ export interface ReasoningWireItem {
   encrypted_content?: string | null;
 }
 
+/**
+ * The item `POST /v1/responses/compact` puts in place of the context it compacted. Its
+ * `encrypted_content` is opaque to clients (see `compaction.ts`).
+ */
+export interface CompactionWireItem {
+  id: string;
+  type: 'compaction';
+  encrypted_content: string;
+}
+
 /** An item of a response's context: what `input_items` lists and what a chain carries forward. */
-export type WireItem = MessageItem | FunctionCallWireItem | FunctionCallOutputWireItem | ReasoningWireItem;
+export type WireItem =
+  MessageItem | FunctionCallWireItem | FunctionCallOutputWireItem | ReasoningWireItem | CompactionWireItem;
 
 /** An item of a response's `output`. */
 export type OutputWireItem = MessageItem | FunctionCallWireItem | ReasoningWireItem;
+
+/** An item of a compaction's `output`: the messages it kept, and the compaction item. */
+export type CompactedWireItem = MessageItem | CompactionWireItem;
 
 export interface FunctionToolWire {
   type: 'function';
@@ -69,7 +105,12 @@ export interface FunctionToolWire {
   strict: boolean;
 }
 
-export type ToolChoiceWire = 'none' | 'auto' | 'required' | { type: 'function'; name: string };
+export type ToolChoiceWire =
+  | 'none'
+  | 'auto'
+  | 'required'
+  | { type: 'function'; name: string }
+  | { type: 'allowed_tools'; mode: 'auto' | 'required'; tools: { type: 'function'; name: string }[] };
 
 export interface UsageWire {
   input_tokens: number;
@@ -82,6 +123,11 @@ export interface UsageWire {
 export interface ResponseErrorWire {
   code: 'server_error' | 'rate_limit_exceeded';
   message: string;
+}
+
+export interface TextConfigWire {
+  format: { type: 'text' } | { type: 'json_object' };
+  verbosity: 'low' | 'medium' | 'high';
 }
 
 /** The `Response` object. */
@@ -105,17 +151,35 @@ export interface ResponseObject {
   service_tier: string;
   store: boolean;
   temperature: number;
-  text: { format: { type: 'text' } };
+  presence_penalty: number;
+  frequency_penalty: number;
+  text: TextConfigWire;
   tool_choice: ToolChoiceWire;
   tools: FunctionToolWire[];
   top_logprobs: number;
   top_p: number;
   truncation: 'auto' | 'disabled';
-  /** Absent until the response has finished (the spec's `ResponseUsage` is not nullable). */
-  usage?: UsageWire;
+  /**
+   * Zero counts until the response has finished: the official spec's `ResponseUsage` is not
+   * nullable and Open Responses requires the key (the API itself sends `null` there).
+   */
+  usage: UsageWire;
   /** Present only when the request set it (the spec's `user` is not nullable). */
   user?: string;
+  safety_identifier: string | null;
+  prompt_cache_key: string | null;
+  /** Present only when the request set it. */
+  prompt_cache_retention?: 'in_memory' | '24h';
   metadata: Record<string, string>;
+}
+
+/** The answer of `POST /v1/responses/compact` (the spec's `CompactResource`). */
+export interface CompactionObject {
+  id: string;
+  object: 'response.compaction';
+  created_at: number;
+  output: CompactedWireItem[];
+  usage: UsageWire;
 }
 
 /** A stream event; `sequence_number` is assigned when the event is emitted. */

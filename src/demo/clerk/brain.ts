@@ -14,7 +14,7 @@ import {
   type DesiredOrder,
   type Intent,
   type OrderLine,
-  parseMessage,
+  parseIntents,
   unrecognisedProducts,
 } from './language.js';
 import {
@@ -44,6 +44,8 @@ import { deepFreeze, memoByText } from './memo.js';
  */
 
 const WRITE_TOOLS: ReadonlySet<string> = new Set(['create_order', 'update_order', 'cancel_order']);
+/** The tools the clerk knows how to use (those of the demo shop); it leaves any other tool alone. */
+export const CLERK_TOOLS: readonly string[] = [...WRITE_TOOLS, 'get_order', 'list_products'];
 /**
  * A call that failed this often since the customer last wrote is not tried again: the clerk
  * apologises instead. Five tries ride out transient failures (at the simulator's 2% failure rate,
@@ -76,7 +78,8 @@ export function createShopClerk(options: ShopClerkOptions = {}): Brain {
   const maxFailedTries = Math.max(1, options.maxFailedTries ?? DEFAULT_MAX_FAILED_TRIES);
   return (request) => {
     try {
-      return [decide(situationOf(request, catalogue, maxFailedTries))];
+      const decision = decide(situationOf(request, catalogue, maxFailedTries));
+      return Array.isArray(decision) ? decision : [decision];
     } catch {
       // The brain must answer anything a host sends; a bug here must not take the host down.
       return [{ type: 'message', text: FALLBACK_TEXT }];
@@ -90,7 +93,10 @@ export function createShopClerk(options: ShopClerkOptions = {}): Brain {
 interface UserMessage {
   position: number;
   text: string;
+  /** The last intent the message states (most messages state one). */
   intent: Intent;
+  /** Every intent it states, in order: a cancellation and a new order in one breath are two. */
+  intents: readonly Intent[];
 }
 
 /** One function_call_output, with the call it answers. */
@@ -157,6 +163,16 @@ interface Known {
   awaiting: CallRecord[];
   lastGetOrderPosition: number;
   lastListProductsPosition: number;
+  /**
+   * Every order the context names, by id (its latest state, and where it first showed up), kept
+   * only when the customer asked to replace their order (see {@link replacingWrites}).
+   */
+  orders: Map<string, SeenOrder>;
+}
+
+interface SeenOrder {
+  order: KnownOrder;
+  firstPosition: number;
 }
 
 interface OperatorReply {
@@ -177,6 +193,10 @@ interface Situation {
   desired: DesiredOrder;
   records: CallRecord[];
   known: Known;
+  /** Where the customer last asked to cancel their order and order something else instead, or -1. */
+  replaceAt: number;
+  /** What the customer sent since the clerk's last message that it cannot look at. */
+  unread: { images: boolean; files: boolean };
 }
 
 function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries: number): Situation {
@@ -196,7 +216,8 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
     if (type === 'message') {
       if (item.role === 'user') {
         const text = contentText(item.content);
-        users.push({ position, text, intent: parseMessage(text, catalogue) });
+        const intents = parseIntents(text, catalogue);
+        users.push({ position, text, intent: intents[intents.length - 1]!, intents });
       } else if (item.role === 'assistant') {
         lastAssistantPosition = position;
         if (byOperator !== null) {
@@ -235,6 +256,8 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
   }
   const records = buildRecords(observations);
   const desired = desiredOf(users, records, catalogue);
+  let replaceAt = -1;
+  for (const user of users) if (user.intents.length > 1) replaceAt = user.position;
   return {
     catalogue,
     maxFailedTries,
@@ -244,8 +267,25 @@ function situationOf(request: BrainRequest, catalogue: Catalogue, maxFailedTries
     operatorReply,
     desired,
     records,
-    known: knownShop(records),
+    known: knownShop(records, replaceAt),
+    replaceAt,
+    unread: unreadSince(request, lastAssistantPosition),
   };
+}
+
+/** The pictures and files in the customer's messages since the clerk last wrote. */
+function unreadSince(request: BrainRequest, after: number): { images: boolean; files: boolean } {
+  const unread = { images: false, files: false };
+  const attachments: unknown = request.attachments;
+  if (!Array.isArray(attachments)) return unread;
+  for (const attachment of attachments as unknown[]) {
+    if (!isRecord(attachment) || typeof attachment.index !== 'number' || attachment.index <= after) continue;
+    const item: unknown = request.input[attachment.index];
+    if (!isRecord(item) || item.role !== 'user') continue;
+    if (attachment.kind === 'image') unread.images = true;
+    else unread.files = true;
+  }
+  return unread;
 }
 
 /**
@@ -329,19 +369,21 @@ function desiredAfter(users: readonly UserMessage[], catalogue: Catalogue): Desi
   }
   let state = machine.start;
   for (const user of users) {
-    let next = state.next.get(user.intent);
-    if (!next) {
-      const desired = applyIntent(state.desired, user.intent);
-      const key = JSON.stringify(desired);
-      next = machine.states.get(key);
+    for (const intent of user.intents) {
+      let next = state.next.get(intent);
       if (!next) {
-        next = { desired: deepFreeze(desired), next: new Map() };
-        machine.states.set(key, next);
+        const desired = applyIntent(state.desired, intent);
+        const key = JSON.stringify(desired);
+        next = machine.states.get(key);
+        if (!next) {
+          next = { desired: deepFreeze(desired), next: new Map() };
+          machine.states.set(key, next);
+        }
+        state.next.set(intent, next);
+        machine.transitions += 1;
       }
-      state.next.set(user.intent, next);
-      machine.transitions += 1;
+      state = next;
     }
-    state = next;
   }
   return state.desired;
 }
@@ -372,7 +414,7 @@ function desiredOf(
   };
   for (const user of users) {
     undoCancel(user.position);
-    desired = applyIntent(desired, user.intent);
+    for (const intent of user.intents) desired = applyIntent(desired, intent);
   }
   undoCancel(Infinity);
   return desired;
@@ -439,7 +481,7 @@ function noticeOf(value: Record<string, unknown>, write: boolean): Outcome | nul
 }
 
 /** The shop as the context describes it: settled results applied in the order the calls were made. */
-function knownShop(records: readonly CallRecord[]): Known {
+function knownShop(records: readonly CallRecord[], replaceAt: number): Known {
   const known: Known = {
     order: null,
     menu: null,
@@ -448,6 +490,7 @@ function knownShop(records: readonly CallRecord[]): Known {
     awaiting: [],
     lastGetOrderPosition: -1,
     lastListProductsPosition: -1,
+    orders: new Map(),
   };
   // `buildRecords` adds records in the order of their first output, so they are in call order.
   for (const record of records) {
@@ -457,7 +500,10 @@ function knownShop(records: readonly CallRecord[]): Known {
     if (outcome.kind === 'awaiting') known.awaiting.push(record);
     // A lookup shows the shop at its time: a write made before it that landed after it wins.
     const stale = record.name === 'get_order' && landedAfter(records, record);
-    if (outcome.kind === 'order' && !stale) known.order = outcome.order;
+    if (outcome.kind === 'order' && !stale) {
+      known.order = outcome.order;
+      if (replaceAt >= 0) seeOrder(known.orders, outcome.order, record.firstPosition);
+    }
     if (outcome.kind === 'no_order' && !stale) known.order = null;
     if (outcome.kind === 'menu') {
       known.menu = outcome.menu;
@@ -469,7 +515,25 @@ function knownShop(records: readonly CallRecord[]): Known {
   }
   // A get_order result after an uncertain write shows what the shop holds, whatever that write did.
   known.uncertain = known.uncertain.filter((record) => record.lastPosition > known.lastGetOrderPosition);
+  // After a replacement the order is the new one, whichever result the context shows last.
+  const fresh = replaceAt >= 0 ? freshOrder(known.orders, replaceAt) : null;
+  if (fresh) known.order = fresh.order;
   return known;
+}
+
+function seeOrder(orders: Map<string, SeenOrder>, order: KnownOrder, position: number): void {
+  const seen = orders.get(order.orderId);
+  orders.set(order.orderId, { order, firstPosition: Math.min(seen?.firstPosition ?? position, position) });
+}
+
+/** The open order that first showed up after `position` (the latest such), if any. */
+function freshOrder(orders: ReadonlyMap<string, SeenOrder>, position: number): SeenOrder | null {
+  let fresh: SeenOrder | null = null;
+  for (const seen of orders.values()) {
+    if (seen.order.status === 'cancelled' || seen.firstPosition < position) continue;
+    if (!fresh || seen.firstPosition > fresh.firstPosition) fresh = seen;
+  }
+  return fresh;
 }
 
 /**
@@ -496,12 +560,15 @@ function landedAfter(records: readonly CallRecord[], lookup: CallRecord): boolea
  * does); look up the order for a status question; fetch the menu for a menu question; otherwise
  * reply, with any news of a request for approval first.
  */
-function decide(s: Situation): BrainOutput {
+function decide(s: Situation): BrainOutput | BrainOutput[] {
   const { known, desired } = s;
   if (known.uncertain.length > 0) {
     return callOr(s, 'get_order', checkArgs(known.uncertain), () => say(s, uncertainText()));
   }
   if (known.pending.length > 0) return say(s, pendingText(s));
+  const replacing = s.replaceAt >= 0 ? replacingWrites(s) : [];
+  if (replacing.length === 1) return writeOrSay(s, replacing[0]!);
+  if (replacing.length > 1) return writeAllOrSay(s, replacing);
   const write = neededWrite(desired, known.order);
   if (write) return writeOrSay(s, write);
   const lastStatus = lastPositionOf(s.users, 'status');
@@ -523,12 +590,29 @@ type Write = { name: string; args: Record<string, unknown> };
  * decision came since), or this write was approved and then failed since the customer last wrote.
  */
 function writeOrSay(s: Situation, write: Write): BrainOutput {
+  return (
+    peopleInTheWay(s, write) ?? callOr(s, write.name, write.args, () => say(s, unavailableText(write.name)))
+  );
+}
+
+/** Several writes in one answer, as parallel calls; if people are in the way of one, it says so instead. */
+function writeAllOrSay(s: Situation, writes: readonly Write[]): BrainOutput | BrainOutput[] {
+  for (const write of writes) {
+    const blocked = peopleInTheWay(s, write);
+    if (blocked) return blocked;
+  }
+  const outputs = writes.map((write) =>
+    callOr(s, write.name, write.args, () => say(s, unavailableText(write.name))),
+  );
+  return outputs.find((output) => output.type === 'message') ?? outputs;
+}
+
+/** What to say instead of making the write when people are in its way (see {@link writeOrSay}), or null. */
+function peopleInTheWay(s: Situation, write: Write): BrainOutput | null {
   const waiting = s.known.awaiting.find((r) => sameWrite(r, write));
   if (waiting) {
-    return say(
-      s,
-      awaitingText(requestWhat(waiting.name, waiting.args), waiting.lastPosition < s.lastAssistantPosition),
-    );
+    const still = waiting.lastPosition < s.lastAssistantPosition;
+    return say(s, awaitingText(requestWhat(waiting.name, waiting.args), still) + newOrderNote(s));
   }
   const lastUser = s.users[s.users.length - 1]?.position ?? -1;
   for (const r of s.records) {
@@ -541,7 +625,58 @@ function writeOrSay(s: Situation, write: Write): BrainOutput {
       return say(s, failedText(write.name, r.outcome.message));
     }
   }
-  return callOr(s, write.name, write.args, () => say(s, unavailableText(write.name)));
+  return null;
+}
+
+/**
+ * The writes that replace the customer's order with a new one, after they asked for that in one
+ * message: cancel every open order that was there before they asked (unless a person declined
+ * that cancellation since), and create the new order, or bring it up to date once it exists.
+ * Several writes are made as parallel calls. None when there is nothing left to do, or when the
+ * customer no longer wants an order (the usual rules apply then).
+ */
+function replacingWrites(s: Situation): Write[] {
+  const { desired, known, replaceAt } = s;
+  if (!desired || desired.cancelled || desired.items.length === 0) return [];
+  const writes: Write[] = [];
+  for (const seen of known.orders.values()) {
+    if (seen.order.status === 'cancelled' || seen.firstPosition >= replaceAt) continue;
+    const declined = s.records.some(
+      (r) =>
+        r.name === 'cancel_order' &&
+        r.outcome.kind === 'declined' &&
+        r.lastPosition > replaceAt &&
+        r.args?.order_id === seen.order.orderId,
+    );
+    if (!declined) writes.push({ name: 'cancel_order', args: { order_id: seen.order.orderId } });
+  }
+  const fresh = freshOrder(known.orders, replaceAt);
+  if (!fresh) writes.push({ name: 'create_order', args: { items: desired.items } });
+  else if (!sameLines(fresh.order.lines, desired.items)) {
+    writes.push({ name: 'update_order', args: { order_id: fresh.order.orderId, items: desired.items } });
+  }
+  return writes;
+}
+
+/** After a replacement, the new order when the customer has not been told of it yet, else ''. */
+function newOrderNote(s: Situation): string {
+  if (s.replaceAt < 0) return '';
+  const fresh = freshOrder(s.known.orders, s.replaceAt);
+  if (!fresh || fresh.firstPosition < s.lastAssistantPosition) return '';
+  return ` Your new order ${fresh.order.orderId} is confirmed: ${linesText(s.catalogue, fresh.order.lines)}.`;
+}
+
+/** The answer once a replacement is done, while the request for it is the customer's latest message. */
+function replacedText(s: Situation): string | null {
+  const latest = s.users[s.users.length - 1];
+  if (s.replaceAt < 0 || latest?.position !== s.replaceAt) return null;
+  const fresh = freshOrder(s.known.orders, s.replaceAt);
+  const old = [...s.known.orders.values()].find(
+    (seen) => seen.order.status === 'cancelled' && seen.firstPosition < s.replaceAt,
+  );
+  if (!fresh || !old) return null;
+  const items = linesText(s.catalogue, fresh.order.lines);
+  return `Your order ${old.order.orderId} is cancelled, and your new order ${fresh.order.orderId} is confirmed: ${items}. Anything else I can get you?`;
 }
 
 /** Whether the context learnt of a decision on a request for approval after `position`. */
@@ -611,7 +746,15 @@ function lastPositionOf(users: readonly UserMessage[], kind: Intent['kind']): nu
 // Writing replies (each 10–40 words)
 
 function say(s: Situation, body: string): BrainOutput {
-  return { type: 'message', text: colleagueSaid(s) + sorryText(s) + body };
+  return { type: 'message', text: colleagueSaid(s) + sorryText(s) + unreadText(s) + body };
+}
+
+/** The clerk cannot look at pictures or read files: it says so, and asks for words. */
+function unreadText(s: Situation): string {
+  const { images, files } = s.unread;
+  if (!images && !files) return '';
+  const what = images && files ? 'pictures or files' : images ? 'pictures' : 'files';
+  return `I'm sorry, I can't look at ${what} here, so please tell me in words. `;
 }
 
 /** When the latest assistant message was a member of staff's, the clerk's answer shows it read it. */
@@ -676,6 +819,8 @@ function replyText(s: Situation): string {
       : "I couldn't find an order for you yet. Just tell me what you'd like, for example two pizzas and a cola.";
   }
   if (latest === 'menu') return `Here is our menu: ${menuText(s)}. What would you like to order?`;
+  const replaced = replacedText(s);
+  if (replaced) return replaced;
   if (order?.status === 'cancelled' && latest !== 'chat') {
     return `Your order ${order.orderId} has been cancelled. Is there anything else I can help you with today?`;
   }

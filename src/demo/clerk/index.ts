@@ -1,8 +1,9 @@
-export { createShopClerk, type ShopClerkOptions } from './brain.js';
+export { CLERK_TOOLS, createShopClerk, type ShopClerkOptions } from './brain.js';
 export {
   applyIntent,
   canonicalLines,
   normaliseIntent,
+  parseIntents,
   parseMessage,
   renderIntent,
   unrecognisedProducts,

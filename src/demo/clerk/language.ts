@@ -189,6 +189,45 @@ function parseUncached(text: string, catalogue: Catalogue): Intent {
   );
 }
 
+const compoundCache = new WeakMap<Catalogue, Map<string, readonly Intent[]>>();
+/** Where a clause ends and the next begins: "…, and …", "… then …", "…; …". */
+const CLAUSE_BREAK = /\s*(?:[,;]\s*)?\b(?:and|then|but)\b\s*|\s*[,;]\s*/i;
+
+/**
+ * A message read as the intents it states, in order. One message may cancel the order and order
+ * something else in one breath ("Cancel ord_1 and order 2 pizzas instead"): that is the
+ * cancellation, then a new order (an `add` there means a new order too). Any other message is the
+ * one intent {@link parseMessage} reads.
+ *
+ * @example
+ * parseIntents('Cancel my order and get me 2 pizzas instead'); // [{ kind: 'cancel' }, { kind: 'order', items: [pizza ×2] }]
+ * parseIntents("I'd like 2 pizzas"); // [parseMessage("I'd like 2 pizzas")]
+ */
+export function parseIntents(text: string, catalogue: Catalogue = defaultCatalogue): readonly Intent[] {
+  const key = typeof text === 'string' ? text : '';
+  let cache = compoundCache.get(catalogue);
+  if (!cache) compoundCache.set(catalogue, (cache = new Map<string, readonly Intent[]>()));
+  let intents = cache.get(key);
+  if (intents === undefined) {
+    intents = deepFreeze(compoundOf(key, catalogue) ?? [parseMessage(key, catalogue)]);
+    if (cache.size >= PARSE_CACHE_LIMIT) cache.clear();
+    cache.set(key, intents);
+  }
+  return intents;
+}
+
+function compoundOf(text: string, catalogue: Catalogue): Intent[] | null {
+  const at = text.toLowerCase().search(/\bcancel\b/);
+  if (at < 0) return null;
+  const rest = text.slice(at);
+  const split = CLAUSE_BREAK.exec(rest);
+  if (!split || split.index === 0) return null;
+  const first = parseMessage(text.slice(0, at + split.index), catalogue);
+  const second = parseMessage(rest.slice(split.index + split[0].length), catalogue);
+  if (first.kind !== 'cancel' || (second.kind !== 'order' && second.kind !== 'add')) return null;
+  return [first, second.kind === 'order' ? second : { kind: 'order', items: second.items }];
+}
+
 /** "no fries please", "remove the fries", "take the fries off", "cancel the fries". */
 function parseRemoval(tokens: readonly string[], mentions: readonly Mention[]): Intent | null {
   for (let t = 0; t < tokens.length; t += 1) {
