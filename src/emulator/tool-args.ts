@@ -184,7 +184,10 @@ class ArgumentMaker {
     const said = this.numbersSaid().find(fits);
     if (said !== undefined && !FREE_TEXT.test(name)) return said;
     const low = min ?? (exMin !== null ? exMin + (integer ? 1 : Math.min(1, step ?? 1)) : null);
-    const candidates = [low, 1, 0, max, exMax !== null ? exMax - 1 : null].filter(
+    const high = max ?? exMax;
+    const lowest = min ?? exMin;
+    const middle = lowest !== null && high !== null ? (lowest + high) / 2 : null;
+    const candidates = [low, 1, 0, middle, max, exMax !== null ? exMax - 1 : null].filter(
       (n): n is number => n !== null,
     );
     for (const candidate of candidates) {
@@ -200,10 +203,12 @@ class ArgumentMaker {
     const maxLength = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
     const format = typeof schema.format === 'string' ? FORMATS[schema.format] : undefined;
     const said = FREE_TEXT.test(name) ? this.hints.text.trim() : PLACE.test(name) ? this.place() : null;
+    const sample = typeof schema.pattern === 'string' ? sampleOf(schema.pattern) : null;
     const candidates = [
       format,
       said,
       name.replace(/[^A-Za-z0-9]+/g, ' ').trim() || null,
+      sample,
       ...PATTERN_CANDIDATES,
     ];
     const pattern = typeof schema.pattern === 'string' ? safeRegExp(schema.pattern) : null;
@@ -224,6 +229,95 @@ class ArgumentMaker {
   private numbersSaid(): number[] {
     return (this.hints.text.match(/-?\d+(?:\.\d+)?/g) ?? []).map(Number);
   }
+}
+
+/**
+ * A string a simple regular expression matches: literals, escapes (`\\d`, `\\w`, `\\s`, `\\.`),
+ * classes (`[A-Z0-9_]`), `.`, groups with alternatives (the first taken) and quantifiers (the
+ * least count taken, one for `+`). Null for anything it does not read (lookarounds, backreferences).
+ */
+export function sampleOf(pattern: string): string | null {
+  let i = 0;
+  const atomAt = (): string | null => {
+    const ch = pattern[i]!;
+    if (ch === '\\') {
+      const next = pattern[i + 1];
+      i += 2;
+      if (next === undefined) return null;
+      if (next === 'd') return '0';
+      if (next === 'w') return 'a';
+      if (next === 's') return ' ';
+      if (/[DWSbB]/.test(next) || /[0-9]/.test(next)) return null;
+      return next;
+    }
+    if (ch === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0 || pattern[i + 1] === '^') return null;
+      const body = pattern.slice(i + 1, end);
+      i = end + 1;
+      if (body.startsWith('\\d')) return '0';
+      if (body.startsWith('\\w')) return 'a';
+      return body[0] === '\\' ? (body[1] ?? null) : (body[0] ?? null);
+    }
+    if (ch === '(') {
+      let depth = 0;
+      let end = i;
+      for (; end < pattern.length; end += 1) {
+        if (pattern[end] === '\\') end += 1;
+        else if (pattern[end] === '(') depth += 1;
+        else if (pattern[end] === ')' && --depth === 0) break;
+      }
+      if (end >= pattern.length) return null;
+      let inner = pattern.slice(i + 1, end);
+      if (inner.startsWith('?:')) inner = inner.slice(2);
+      else if (inner.startsWith('?')) return null;
+      i = end + 1;
+      const first = splitAlternatives(inner)[0] ?? '';
+      return sampleOf(first);
+    }
+    i += 1;
+    if (ch === '.') return 'a';
+    if ('*+?{|)'.includes(ch)) return null;
+    return ch;
+  };
+  let out = '';
+  while (i < pattern.length) {
+    const ch = pattern[i]!;
+    if (ch === '^' || ch === '$') {
+      i += 1;
+      continue;
+    }
+    if (ch === '|') break;
+    const atom = atomAt();
+    if (atom === null) return null;
+    let count = 1;
+    const quantifier = /^(?:[*?]|\+|\{(\d+)(?:,(\d*))?\})\??/.exec(pattern.slice(i));
+    if (quantifier) {
+      i += quantifier[0].length;
+      const q = quantifier[0][0];
+      count = q === '*' || q === '?' ? 0 : q === '+' ? 1 : Number(quantifier[1]);
+    }
+    out += atom.repeat(count);
+  }
+  return out;
+}
+
+function splitAlternatives(pattern: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < pattern.length; i += 1) {
+    const ch = pattern[i];
+    if (ch === '\\') i += 1;
+    else if (ch === '(' || ch === '[') depth += 1;
+    else if (ch === ')' || ch === ']') depth -= 1;
+    else if (ch === '|' && depth === 0) {
+      parts.push(pattern.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(pattern.slice(start));
+  return parts;
 }
 
 function safeRegExp(pattern: string): RegExp | null {

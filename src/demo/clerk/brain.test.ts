@@ -10,7 +10,7 @@ import type { FunctionToolSpec, InputItem } from '../../core/items.js';
 import { type ToolContext, toolSpec } from '../../tools/define-tool.js';
 import { contextTokens, estimateTokens, outputTokens } from '../../model/tokens.js';
 import { createShopClerk } from './brain.js';
-import { applyIntent, type DesiredOrder, type Intent, renderIntent } from './language.js';
+import { applyIntent, type DesiredOrder, type Intent, parseIntents, renderIntent } from './language.js';
 
 const clerk = createShopClerk();
 const specs: FunctionToolSpec[] = createShopTools(createMemoryShop()).map((tool) => toolSpec(tool));
@@ -655,5 +655,114 @@ describe('token estimates of the clerk’s calls', () => {
       ]),
     );
     expect(outputTokens(ask([m1]))).toBeGreaterThan(4);
+  });
+});
+
+describe('one message that asks for two writes', () => {
+  const replace = user('Cancel ord_1 and order 3 colas instead.');
+  const before = [
+    m1,
+    ...pair('call_1', 'create_order', createPizzas, ord1),
+    assistant('Your order ord_1 is confirmed.'),
+  ];
+  const colas = { items: [line('cola', 3)] };
+  const ord2 = order('ord_2', [line('cola', 3)]);
+  const cancelled = { ...ord1, status: 'cancelled' };
+
+  function callsOf(outputs: BrainOutput[]): { name: string; args: unknown }[] {
+    return outputs.map((item) => {
+      if (item.type !== 'function_call') throw new Error(`expected calls, got ${JSON.stringify(outputs)}`);
+      return { name: item.name, args: JSON.parse(item.arguments) };
+    });
+  }
+
+  it('cancels the order and creates the new one as parallel calls', () => {
+    expect(callsOf(ask([...before, replace]))).toEqual([
+      { name: 'cancel_order', args: { order_id: 'ord_1' } },
+      { name: 'create_order', args: colas },
+    ]);
+  });
+
+  it('reports both once done, whichever output the context shows last', () => {
+    const outputs = [
+      call('call_2', 'cancel_order', { order_id: 'ord_1' }),
+      call('call_3', 'create_order', colas),
+      output('call_2', cancelled),
+      output('call_3', ord2),
+    ];
+    const done =
+      'Your order ord_1 is cancelled, and your new order ord_2 is confirmed: 3 colas. Anything else I can get you?';
+    expect(textOf(ask([...before, replace, ...outputs]))).toBe(done);
+    const swapped = [outputs[0]!, outputs[1]!, outputs[3]!, outputs[2]!];
+    expect(textOf(ask([...before, replace, ...swapped]))).toBe(done);
+  });
+
+  it('makes the missing write alone when only one was made (parallel calls off), and then updates the new order', () => {
+    const cancelledOnly = [
+      ...before,
+      replace,
+      ...pair('call_2', 'cancel_order', { order_id: 'ord_1' }, cancelled),
+    ];
+    expect(callsOf(ask(cancelledOnly))).toEqual([{ name: 'create_order', args: colas }]);
+    const created = [
+      ...cancelledOnly,
+      ...pair('call_3', 'create_order', colas, ord2),
+      assistant('Done.'),
+      user('Add a pizza.'),
+    ];
+    expect(callsOf(ask(created))).toEqual([
+      { name: 'update_order', args: { order_id: 'ord_2', items: [line('cola', 3), line('pizza', 1)] } },
+    ]);
+  });
+
+  it('tells the customer the new order is placed while a colleague must confirm the cancellation', () => {
+    const input = [
+      ...before,
+      replace,
+      call('call_2', 'cancel_order', { order_id: 'ord_1' }),
+      call('call_3', 'create_order', colas),
+      output('call_2', notices.awaiting),
+      output('call_3', ord2),
+    ];
+    expect(textOf(ask(input))).toBe(
+      "A colleague needs to confirm the cancellation of order ord_1; I'll let you know as soon as they have. Your new order ord_2 is confirmed: 3 colas.",
+    );
+  });
+
+  it('reads one intent from every message the simulator writes', () => {
+    for (let variant = 0; variant < 16; variant += 1) {
+      for (const intent of [{ kind: 'cancel' }, { kind: 'order', items: [line('pizza', 2)] }] as Intent[]) {
+        expect(parseIntents(renderIntent(intent, variant))).toHaveLength(1);
+      }
+    }
+  });
+});
+
+describe('pictures and files', () => {
+  const withPicture = (input: InputItem[], index: number, kind: 'image' | 'file' = 'image'): BrainOutput[] =>
+    clerk({
+      model: 'shop-clerk',
+      instructions: null,
+      input,
+      tools: specs,
+      attachments: [{ index, kind, filename: null }],
+    });
+
+  it('says it cannot look at a picture the customer sent since its last message, and asks for words', () => {
+    expect(textOf(withPicture([user('')], 0))).toMatch(
+      /^I'm sorry, I can't look at pictures here, so please tell me in words\. Happy to help! We have pizza, /,
+    );
+  });
+
+  it('acts on the words of a message with a file, and mentions the file in its reply', () => {
+    const input = [m1];
+    expect(callOf(withPicture(input, 0, 'file')).name).toBe('create_order');
+    const done = [m1, ...pair('call_1', 'create_order', createPizzas, ord1)];
+    expect(textOf(withPicture(done, 0, 'file'))).toMatch(/^I'm sorry, I can't look at files here/);
+  });
+
+  it('does not mention a picture it has answered already', () => {
+    const input = [user(''), assistant('Please tell me in words.'), user('Hello!')];
+    expect(textOf(withPicture(input, 0))).not.toContain('pictures');
   });
 });

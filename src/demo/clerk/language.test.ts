@@ -6,6 +6,7 @@ import {
   type DesiredOrder,
   type Intent,
   normaliseIntent,
+  parseIntents,
   parseMessage,
   renderIntent,
   unrecognisedProducts,
@@ -184,5 +185,32 @@ describe('applyIntent', () => {
         expect(desired.items.every((line) => line.quantity > 0)).toBe(true);
       }),
     );
+  });
+});
+
+describe('parseIntents', () => {
+  it('reads a cancellation and a new order in one message as two intents', () => {
+    for (const text of [
+      'Cancel ord_1 and order 2 pizzas',
+      'Please cancel my order, and get me 2 pizzas instead.',
+      'cancel it and then add 2 pizzas please',
+    ]) {
+      expect(parseIntents(text)).toEqual([
+        { kind: 'cancel' },
+        { kind: 'order', items: [{ product: 'pizza', quantity: 2 }] },
+      ]);
+    }
+  });
+
+  it('reads any other message as the one intent parseMessage reads, the same object', () => {
+    for (const text of [
+      'Cancel my order.',
+      'Cancel the fries and add a cola',
+      "I'd like 2 pizzas and a cola",
+      'Hello!',
+    ]) {
+      expect(parseIntents(text)).toEqual([parseMessage(text)]);
+      expect(parseIntents(text)[0]).toBe(parseMessage(text));
+    }
   });
 });
