@@ -16,8 +16,9 @@ const flags: FlagSpec = {
 
 const HELP = `Usage: graft emulator [flags]
 
-Serves a local emulator of the OpenAI Responses API at http://HOST:PORT/v1, with the shop clerk
-as its model. Point the official SDK at it with baseURL: 'http://127.0.0.1:8790/v1'.
+Serves a local emulator of the OpenAI Responses API at http://HOST:PORT/v1 (and its WebSocket
+mode at ws://HOST:PORT/v1/responses), with the shop clerk as its model, and a generic brain for
+any other tools. Point the official SDK at it with baseURL: 'http://127.0.0.1:8790/v1'.
 Stops on Ctrl-C (SIGINT) or SIGTERM.
 
 ${flagHelp(flags)}`;

@@ -21,4 +21,14 @@ export {
   type ScriptStep,
 } from '../model/scripted-brain.js';
 export { ApiError } from './api-error.js';
-export type { ResponseObject, StreamEvent, WireItem, OutputWireItem, UsageWire } from './wire.js';
+export { withGenericTools } from './generic-brain.js';
+export { argumentsFor, type ArgumentHints } from './tool-args.js';
+export type { BrainAttachment } from '../core/brain.js';
+export type {
+  CompactionObject,
+  ResponseObject,
+  StreamEvent,
+  WireItem,
+  OutputWireItem,
+  UsageWire,
+} from './wire.js';

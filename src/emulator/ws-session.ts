@@ -62,12 +62,14 @@ function parseClientEvent(text: string): CreateEvent {
   if (generate !== undefined && typeof generate !== 'boolean') {
     throw invalidRequest("Invalid type for 'generate': expected a boolean.", 'generate', 'invalid_type');
   }
-  if (body.stream !== undefined) {
-    throw invalidRequest(
-      "'stream' is implicit over WebSocket and must not be sent.",
-      'stream',
-      'unknown_parameter',
-    );
+  for (const key of ['stream', 'stream_options'] as const) {
+    if (body[key] !== undefined) {
+      throw invalidRequest(
+        `'${key}' is implicit over WebSocket and must not be sent.`,
+        key,
+        'unknown_parameter',
+      );
+    }
   }
   if (body.background !== undefined) {
     throw invalidRequest(

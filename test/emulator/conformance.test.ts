@@ -527,6 +527,22 @@ describe('the WebSocket mode', () => {
     expect(await ws.closed).toBeGreaterThan(0);
   });
 
+  it('reports a failure mid-stream as the stream error event, with a status', async () => {
+    const faulty = await startHarness(spec, { faults: { midStreamErrorRate: 1 } });
+    try {
+      const ws = await openWebSocket(faulty.url.replace(/^http/, 'ws') + '/responses', {
+        Authorization: 'Bearer test-key',
+      });
+      ws.send({ type: 'response.create', model: MODEL, input: 'Hello', stream_id: 'lane' });
+      const messages = await ws.until((m) => m.type === 'response.failed');
+      for (const message of messages) faulty.checker.event('websocket', message, true);
+      expect(messages.find((m) => m.type === 'error')).toMatchObject({ status: 500, stream_id: 'lane' });
+      ws.close();
+    } finally {
+      expect(await faulty.stop()).toEqual([]);
+    }
+  });
+
   it('refuses an upgrade without the API key when one is required, and closes at the connection limit', async () => {
     const guarded = await startHarness(spec, { apiKey: 'sk-local', webSocketLimitMs: 200 });
     try {
