@@ -1,13 +1,15 @@
 import type { Context } from 'hono';
 import type { GraftEvent } from '../core/events.js';
 import { Hono } from 'hono';
-import { type ConversationId, type EffectId, parseTenantId, type TenantId } from '../core/ids.js';
+import { type ConversationId, parseTenantId, type TenantId } from '../core/ids.js';
 import type { EventStore } from '../core/ports.js';
 import type { Graft } from '../runtime/graft.js';
 import type { Authenticator } from './auth.js';
 import { bearerToken } from './auth.js';
 import {
   approvalParam,
+  callParam,
+  callParamErrors,
   approvalParamErrors,
   conversationParam,
   conversationParamErrors,
@@ -33,6 +35,7 @@ import {
   takeoverBody,
   validate,
 } from './body.js';
+import { dashboardRoutes } from './dashboard.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import type { EventHub, HubListener } from './event-hub.js';
 import type { Metrics } from './metrics.js';
@@ -43,10 +46,11 @@ import {
   conversationSummary,
   conversationView,
   deadLetterView,
-  effectView,
   pendingApprovalView,
   queueEntry,
 } from './view.js';
+import type { EffectView } from './view.js';
+import { modelCallDetail } from './view-call.js';
 
 /** The service's request limits. */
 export interface ServerLimits {
@@ -83,6 +87,11 @@ export interface AppDeps {
   now?: () => number;
   /** Failures that are the service's own (answered 500/503). */
   onError?: (error: unknown) => void;
+  /**
+   * The web dashboard at `/` (on by default): `dir` names a built bundle (see `dashboardDir`);
+   * `false` serves none.
+   */
+  dashboard?: { dir?: string } | false;
 }
 
 /** The Hono environment of the service's routes: `c.get('tenantId')` after authentication. */
@@ -168,6 +177,27 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (!view) throw notFound(conversationId);
     return c.json(view);
   });
+  app.get('/v1/conversations/:conversationId/summary', param, async (c) => {
+    const tenantId = c.get('tenantId');
+    const { conversationId } = c.req.valid('param');
+    const events = await deps.store.read({ tenantId, conversationId }, 0);
+    if (events.length === 0) throw notFound(conversationId);
+    return c.json(conversationSummary(conversationId, events));
+  });
+  app.get(
+    '/v1/conversations/:conversationId/calls/:callId',
+    validate('param', callParam, callParamErrors),
+    async (c) => {
+      const tenantId = c.get('tenantId');
+      const { conversationId, callId } = c.req.valid('param');
+      const events = await deps.store.read({ tenantId, conversationId }, 0);
+      if (events.length === 0) throw notFound(conversationId);
+      const detail = modelCallDetail(tenantId, conversationId, events, callId);
+      if (!detail)
+        throw new ApiError(404, 'not_found', `no model call '${callId}' in conversation '${conversationId}'`);
+      return c.json(detail);
+    },
+  );
   app.get('/v1/events', (c) => {
     if (deps.hub.full) throw tooManyStreams();
     const tenantId = c.get('tenantId');
@@ -199,6 +229,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     },
   );
   operatorRoutes(app, deps, limits);
+  if (deps.dashboard !== false) dashboardRoutes(app, deps.dashboard?.dir);
   app.notFound((c) =>
     c.json(errorBody(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404),
   );
@@ -229,15 +260,13 @@ function operatorRoutes(app: Hono<AppEnv>, deps: AppDeps, limits: ServerLimits):
     async (c) => {
       const { id, conversationId, effectId } = c.req.valid('param').approvalId;
       const { decision, note, operator } = c.req.valid('json');
-      const graft = deps.graftFor(c.get('tenantId'));
-      await graft.decide(id, {
+      await deps.graftFor(c.get('tenantId')).decide(id, {
         decision,
         ...(note !== undefined ? { note } : {}),
         ...(operator !== undefined ? { operator } : {}),
       });
       // A decision is final: the ledger entry read now holds it, whatever ran since.
-      const effect = (await graft.conversation(conversationId)).effects.get(effectId)!;
-      return c.json({ id, conversationId, effect: effectView(effect) });
+      return c.json({ id, conversationId, effect: await ledgerEntry(c, conversationId, effectId, deps) });
     },
   );
   app.post(
@@ -273,14 +302,12 @@ function operatorRoutes(app: Hono<AppEnv>, deps: AppDeps, limits: ServerLimits):
       const { conversationId, effectId } = c.req.valid('param');
       const { outcome, note, operator } = c.req.valid('json');
       await mustExist(c, conversationId, deps);
-      const graft = deps.graftFor(c.get('tenantId'));
-      await graft.resolveEffect(conversationId, effectId, {
+      await deps.graftFor(c.get('tenantId')).resolveEffect(conversationId, effectId, {
         outcome,
         ...(note !== undefined ? { note } : {}),
         ...(operator !== undefined ? { operator } : {}),
       });
-      const effect = (await graft.conversation(conversationId)).effects.get(effectId as EffectId)!;
-      return c.json({ conversationId, effect: effectView(effect) });
+      return c.json({ conversationId, effect: await ledgerEntry(c, conversationId, effectId, deps) });
     },
   );
   app.post('/v1/conversations/:conversationId/release', param, async (c) => {
@@ -289,6 +316,25 @@ function operatorRoutes(app: Hono<AppEnv>, deps: AppDeps, limits: ServerLimits):
     await deps.graftFor(c.get('tenantId')).release(conversationId);
     return c.json({ conversationId, status: 'released' });
   });
+}
+
+/** An effect as the conversation's ledger shows it now (read from the log, with its history). */
+async function ledgerEntry(
+  c: Context<AppEnv>,
+  conversationId: ConversationId,
+  effectId: string,
+  deps: AppDeps,
+): Promise<EffectView> {
+  const tenantId = c.get('tenantId');
+  const view = conversationView(
+    tenantId,
+    conversationId,
+    await deps.store.read({ tenantId, conversationId }, 0),
+  );
+  const effect = view?.effects.find((e) => e.id === effectId);
+  if (!effect)
+    throw new ApiError(404, 'not_found', `no effect '${effectId}' in conversation '${conversationId}'`);
+  return effect;
 }
 
 /**

@@ -270,6 +270,13 @@ export const effectParam = z.object({
   effectId: z.string().regex(/^eff_\d+_\d+$/, { error: 'effectId must be an effect id (eff_<seq>_<n>)' }),
 });
 
+/** The path of `GET /v1/conversations/{id}/calls/{callId}`. */
+export const callParam = z.object({
+  conversationId: parsedBy(parseConversationId),
+  callId: z.string().regex(/^call_\d{1,15}$/, { error: 'callId must be a model call id (call_<seq>)' }),
+});
+export const callParamErrors: FieldErrors = effectParamErrors;
+
 /** `POST /v1/conversations/{id}/effects/{effectId}/resolve`: how the write ended, by whom, why. */
 export const resolveBody = z.object({
   outcome: z.enum(['done', 'failed'], { error: 'outcome must be "done" or "failed"' }),

@@ -41,6 +41,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Put customer messages and reply text in log records (default false). */
   logText?: boolean;
+  /** The web dashboard at `/`: on by default; `{ dir }` serves the bundle in `dir`, `false` none. */
+  dashboard?: { dir?: string } | false;
 }
 
 export interface Service {
@@ -149,6 +151,7 @@ export function createService(options: ServiceOptions): Service {
       onError(error);
     },
     ...(options.sseHeartbeatMs ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
+    ...(options.dashboard !== undefined ? { dashboard: options.dashboard } : {}),
   });
   let unwatch: (() => Promise<void>) | null = null;
   return {

@@ -1,5 +1,6 @@
 import type { EffectStatus, GraftEvent, ReplyKind } from '../core/events.js';
 import { parseConversationId } from '../core/ids.js';
+import type { InputItem, OutputItem } from '../core/items.js';
 import type {
   ApprovalState,
   ConversationState,
@@ -11,6 +12,8 @@ import { attentionNeeded, replay } from '../core/state.js';
 import type { PendingApproval } from '../runtime/approvals.js';
 import { approvalIdOf } from '../runtime/approvals.js';
 import type { DeadLetter } from '../runtime/dead-letters.js';
+import type { EffectStatusChange, LogTimes } from './view-times.js';
+import { logTimes, toolCallKey } from './view-times.js';
 
 /**
  * The conversation view of `GET /v1/conversations/{id}` (and of `graft inspect`): the folded state
@@ -88,6 +91,11 @@ export interface EffectView {
   /** For a write that needs a person's approval: the request and its decision; else null. */
   approval: ApprovalView | null;
   /**
+   * Its status over time, oldest first: each status it took and when (`awaiting` → `running` on
+   * approval, `running` → `done`, `unknown` → `failed`…).
+   */
+  history: { status: EffectStatus; at: string }[];
+  /**
    * What a person should know beyond the status: why an outcome is unknown, that `reconcile`
    * fenced it, that it settled late, that its result could not be serialised. Null when nothing.
    */
@@ -116,6 +124,8 @@ export interface AttemptView {
   basedOn: { callId: string; responseId: string | null } | null;
   /** The message that superseded it. */
   supersededBy: string | null;
+  /** When it stopped being live (superseded, taken over, failed, or its reply committed); null while live. */
+  endedAt: string | null;
   rebases: number;
   modelCalls: ModelCallView[];
 }
@@ -143,6 +153,36 @@ export interface ModelCallView {
   toolCalls: ToolCallView[];
 }
 
+/**
+ * One model call in full (`GET /v1/conversations/{id}/calls/{callId}`): what the conversation view
+ * says of it, and the items it sent and received. Items are as the Responses API has them.
+ */
+export interface ModelCallDetail extends ModelCallView {
+  conversationId: string;
+  attemptId: string;
+  turn: number;
+  /** The calls from the first of its lineage to this one: whose responses its context continues. */
+  lineage: string[];
+  /**
+   * The items this call added to its context, each with what it carries: a customer message
+   * (`messageId`), a reply (`replyId`), an effect at the status it was told (`effect`, for a graft
+   * or a tool's output), or the answer to a tool call of the parent response (`answers`). In chain
+   * mode these are exactly the items sent (after `previous_response_id`); a stateless call sent the
+   * whole lineage's items, these last.
+   */
+  input: {
+    item: InputItem;
+    messageId: string | null;
+    replyId: string | null;
+    effect: { effectId: string; status: string } | null;
+    answers: string | null;
+  }[];
+  /** The response's output items (empty until it responds, and for a failed call). */
+  output: OutputItem[];
+  /** Milliseconds from request to response or failure; null while pending. */
+  durationMs: number | null;
+}
+
 export interface ToolCallView {
   id: string;
   name: string;
@@ -153,6 +193,8 @@ export interface ToolCallView {
   effectId: string | null;
   /** Why a call was refused, or a read's output. */
   detail: string | null;
+  /** When graft answered it (the write started, the read ran, the refusal); null while unanswered. */
+  answeredAt: string | null;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -174,6 +216,7 @@ export function conversationView(
 ): ConversationView | null {
   if (events.length === 0) return null;
   const state = replay(parseConversationId(conversationId), events);
+  const times = logTimes(events);
   const supersededBy = new Map<string, string>();
   const metadata = new Map<string, Record<string, unknown>>();
   for (const event of events) {
@@ -226,7 +269,7 @@ export function conversationView(
       attemptId: r.attemptId,
       operator: r.operator,
     })),
-    effects: state.effectOrder.map((id) => effectView(state.effects.get(id)!)),
+    effects: state.effectOrder.map((id) => effectView(state.effects.get(id)!, times.effects.get(id))),
     attempts: [...state.attempts.values()].map((a) => ({
       id: a.attemptId,
       turn: a.turn,
@@ -235,8 +278,9 @@ export function conversationView(
       startedAt: iso(events[a.startedSeq - 1]?.at ?? 0),
       basedOn: basedOn(state, a.calls[0]),
       supersededBy: supersededBy.get(a.attemptId) ?? null,
+      endedAt: times.attemptsEnded.has(a.attemptId) ? iso(times.attemptsEnded.get(a.attemptId)!) : null,
       rebases: a.rebases,
-      modelCalls: a.calls.map((id) => modelCallView(state.calls.get(id)!)),
+      modelCalls: a.calls.map((id) => modelCallView(state.calls.get(id)!, times)),
     })),
   };
 }
@@ -246,8 +290,10 @@ function basedOn(state: ConversationState, firstCall: string | undefined): Attem
   return parent === null ? null : { callId: parent, responseId: state.calls.get(parent)?.responseId ?? null };
 }
 
-/** An entry of the effect ledger (also the answer to a decision on a request for approval). */
-export function effectView(effect: EffectState): EffectView {
+/**
+ * An entry of the effect ledger, with its status over time as `logTimes` read it from the log.
+ */
+export function effectView(effect: EffectState, history: readonly EffectStatusChange[] = []): EffectView {
   return {
     id: effect.effectId,
     tool: effect.tool,
@@ -259,6 +305,10 @@ export function effectView(effect: EffectState): EffectView {
     result: parsed(effect.output),
     startedAt: iso(effect.startedAt),
     approval: effect.approval === null ? null : approvalView(effect.approval),
+    history: history.map((h) => ({
+      status: h.status,
+      at: iso(h.at),
+    })),
     note: effectNote(effect),
   };
 }
@@ -295,7 +345,7 @@ function effectNote(effect: EffectState): string | null {
   return notes.length === 0 ? null : notes.join('; ');
 }
 
-function modelCallView(call: ModelCallState): ModelCallView {
+function modelCallView(call: ModelCallState, times: LogTimes): ModelCallView {
   const grafts: ModelCallView['grafts'] = [];
   const messages: string[] = [];
   for (const entry of call.entries) {
@@ -318,11 +368,13 @@ function modelCallView(call: ModelCallState): ModelCallView {
     respondedAt: call.respondedAt === null ? null : iso(call.respondedAt),
     messages,
     grafts,
-    toolCalls: call.toolCalls.map(toolCallView),
+    toolCalls: call.toolCalls.map((t) =>
+      toolCallView(t, times.toolCalls.get(toolCallKey(call.callId, t.toolCallId))),
+    ),
   };
 }
 
-function toolCallView(call: ToolCallState): ToolCallView {
+function toolCallView(call: ToolCallState, answeredAt: number | undefined): ToolCallView {
   const outcome = call.outcome;
   return {
     id: call.toolCallId,
@@ -339,6 +391,7 @@ function toolCallView(call: ToolCallState): ToolCallView {
           : outcome.kind === 'read'
             ? outcome.output
             : null,
+    answeredAt: answeredAt === undefined ? null : iso(answeredAt),
   };
 }
 
@@ -485,6 +538,18 @@ export interface ConversationSummary {
   /** The person who has the conversation, while it is taken over; else null. */
   takenOver: string | null;
   lastActivityAt: string | null;
+  /**
+   * Who must act next: `bot` (a message waits for its reply, or a follow-up is being written),
+   * `person` (taken over, or its last reply was flagged, or a write's outcome is unknown and not
+   * reconciled), `approval` (a write waits for a person's decision), or null (the customer).
+   */
+  waitingFor: 'bot' | 'person' | 'approval' | null;
+  /** The last message of either side: a customer's, the bot's reply or a person's. */
+  last: { from: 'customer' | 'bot' | 'operator'; text: string; at: string } | null;
+  attempts: number;
+  modelCalls: number;
+  /** The effect ledger by status: `unknown` counts writes whose outcome is not known. */
+  effects: { total: number; running: number; unknown: number; awaiting: number };
 }
 
 export function conversationSummary(
@@ -525,5 +590,42 @@ export function conversationSummary(
     needsHuman,
     takenOver,
     lastActivityAt: last ? iso(last.at) : null,
+    ...summaryOfState(replay(parseConversationId(conversationId), events)),
   };
+}
+
+/** The fields of a summary that the folded state answers. */
+function summaryOfState(
+  state: ConversationState,
+): Pick<ConversationSummary, 'waitingFor' | 'last' | 'attempts' | 'modelCalls' | 'effects'> {
+  const effects = { total: state.effectOrder.length, running: 0, unknown: 0, awaiting: 0 };
+  for (const effect of state.effects.values()) {
+    if (effect.status === 'running') effects.running += 1;
+    if (effect.status === 'unknown') effects.unknown += 1;
+    if (effect.status === 'awaiting') effects.awaiting += 1;
+  }
+  const message = state.messages.at(-1);
+  const reply = state.replies.at(-1);
+  const last =
+    reply && (!message || reply.committedSeq > message.seq)
+      ? {
+          from: reply.kind === 'operator' ? ('operator' as const) : ('bot' as const),
+          text: reply.text,
+          at: iso(reply.committedAt),
+        }
+      : message
+        ? { from: 'customer' as const, text: message.text, at: iso(message.at) }
+        : null;
+  const waiting = state.messages.some((m) => m.coveredBy === null);
+  const waitingFor =
+    state.takenOver !== null
+      ? 'person'
+      : effects.awaiting > 0
+        ? 'approval'
+        : waiting || state.live !== null
+          ? 'bot'
+          : reply?.needsHuman || attentionNeeded(state) !== null
+            ? 'person'
+            : null;
+  return { waitingFor, last, attempts: state.attempts.size, modelCalls: state.calls.size, effects };
 }
