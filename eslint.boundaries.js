@@ -1,4 +1,5 @@
 // @ts-check
+import tseslint from 'typescript-eslint';
 /**
  * The units of graft and the arrows between them (docs/architecture.md). A unit may import from
  * itself and from the units listed for it, and from no other folder of src/; only the units listed
@@ -18,6 +19,8 @@ export const UNITS = {
   emulator: ['core', 'model', 'demo', 'util'],
   sim: ['core', 'runtime', 'tools', 'store', 'model', 'demo'],
   cli: ['core', 'runtime', 'tools', 'store', 'model', 'server', 'demo', 'emulator', 'sim', 'util'],
+  // Browser code, bundled by scripts/build-dashboard.ts: a client of the HTTP API (see dashboardRules).
+  dashboard: [],
 };
 
 /** The library's entry point, src/index.ts, sees these units. */
@@ -77,17 +80,55 @@ function rulesFor(name, allowed) {
   return { 'no-restricted-imports': ['error', { patterns }] };
 }
 
+/**
+ * The dashboard (src/dashboard/) runs in a browser and talks to graft only over HTTP: it may take
+ * the types of the API's answers (src/server/view.ts) and of the log's events (src/core/events.ts)
+ * with `import type`, and import Preact; nothing else of graft, no other package, no node: module.
+ */
+function dashboardRules() {
+  const others = Object.keys(UNITS).filter((unit) => !['dashboard', 'core', 'server'].includes(unit));
+  const message =
+    'src/dashboard is a client of the HTTP API: of graft it takes only the types of src/server/view.ts and src/core/events.ts (`import type`).';
+  return {
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          EXAMPLES,
+          { regex: '^(\\.\\./)+(server/view|core/events)\\.js$', allowTypeImports: true, message },
+          {
+            regex: `^(\\.\\./)+(core/(?!events\\.js$)|server/(?!view\\.js$)|(${others.join('|')})/|index\\.js$)`,
+            message,
+          },
+          {
+            regex: '^(?!\\.|preact(/|$))',
+            message:
+              'src/dashboard runs in a browser: it imports Preact and its own files only (no node: module, no other package).',
+          },
+        ],
+      },
+    ],
+  };
+}
+
 /** The boundary rules, as ESLint flat-config entries. */
 export const boundaries = [
-  ...Object.entries(UNITS).map(([unit, allowed]) => ({
-    files: [`src/${unit}/**/*.ts`],
-    ignores: ['src/**/*.test.ts'],
-    rules: rulesFor(unit, allowed),
-  })),
+  ...Object.entries(UNITS)
+    .filter(([unit]) => unit !== 'dashboard')
+    .map(([unit, allowed]) => ({
+      files: [`src/${unit}/**/*.ts`],
+      ignores: ['src/**/*.test.ts'],
+      rules: rulesFor(unit, allowed),
+    })),
+  {
+    files: ['src/dashboard/**/*.ts', 'src/dashboard/**/*.tsx'],
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: dashboardRules(),
+  },
   { files: ['src/index.ts'], rules: rulesFor('index', LIBRARY) },
   {
     files: ['**/*.ts', '**/*.js'],
-    ignores: ['src/**/*.ts'],
+    ignores: ['src/**/*.ts', 'src/**/*.tsx'],
     rules: { 'no-restricted-imports': ['error', { patterns: [EXAMPLES] }] },
   },
   {
