@@ -75,7 +75,8 @@ export function TurnTree({ layout, view, selection, onSelect }: Props) {
     <g
       class={`item ${className} ${selection && sameSelection(selection, s) ? 'selected' : ''}`}
       role="button"
-      tabIndex={0}
+      // Lower case: on an SVG element, preact sets the attribute as written.
+      tabindex={0}
       aria-label={label}
       onClick={() => onSelect(s)}
       onKeyDown={(e) => {
