@@ -34,7 +34,7 @@ const HELP = `Usage: graft demo [flags]
 
 Runs the demo: graft's HTTP service, the shop clerk behind a local Responses API emulator (no
 API key needed), and the demo shop (its products and orders in graft's own database). Accepts the
-API key 'demo' (or GRAFT_DEMO_API_KEY when set). GET /v1/demo/orders lists the shop's orders.
+API key 'demo' (or GRAFT_DEMO_API_KEY when set). The web dashboard is at / (sign in with the key). GET /v1/demo/orders lists the shop's orders.
 A cancellation needs a person's approval: GET /v1/approvals lists the requests, and
 POST /v1/approvals/{id} approves or rejects one. Takes every flag of 'graft serve', and:
 
@@ -141,6 +141,9 @@ export async function demoCommand(argv: string[], options: CommandOptions = {}):
   }
   const shown = running.url.replace('://127.0.0.1:', '://localhost:');
   log(`graft demo listening on ${shown}`);
+  log(
+    `dashboard: ${shown}/ (sign in with the API key ${running.apiKey}; try "Example race" in a new conversation)`,
+  );
   log(`store: ${running.opened.kind} · model: ${running.modelLabel} · API key: ${running.apiKey}\n`);
   log(demoExamples(shown, running.apiKey));
   await untilStopped(options.signal);

@@ -351,7 +351,7 @@ const HELP = `Usage: graft serve [flags]
 
 Serves graft's HTTP API: POST /v1/conversations/{id}/messages, GET /v1/conversations/{id},
 GET /v1/conversations/{id}/events (SSE), GET /v1/conversations, GET /v1/queue, dead letters,
-approvals and takeovers (docs/service.md), /healthz, /metrics.
+approvals and takeovers (docs/service.md), /healthz, /metrics, and the web dashboard at /.
 Clients authenticate with per-tenant API keys (graft keys create --tenant T).
 Flags win over environment variables, which win over defaults. On Ctrl-C or SIGTERM it shuts
 down gracefully: new requests get 503, attempts in flight are handed to other instances, replies
@@ -409,10 +409,17 @@ export async function serveCommand(argv: string[], options: CommandOptions = {})
   }
   const store = redactUrl(config.store);
   logger.info(
-    { event: 'service.started', url: running.url, store, model: running.modelLabel },
+    {
+      event: 'service.started',
+      url: running.url,
+      dashboard: `${running.url}/`,
+      store,
+      model: running.modelLabel,
+    },
     'graft listening',
   );
   log(`graft listening on ${running.url} (store ${store}, model ${running.modelLabel})`);
+  log(`dashboard: ${running.url}/ (sign in with a tenant's API key)`);
   await untilStopped(options.signal);
   const code = await shutDown(running, config.shutdownTimeoutMs, logger);
   // A tool still running (it is never killed) must not keep the process past its bound.
