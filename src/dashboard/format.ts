@@ -6,6 +6,11 @@ export function clock(iso: string | null): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+/** A date and time, for a time that may be another day (an approval's expiry). */
+export function dateTime(iso: string | null): string {
+  return iso === null ? '—' : new Date(iso).toLocaleString();
+}
+
 /** `3 s ago`, `2 min ago`, `yesterday`…: how long ago, for a list. */
 export function ago(iso: string | null, now = Date.now()): string {
   if (iso === null) return '—';

@@ -111,6 +111,41 @@ describe.skipIf(missing !== null && !ci)('the dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('lets a person approve a cancellation, take the conversation over, reply as the operator and release it', async () => {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
+    await signIn(page, demo.url);
+    await page.locator('nav [data-conversation="race-1"]').click();
+    await page.getByLabel('Message as the customer').fill('Please cancel my order.');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    // The bot asks a colleague: the request waits in the page, and the list says so.
+    const approvals = page.getByRole('region', { name: 'Waiting for approval' });
+    await approvals.getByRole('button', { name: 'Approve' }).waitFor({ timeout: 20_000 });
+    await page
+      .locator('.bubble.reply')
+      .filter({ hasText: 'colleague needs to confirm' })
+      .waitFor({ timeout: 20_000 });
+    await expectText(page.locator('nav [data-conversation="race-1"]'), 'waits for approval');
+    await shot(page, 'approval');
+    await approvals.getByRole('button', { name: 'Approve' }).click();
+    await page.locator('[data-order]').filter({ hasText: 'cancelled' }).waitFor({ timeout: 20_000 });
+    // The customer is told, in a follow-up.
+    await page
+      .locator('.bubble.kind-follow-up')
+      .filter({ hasText: 'cancelled' })
+      .waitFor({ timeout: 20_000 });
+    // A takeover: the composer sends a person's reply, shown as theirs; then the bot has it back.
+    await page.getByRole('button', { name: 'Take over as operator' }).click();
+    await page.getByRole('button', { name: 'Release to the bot' }).waitFor();
+    await expectText(page.locator('nav [data-conversation="race-1"]'), 'waits for person');
+    await page.getByLabel('the operator (a person').check();
+    await page.getByLabel('Reply as the operator').fill('Hello, this is Ana from the shop.');
+    await page.getByRole('button', { name: 'Send reply' }).click();
+    await expectText(page.locator('.bubble.kind-operator'), 'Hello, this is Ana from the shop.');
+    await page.getByRole('button', { name: 'Release to the bot' }).click();
+    await page.getByRole('button', { name: 'Take over as operator' }).waitFor();
+    await page.close();
+  });
+
   it('renders a conversation of 50 turns and 200 model calls', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
     await signIn(page, long.url);

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type { ConversationView, EffectView, ReplyView } from '../../server/view.js';
 import type { DemoOrder } from '../api.js';
 import { ApiFailure } from '../api.js';
-import { clock, plural, pretty, short } from '../format.js';
+import { clock, dateTime, plural, pretty, short } from '../format.js';
 import { coalesce } from '../live.js';
 import { layoutTurn, turnsOf } from '../timeline.js';
 import { Composer } from './composer.js';
@@ -185,7 +185,7 @@ function Approvals({ view }: { view: ConversationView }) {
           <li key={effect.id}>
             <span>
               <strong>{effect.tool}</strong> <code>{short(effect.arguments, 60)}</code> ({effect.id}), until{' '}
-              {clock(effect.approval!.expiresAt)}
+              {dateTime(effect.approval!.expiresAt)}
             </span>
             <Decide conversationId={view.id} effect={effect} />
           </li>
@@ -241,13 +241,28 @@ const replyAuthor = (reply: ReplyView): string =>
 
 /** Customer messages and replies, in time order; new ones are announced (a live log). */
 function Transcript({ view, onSelect }: { view: ConversationView; onSelect: (s: Selection) => void }) {
+  const list = useRef<HTMLOListElement>(null);
+  const count = view.messages.length + view.replies.length;
+  // New messages scroll into view, unless the reader scrolled up to read older ones.
+  const atEnd = useRef(true);
+  useEffect(() => {
+    const element = list.current;
+    if (element && atEnd.current) element.scrollTop = element.scrollHeight;
+  }, [count]);
   const entries = [
     ...view.messages.map((m) => ({ at: m.receivedAt, key: `m:${m.id}`, message: m, reply: null })),
     ...view.replies.map((r) => ({ at: r.committedAt, key: `r:${r.id}`, message: null, reply: r })),
   ].sort((a, b) => a.at.localeCompare(b.at));
   return (
     <div role="log" aria-label="Transcript" aria-live="polite">
-      <ol class="transcript">
+      <ol
+        class="transcript"
+        ref={list}
+        onScroll={(e) => {
+          const element = e.currentTarget;
+          atEnd.current = element.scrollHeight - element.scrollTop - element.clientHeight < 40;
+        }}
+      >
         {entries.map((entry) =>
           entry.message ? (
             <li key={entry.key} class="bubble customer" data-message={entry.message.id}>

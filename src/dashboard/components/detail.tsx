@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ConversationView, ModelCallDetail, ModelCallView } from '../../server/view.js';
-import { clock, duration, pretty, short } from '../format.js';
+import { clock, dateTime, duration, pretty, short } from '../format.js';
 import { callOutcome } from '../timeline.js';
 import { messageOf, useSession } from './context.js';
 
@@ -177,7 +177,7 @@ function Body({
               <Fields
                 rows={[
                   ['Requested', clock(effect.approval.requestedAt)],
-                  ['Expires', clock(effect.approval.expiresAt)],
+                  ['Expires', dateTime(effect.approval.expiresAt)],
                   ['Decision', effect.approval.decision ?? 'waiting'],
                   ['By', effect.approval.operator],
                   ['Note', effect.approval.note],
