@@ -137,7 +137,9 @@ export function Composer({
               class="secondary"
               onClick={() => {
                 setBurst(true);
-                setGapMs(1000);
+                // The demo's first answer asks for create_order after about 0.8 s, which runs for
+                // 0.3 s: a message 0.9 s later lands while it runs, and is grafted.
+                setGapMs(900);
                 setText(EXAMPLE_BURST.join('\n'));
               }}
             >
