@@ -195,41 +195,6 @@ function Approvals({ view }: { view: ConversationView }) {
   );
 }
 
-function Decide({ conversationId, effect }: { conversationId: string; effect: EffectView }) {
-  const { api, operator, report } = useSession();
-  const [note, setNote] = useState('');
-  const [busy, setBusy] = useState(false);
-  const decide = async (decision: 'approve' | 'reject') => {
-    setBusy(true);
-    try {
-      await api.decide(`${conversationId}:${effect.id}`, decision, operator, note.trim());
-    } catch (error) {
-      report(messageOf(error));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <span class="decide">
-      <label>
-        <span class="visually-hidden">Note on {effect.id}</span>
-        <input
-          placeholder="Note (optional)"
-          value={note}
-          maxLength={2000}
-          onInput={(e) => setNote(e.currentTarget.value)}
-        />
-      </label>
-      <button type="button" disabled={busy} onClick={() => void decide('approve')}>
-        Approve
-      </button>
-      <button type="button" class="danger" disabled={busy} onClick={() => void decide('reject')}>
-        Reject
-      </button>
-    </span>
-  );
-}
-
 const replyAuthor = (reply: ReplyView): string =>
   reply.kind === 'operator'
     ? `${reply.operator ?? 'Operator'} (person)`
@@ -361,15 +326,53 @@ function Ledger({ view, onSelect }: { view: ConversationView; onSelect: (s: Sele
   );
 }
 
+/** A person's decision on a request for approval: approve or reject, with an optional note. */
+function Decide({ conversationId, effect }: { conversationId: string; effect: EffectView }) {
+  const { api, operator } = useSession();
+  const decide = (decision: 'approve' | 'reject') => (note: string) =>
+    api.decide(`${conversationId}:${effect.id}`, decision, operator, note);
+  return (
+    <NoteActions
+      effectId={effect.id}
+      actions={[
+        { label: 'Approve', act: decide('approve') },
+        { label: 'Reject', act: decide('reject'), danger: true },
+      ]}
+    />
+  );
+}
+
 /** A person settles a write of unknown outcome that `reconcile` could not. */
 function Resolve({ conversationId, effect }: { conversationId: string; effect: EffectView }) {
-  const { api, operator, report } = useSession();
+  const { api, operator } = useSession();
+  const resolve = (outcome: 'done' | 'failed') => (note: string) =>
+    api.resolve(conversationId, effect.id, outcome, operator, note);
+  return (
+    <NoteActions
+      effectId={effect.id}
+      actions={[
+        { label: 'It happened', act: resolve('done') },
+        { label: 'It did not', act: resolve('failed') },
+      ]}
+    />
+  );
+}
+
+/** Buttons that act on an effect with an optional note; an act's failure is reported, the buttons wait for it. */
+function NoteActions({
+  effectId,
+  actions,
+}: {
+  effectId: string;
+  actions: { label: string; act: (note: string) => Promise<unknown>; danger?: boolean }[];
+}) {
+  const { report } = useSession();
   const [note, setNote] = useState('');
   const [busy, setBusy] = useState(false);
-  const resolve = async (outcome: 'done' | 'failed') => {
+  const run = async (act: (note: string) => Promise<unknown>) => {
     setBusy(true);
     try {
-      await api.resolve(conversationId, effect.id, outcome, operator, note.trim());
+      await act(note.trim());
     } catch (error) {
       report(messageOf(error));
     } finally {
@@ -379,7 +382,7 @@ function Resolve({ conversationId, effect }: { conversationId: string; effect: E
   return (
     <span class="decide">
       <label>
-        <span class="visually-hidden">Note on {effect.id}</span>
+        <span class="visually-hidden">Note on {effectId}</span>
         <input
           placeholder="Note (optional)"
           value={note}
@@ -387,12 +390,17 @@ function Resolve({ conversationId, effect }: { conversationId: string; effect: E
           onInput={(e) => setNote(e.currentTarget.value)}
         />
       </label>
-      <button type="button" disabled={busy} onClick={() => void resolve('done')}>
-        It happened
-      </button>
-      <button type="button" disabled={busy} onClick={() => void resolve('failed')}>
-        It did not
-      </button>
+      {actions.map(({ label, act, danger }) => (
+        <button
+          key={label}
+          type="button"
+          {...(danger ? { class: 'danger' } : {})}
+          disabled={busy}
+          onClick={() => void run(act)}
+        >
+          {label}
+        </button>
+      ))}
     </span>
   );
 }
