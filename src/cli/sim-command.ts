@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { COVERAGE_MIN_CONVERSATIONS, missingCoverage } from '../sim/coverage.js';
 import type { SimOptions, Strategy, World } from '../sim/run.js';
-import { STRATEGIES, WORLDS, runSim } from '../sim/run.js';
+import { ALL_STRATEGIES, PEER_STRATEGIES, STRATEGIES, WORLDS, runSim } from '../sim/run.js';
+import type { WorkloadName } from '../sim/workload.js';
+import { WORKLOADS } from '../sim/workload.js';
 import { formatTable } from '../sim/table.js';
 import type { FlagSpec } from '../util/args.js';
 import { UsageError, flagHelp, intFlag, parseFlags } from '../util/args.js';
@@ -14,7 +16,16 @@ const flags: FlagSpec = {
     default: '0',
   },
   seed: { type: 'string', help: 'seed of the workload, latencies and faults', default: '1' },
-  strategy: { type: 'string', help: `one of ${STRATEGIES.join(', ')}, or all`, default: 'all' },
+  strategy: {
+    type: 'string',
+    help: `one of ${ALL_STRATEGIES.join(', ')}, several joined by commas, all (${STRATEGIES.join(', ')}), or peers (graft, ${PEER_STRATEGIES.join(', ')})`,
+    default: 'all',
+  },
+  workload: {
+    type: 'string',
+    help: `the customers: ${Object.keys(WORKLOADS).join(' | ')} (23% of conversations with one double text, gaps log-normal around 10 s)`,
+    default: 'default',
+  },
   world: {
     type: 'string',
     help: 'polite | adversarial (hostile model and tools, 2-3 stalling instances)',
@@ -51,9 +62,10 @@ export async function simCommand(argv: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
-    const strategy = values.strategy as string;
-    if (strategy !== 'all' && !STRATEGIES.includes(strategy as Strategy))
-      throw new UsageError(`unknown strategy '${strategy}' (try: ${STRATEGIES.join(', ')}, all)`);
+    const strategies = parseStrategies(values.strategy as string);
+    const workloadName = values.workload as string;
+    if (!Object.hasOwn(WORKLOADS, workloadName))
+      throw new UsageError(`--workload must be ${Object.keys(WORKLOADS).join(' or ')}`);
     const policy = values.policy;
     if (policy !== 'restart' && policy !== 'rebase')
       throw new UsageError(`--policy must be restart or rebase`);
@@ -70,11 +82,13 @@ export async function simCommand(argv: string[]): Promise<number> {
       conversations: intFlag('conversations', values.conversations, { min: 1, max: 10_000_000 }),
       first: intFlag('first', values.first, { max: 10_000_000 }),
       threads,
-      strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
+      strategies,
       faults: values.faults === true,
       world,
       onSettleDuringFirstCall: policy,
       onProgress: progress(),
+      // The default profile is left unset, so that each world keeps its own customers.
+      ...(workloadName === 'default' ? {} : { workload: WORKLOADS[workloadName as WorkloadName] }),
     };
     const { result, details } = await runSim(options);
     process.stderr.write(process.stderr.isTTY ? '\r\x1b[K' : '');
@@ -100,9 +114,21 @@ export async function simCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** `all`, `peers`, or strategy names joined by commas. */
+function parseStrategies(text: string): readonly Strategy[] {
+  if (text === 'all') return STRATEGIES;
+  if (text === 'peers') return ['graft', ...PEER_STRATEGIES];
+  const names = text.split(',');
+  for (const name of names)
+    if (!ALL_STRATEGIES.includes(name as Strategy))
+      throw new UsageError(`unknown strategy '${name}' (try: ${ALL_STRATEGIES.join(', ')}, all, peers)`);
+  if (new Set(names).size !== names.length) throw new UsageError(`a strategy is named twice in '${text}'`);
+  return names as Strategy[];
+}
+
 /** The command that runs one conversation (`conv_N`) of this run again, alone. */
 export function replayCommand(
-  options: Pick<SimOptions, 'seed' | 'world' | 'faults' | 'onSettleDuringFirstCall'>,
+  options: Pick<SimOptions, 'seed' | 'world' | 'faults' | 'onSettleDuringFirstCall' | 'workload'>,
   conversationId: string,
 ): string {
   const flags = [
@@ -114,6 +140,7 @@ export function replayCommand(
   if (options.world === 'adversarial') flags.unshift('--world adversarial');
   if (options.faults) flags.push('--faults');
   if (options.onSettleDuringFirstCall === 'rebase') flags.push('--policy rebase');
+  if (options.workload?.name) flags.push(`--workload ${options.workload.name}`);
   return `npx graft sim ${flags.join(' ')}`;
 }
 

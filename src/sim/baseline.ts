@@ -10,7 +10,8 @@ import { ABORTED } from '../runtime/actor.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** The strategies teams use today (see DESIGN.md), for comparison with graft. */
-export type BaselineStrategy = 'naive' | 'naive-abort' | 'debounce' | 'enqueue' | 'interrupt' | 'rollback';
+export type BaselineStrategy =
+  'naive' | 'naive-abort' | 'debounce' | 'enqueue' | 'interrupt' | 'rollback' | 'steer' | 'burst';
 
 export interface BaselineEnv {
   conversationId: string;
@@ -48,9 +49,13 @@ interface Attempt {
   controller: AbortController | null;
   /** The last completed response whose tools all settled, with their outputs (LangGraph's checkpoint). */
   checkpoint: Fork | null;
+  /** `steer`: messages that arrived while the attempt ran, to be put into its next model call. */
+  injected: Message[];
 }
 
 const DEBOUNCE_MS = 1_500;
+/** `burst`: how long the first message of an idle thread waits (Chat SDK's `debounceMs`; the same 1.5 s as `debounce`). */
+const BURST_WINDOW_MS = 1_500;
 const MAX_CALLS_PER_ATTEMPT = 24;
 const MAX_RETRIES = 4;
 
@@ -100,6 +105,16 @@ export class BaselineBot {
         this.waiting.push(message);
         if (!this.live) this.armDebounce();
         return;
+      case 'steer':
+        // No fork: the running attempt takes the message at its next model call.
+        if (this.live) this.latest!.injected.push(message);
+        else this.start(this.fromHead([message]), [message]);
+        return;
+      case 'burst':
+        // Idle: the first message opens a window (not restarted by later ones); busy: queue.
+        this.waiting.push(message);
+        if (!this.live && this.debounceCancel === null) this.armBurstWindow();
+        return;
     }
   }
 
@@ -138,6 +153,22 @@ export class BaselineBot {
     });
   }
 
+  private armBurstWindow(): void {
+    this.debounceCancel = this.env.clock.setTimer(this.env.clock.now() + BURST_WINDOW_MS, () => {
+      this.debounceCancel = null;
+      if (!this.live) this.startWaiting();
+    });
+  }
+
+  /** `steer`: the messages injected since the last model call join the attempt and its next call's input. */
+  private inject(attempt: Attempt, fork: Fork): Fork {
+    if (attempt.injected.length === 0) return fork;
+    const injected = attempt.injected;
+    attempt.injected = [];
+    attempt.messages.push(...injected);
+    return { previousResponseId: fork.previousResponseId, input: [...fork.input, ...injected.map(userItem)] };
+  }
+
   private start(fork: Fork, messages: readonly Message[]): void {
     const attempt: Attempt = {
       messages: [...messages],
@@ -145,6 +176,7 @@ export class BaselineBot {
       cancelled: false,
       controller: null,
       checkpoint: null,
+      injected: [],
     };
     if (this.latest && !this.latest.cancelled && this.strategy !== 'naive') this.cancelLatest();
     this.latest = attempt;
@@ -158,6 +190,7 @@ export class BaselineBot {
     let fork = attempt.fork;
     for (let calls = 0; calls < MAX_CALLS_PER_ATTEMPT; calls += 1) {
       if (attempt.cancelled && this.strategy !== 'naive') return;
+      if (this.strategy === 'steer') fork = this.inject(attempt, fork);
       const result = await this.callWithRetries(attempt, fork);
       if (result === 'aborted') return;
       if (result === 'failed') return this.finish(attempt, DEFAULT_FALLBACK_TEXT, null, 'fallback');
@@ -243,7 +276,10 @@ export class BaselineBot {
     this.unanswered = this.unanswered.filter((m) => !covered.has(m.id));
     this.env.deliver({ text, covers: [...covered], kind, responseId });
     this.latest = null;
-    if (this.strategy === 'enqueue') this.startWaiting();
+    if (this.strategy === 'enqueue' || this.strategy === 'burst') this.startWaiting();
+    // `steer`: messages that arrived during the last call missed it; the agent loop goes on with them.
+    if (this.strategy === 'steer' && attempt.injected.length > 0)
+      this.start(this.fromHead(attempt.injected), attempt.injected);
     if (this.strategy === 'debounce' && this.waiting.length > 0) this.armDebounce();
   }
 }

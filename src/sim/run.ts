@@ -41,7 +41,15 @@ export const STRATEGIES = [
   'interrupt',
   'rollback',
 ] as const;
-export type Strategy = (typeof STRATEGIES)[number];
+/**
+ * The frameworks' answers to a message mid-attempt (DESIGN.md): `steer` injects it into the running
+ * attempt, `burst` is Chat SDK's. Selectable by name (or `--strategy peers`), not run by `all`, so
+ * that `all`'s figures stay as they were.
+ */
+export const PEER_STRATEGIES = ['steer', 'burst'] as const;
+export type Strategy = (typeof STRATEGIES)[number] | (typeof PEER_STRATEGIES)[number];
+/** Every strategy the simulator knows. */
+export const ALL_STRATEGIES: readonly Strategy[] = [...STRATEGIES, ...PEER_STRATEGIES];
 /**
  * `polite`: one instance, the rational shop clerk, fast and well-behaved tools. `adversarial`: a
  * model that writes unless its context proves the effect done, hostile tools, bursts of up to 12
@@ -89,6 +97,8 @@ export interface SimResult {
   conversations: number;
   /** Present in the adversarial world only (the polite world's JSON is as it always was). */
   world?: 'adversarial';
+  /** The workload profile, when it is not the default one (`double-text`). */
+  workload?: string;
   strategies: Record<string, StrategyReport>;
   /** graft's coverage counters, in the adversarial world when graft ran. */
   coverage?: Coverage;
@@ -125,6 +135,7 @@ export async function runSim(
     seed: options.seed,
     conversations: options.conversations,
     ...(options.world === 'adversarial' ? { world: 'adversarial' as const } : {}),
+    ...(options.workload?.name ? { workload: options.workload.name } : {}),
     strategies,
     ...(coverage ? { coverage } : {}),
   };

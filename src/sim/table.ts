@@ -25,7 +25,9 @@ export function formatTable(result: SimResult): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const world = result.world ? `, ${result.world} world` : '';
+  const world =
+    (result.world ? `, ${result.world} world` : '') +
+    (result.workload ? `, ${result.workload} workload` : '');
   const lines = [
     `seed ${result.seed}, ${result.conversations} conversations per strategy${world}`,
     line(header),

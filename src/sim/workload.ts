@@ -19,6 +19,14 @@ export interface WorkloadOptions {
    * messages.
    */
   cancelFromBurst?: number;
+  /**
+   * Double texts instead of `burstSizeWeights`: every burst is one message, except that in a
+   * `share` of conversations one burst (drawn uniformly) is two, the second sent a log-normal gap
+   * (median `gapMedianMs`, σ of the log `gapSigma`) after the first.
+   */
+  doubleText?: { share: number; gapMedianMs: number; gapSigma: number };
+  /** The profile's name, in the figures when it is not the default workload. */
+  name?: string;
 }
 
 export const defaultWorkload: WorkloadOptions = {
@@ -43,6 +51,33 @@ export const adversarialWorkload: WorkloadOptions = {
   quickGapMeanMs: 50,
   cancelFromBurst: 1,
 };
+
+/**
+ * Field data on double texting: about 23% of active chats show the two-message pattern (a customer
+ * sends a second message before or just after the reply), with a median gap of about 10 s between
+ * the two. Modelled as 3 single-message bursts 20 s apart, and in 23% of conversations one of them
+ * (uniformly) a double text whose gap is log-normal, median 10 s, σ 0.8 (p10 ≈ 3.6 s, p90 ≈ 28 s,
+ * mean ≈ 13.8 s).
+ */
+export const doubleTextWorkload: WorkloadOptions = {
+  bursts: 3,
+  burstSizeWeights: [1],
+  gapInBurstMeanMs: 1_500,
+  gapBetweenBurstsMs: 20_000,
+  doubleText: { share: 0.23, gapMedianMs: 10_000, gapSigma: 0.8 },
+  name: 'double-text',
+};
+
+/** The workload profiles `graft sim --workload` offers (the polite world's; `default` is {@link defaultWorkload}). */
+export const WORKLOADS = { default: defaultWorkload, 'double-text': doubleTextWorkload } as const;
+export type WorkloadName = keyof typeof WORKLOADS;
+
+/** The burst (of `bursts`) that is a double text in conversation `c`, or -1 (the double-text workload only). */
+export function doubleTextBurst(rng: KeyedRandom, c: number, options: WorkloadOptions): number {
+  const double = options.doubleText;
+  if (!double || rng.uniform(c, 'double-text') >= double.share) return -1;
+  return Math.floor(rng.uniform(c, 'double-text-burst') * options.bursts);
+}
 
 export interface ScriptedMessage {
   id: string;
@@ -78,10 +113,25 @@ export function customerScript(
   const messages: ScriptedMessage[] = [];
   let t = 0;
   let cancelled = false;
+  const doubleBurst = options.doubleText ? doubleTextBurst(rng, conversation, options) : -1;
   for (let burst = 0; burst < options.bursts; burst += 1) {
-    const size = rng.pick(options.burstSizeWeights, conversation, burst, 'size') + 1;
+    const size = options.doubleText
+      ? burst === doubleBurst
+        ? 2
+        : 1
+      : rng.pick(options.burstSizeWeights, conversation, burst, 'size') + 1;
     for (let index = 0; index < size; index += 1) {
-      if (index > 0) t += gapBefore(rng, options, conversation, burst, index);
+      if (index > 0)
+        t += options.doubleText
+          ? rng.logNormal(
+              options.doubleText.gapMedianMs,
+              options.doubleText.gapSigma,
+              conversation,
+              burst,
+              index,
+              'double-gap',
+            )
+          : gapBefore(rng, options, conversation, burst, index);
       // A cancellation is the customer's last word on the order: afterwards they only ask or chat.
       let intent = chooseIntent(rng, conversation, burst, index, options);
       if (cancelled && intent.kind !== 'status') intent = { kind: 'chat' };
