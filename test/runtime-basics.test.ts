@@ -66,3 +66,48 @@ describe('the runtime on a scripted model', () => {
     ]);
   });
 });
+
+describe('a store whose append lands after the caller was told it failed', () => {
+  it('accepts the retried message once, when the first append commits late (no second append)', async () => {
+    const { MemoryStore } = await import('../src/store/memory/memory-store.js');
+    const { createGraft } = await import('../src/runtime/graft.js');
+    const { BrainModel } = await import('../src/model/brain-model.js');
+    const { RetryableError } = await import('../src/core/errors.js');
+    const { systemClock } = await import('../src/runtime/clock.js');
+    const inner = new MemoryStore();
+    let late: (() => Promise<void>) | null = null;
+    // The first append reports a lost connection, but its transaction commits afterwards (a
+    // PostgreSQL deadline that fired after the commit was sent), just before the retry appends.
+    const store = Object.assign(Object.create(inner) as typeof inner, {
+      append: async (...args: Parameters<typeof inner.append>) => {
+        if (late === null && args[2].some((e) => e.type === 'message.received')) {
+          late = () => inner.append(...args);
+          throw new RetryableError('connection lost');
+        }
+        if (late) {
+          const landing = late;
+          late = () => Promise.resolve();
+          await landing();
+        }
+        return inner.append(...args);
+      },
+    });
+    const graft = createGraft({
+      store,
+      model: new BrainModel(createScriptedBrain([[say('Hello!')]]), {
+        clock: systemClock,
+        latencyMs: () => 0,
+      }),
+      tools: [],
+      deliver: () => undefined,
+      onError: () => undefined,
+    });
+    const message = { conversationId: 'c1', messageId: 'm1', text: 'hi' };
+    await expect(graft.receive(message)).rejects.toThrow(/connection lost/);
+    expect(await graft.receive(message)).toEqual({ status: 'accepted' });
+    await graft.idle();
+    const events = await inner.read({ tenantId: 'default' as never, conversationId: 'c1' as never }, 0);
+    expect(events.filter((e) => e.type === 'message.received')).toHaveLength(1);
+    await graft.close();
+  });
+});

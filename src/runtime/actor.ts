@@ -869,6 +869,9 @@ function news(
   leaseUntil: number,
 ): EventBody | null {
   switch (body.type) {
+    // A message already in the log: an append reported as failed that committed after all.
+    case 'message.received':
+      return state.messageIndex.has(body.messageId) ? null : body;
     case 'model.responded':
     case 'model.failed':
       return state.calls.get(body.callId)?.status === 'pending' ? body : null;
