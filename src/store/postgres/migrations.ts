@@ -144,7 +144,7 @@ export function postgresStatements(s: string) {
       UPDATE ${s}.conversations SET last_seq = $3, unfinished = coalesce($4::boolean, unfinished), updated_at = coalesce($5::bigint, updated_at)
        WHERE tenant = $1 AND conversation = $2 AND last_seq = $6 RETURNING last_seq`,
     insertEvent: `INSERT INTO ${s}.events (tenant, conversation, seq, type, at, body) VALUES ($1, $2, $3, $4, $5, $6::text::json)`,
-    readEvents: `SELECT seq, type, body::text AS body FROM ${s}.events WHERE tenant = $1 AND conversation = $2 AND seq > $3 ORDER BY seq`,
+    readEvents: `SELECT tenant, conversation, seq, type, body::text AS body FROM ${s}.events WHERE tenant = $1 AND conversation = $2 AND seq > $3 ORDER BY seq`,
     notify: `SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`,
 
     insertMessage: `INSERT INTO ${s}.messages (tenant, conversation, message_id) VALUES ($1, $2, $3)`,

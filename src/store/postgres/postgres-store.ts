@@ -331,11 +331,27 @@ export class PostgresStore implements EventStore {
   }
 
   async read(key: ConversationKey, afterSeq: number): Promise<GraftEvent[]> {
-    const rows = await this.query<EventRow[]>(this.q.readEvents, [
-      key.tenantId,
-      key.conversationId,
-      afterSeq,
-    ]);
+    const rows = await this.query<(EventRow & { tenant: string; conversation: string })[]>(
+      this.q.readEvents,
+      [key.tenantId, key.conversationId, afterSeq],
+    );
+    // The rows must answer this query: under connections reset mid-query, the driver has been
+    // seen to hand one query the rows of another, or to run on into them (seq 1 again after seq
+    // 21). Rows the query could not have given — another conversation's, at or before `afterSeq`,
+    // or out of its order — are the connection's fault, not the log's: read again. A gap among
+    // rows that do answer it is a corrupt log, and `toEvent` stops on it.
+    const foreign = rows.some(
+      (row, i) =>
+        row.tenant !== key.tenantId ||
+        row.conversation !== key.conversationId ||
+        row.seq <= (i === 0 ? afterSeq : rows[i - 1]!.seq),
+    );
+    if (foreign)
+      throw new RetryableError(
+        `PostgreSQL answered a read of ${key.tenantId}/${key.conversationId} after seq ${afterSeq} with another query's rows: reading again`,
+        null,
+        'store_result_mismatch',
+      );
     return rows.map((row, i) => toEvent(key, row, afterSeq + i + 1));
   }
 
