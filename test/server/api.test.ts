@@ -232,17 +232,13 @@ describe('metrics and events', () => {
     const response = await t.request('GET', '/v1/conversations/c1/events');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const reader = response.body!.getReader();
-    let text = '';
-    const readUntil = async (needle: string) => {
-      while (!text.includes(needle)) text += new TextDecoder().decode((await reader.read()).value);
-    };
+    const { reader, readUntil, text } = sseReader(response);
     await readUntil('event: reply.undelivered');
-    expect(text).toContain('event: message.received\ndata: {');
-    expect(text).toContain('id: 1\n');
+    expect(text()).toContain('event: message.received\ndata: {');
+    expect(text()).toContain('id: 1\n');
     await t.post('c1', 'm2', 'Do you have fries?');
     await readUntil('event: reply\n');
-    const seqs = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    const seqs = [...text().matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     await reader.cancel();
     await until(() => t.service.hub.subscribers === 0, 'the stream to close');
@@ -254,16 +250,12 @@ describe('metrics and events', () => {
     const response = await t.request('GET', '/v1/events');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const reader = response.body!.getReader();
-    let text = '';
-    const readUntil = async (needle: string) => {
-      while (!text.includes(needle)) text += new TextDecoder().decode((await reader.read()).value);
-    };
+    const { reader, readUntil, text } = sseReader(response);
     await readUntil(': open');
     await t.post('c9', 'm1', 'Hello!', t.keysOf.globex);
     await t.post('c7', 'm1', 'Hello!');
     await readUntil('event: reply\n');
-    const lines = [...text.matchAll(/^event: conversation\ndata: (.*)$/gm)].map(
+    const lines = [...text().matchAll(/^event: conversation\ndata: (.*)$/gm)].map(
       (m) => JSON.parse(m[1]!) as { conversationId: string; seq: number; type: string },
     );
     expect(lines[0]).toMatchObject({ conversationId: 'c7', seq: 1 });
@@ -278,3 +270,17 @@ describe('metrics and events', () => {
     expect((await t.request('GET', '/v1/events', { key: null })).status).toBe(401);
   });
 });
+
+/** Reads a server-sent event stream as it comes: `readUntil` waits for a piece of text. */
+function sseReader(response: Response) {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let read = '';
+  return {
+    reader,
+    text: () => read,
+    async readUntil(needle: string) {
+      while (!read.includes(needle)) read += decoder.decode((await reader.read()).value);
+    },
+  };
+}
