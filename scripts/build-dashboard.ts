@@ -1,12 +1,14 @@
 /**
  * `npm run build` (after tsc): bundles the web dashboard (src/dashboard/, Preact) with esbuild into
  * dist/dashboard/: index.html, app.js, app.css, favicon.svg. Nothing is fetched at run time: the
- * bundle holds Preact. The browser tests call `buildDashboard` into a directory of their own.
+ * bundle holds Preact. The browser tests call `buildDashboard` into a directory of their own. The
+ * web chat widget is built too (scripts/build-widget.ts, into dist/widget/).
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildWidget, DEFAULT_WIDGET_OUT } from './build-widget.js';
 
 const SOURCE = fileURLToPath(new URL('../src/dashboard/', import.meta.url));
 export const DEFAULT_OUT = fileURLToPath(new URL('../dist/dashboard/', import.meta.url));
@@ -43,4 +45,9 @@ export async function buildDashboard(
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const bytes = await buildDashboard();
   console.log(`dashboard: ${DEFAULT_OUT} (${Math.round(bytes / 1024)} KiB)`);
+  // The web chat widget is built with it, so that `npm run build` makes both.
+  const widget = await buildWidget();
+  console.log(
+    `widget: ${DEFAULT_WIDGET_OUT} (${Math.round(widget.bytes / 1024)} KiB, ${Math.round(widget.gzipBytes / 1024)} KiB gzipped)`,
+  );
 }

@@ -1,5 +1,5 @@
 import type { KeyStore } from '../server/keys/key-store.js';
-import { parseTenantId } from '../server/keys/key-store.js';
+import { parseOrigins, parseTenantId } from '../server/keys/key-store.js';
 import { openServiceStore, storeSpecFromEnv } from '../server/open-store.js';
 import type { FlagSpec } from '../util/args.js';
 import { UsageError, flagHelp, parseFlags } from '../util/args.js';
@@ -19,6 +19,14 @@ const createFlags: FlagSpec = {
   'inbound-secret': {
     type: 'string',
     help: 'also require inbound messages signed with this secret (X-Graft-Signature)',
+  },
+  'widget-secret': {
+    type: 'string',
+    help: "also set the secret that signs the tenant's web chat tokens (docs/widget.md)",
+  },
+  'widget-origins': {
+    type: 'string',
+    help: "also let these sites' pages call the web chat (CORS): origins separated by commas; '' for none",
   },
   store: storeFlag,
   help: { type: 'boolean', help: 'show this help' },
@@ -50,16 +58,24 @@ async function create(keys: KeyStore, values: Values, log: (line: string) => voi
   const { key, record } = await keys.create(parseTenantId(tenant), {
     ...(str(values, 'label') ? { label: str(values, 'label')! } : {}),
   });
-  const settings = ['webhook-url', 'webhook-secret', 'inbound-secret'].some(
-    (name) => str(values, name) !== null,
-  );
+  const settings = [
+    'webhook-url',
+    'webhook-secret',
+    'inbound-secret',
+    'widget-secret',
+    'widget-origins',
+  ].some((name) => str(values, name) !== null);
   if (settings) {
     const current = await keys.tenant(tenant);
+    const origins = str(values, 'widget-origins');
     await keys.setTenant({
       tenantId: tenant,
       webhookUrl: str(values, 'webhook-url') ?? current?.webhookUrl ?? null,
       webhookSecret: str(values, 'webhook-secret') ?? current?.webhookSecret ?? null,
       inboundSecret: str(values, 'inbound-secret') ?? current?.inboundSecret ?? null,
+      // Omitted: left as they are.
+      ...(str(values, 'widget-secret') !== null ? { widgetSecret: str(values, 'widget-secret') } : {}),
+      ...(origins !== null ? { widgetOrigins: parseOrigins(origins) } : {}),
     });
   }
   log(key);

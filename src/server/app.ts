@@ -51,6 +51,8 @@ import {
 } from './view.js';
 import type { EffectView } from './view.js';
 import { modelCallDetail } from './view-call.js';
+import type { WidgetOptions } from './widget.js';
+import { widgetRoutes } from './widget.js';
 
 /** The service's request limits. */
 export interface ServerLimits {
@@ -92,6 +94,12 @@ export interface AppDeps {
    * `false` serves none.
    */
   dashboard?: { dir?: string } | false;
+  /**
+   * The web chat widget (docs/widget.md): its routes under `/widget/v1/`, `/widget.js` and the
+   * page `/widget` are on by default (a tenant's widget works once it has a widget secret);
+   * `secrets` adds widget secrets by tenant, `demo` serves `GET /widget/demo`; `false` serves none.
+   */
+  widget?: WidgetOptions | false;
 }
 
 /** The Hono environment of the service's routes: `c.get('tenantId')` after authentication. */
@@ -151,7 +159,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   const param = validate('param', conversationParam, conversationParamErrors);
   app.post('/v1/conversations/:conversationId/messages', param, (c) =>
-    postMessage(c, c.req.valid('param').conversationId, deps, limits, rates),
+    receiveMessage(c, c.req.valid('param').conversationId, deps, limits, rates, { signed: true }),
   );
   app.get(
     '/v1/conversations/:conversationId/events',
@@ -229,6 +237,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     },
   );
   operatorRoutes(app, deps, limits);
+  if (deps.widget !== false) {
+    widgetRoutes(app, deps, deps.widget ?? {}, {
+      accept: (c, conversationId, metadata) =>
+        receiveMessage(c, conversationId, deps, limits, rates, { signed: false, metadata }),
+      heartbeatMs: deps.sseHeartbeatMs ?? 15_000,
+    });
+  }
   if (deps.dashboard !== false) dashboardRoutes(app, deps.dashboard?.dir);
   app.notFound((c) =>
     c.json(errorBody(new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`)), 404),
@@ -352,16 +367,22 @@ const tooManyStreams = () =>
 const notFound = (conversationId: string) =>
   new ApiError(404, 'not_found', `no conversation '${conversationId}'`);
 
-async function postMessage(
+/**
+ * A customer message: `POST /v1/conversations/{id}/messages` (`signed`: the tenant's inbound secret
+ * applies), and the web chat's `POST /widget/v1/messages` (no signature: a browser cannot hold a
+ * secret; its token was checked, and its `metadata` replaces the body's).
+ */
+async function receiveMessage(
   c: Context<AppEnv>,
   conversationId: ConversationId,
   deps: AppDeps,
   limits: ServerLimits,
   rates: RateLimiter,
+  options: { signed: boolean; metadata?: Record<string, unknown> },
 ): Promise<Response> {
   const tenantId = c.get('tenantId');
   const raw = await readBody(c.req.raw, limits.bodyBytes);
-  const settings = await deps.auth.tenantSettings(tenantId);
+  const settings = options.signed ? await deps.auth.tenantSettings(tenantId) : null;
   if (
     settings?.inboundSecret &&
     !verifySignature(settings.inboundSecret, raw, c.req.header(SIGNATURE_HEADER))
@@ -374,11 +395,9 @@ async function postMessage(
   }
   // The body is read here, not by a json validator: the signature covers the raw bytes, and no
   // more than limits.bodyBytes of them are read, whatever the Content-Type says.
-  const { id, text, metadata } = parseInput(
-    messageBody(limits.messageChars),
-    parseJsonObject(raw),
-    messageBodyErrors,
-  );
+  const parsed = parseInput(messageBody(limits.messageChars), parseJsonObject(raw), messageBodyErrors);
+  const { id, text } = parsed;
+  const metadata = options.metadata ?? parsed.metadata;
   const waitMs = rates.take(`${tenantId}\u0000${conversationId}`);
   if (waitMs > 0) {
     throw new ApiError(

@@ -19,6 +19,17 @@ export interface TenantSettings {
   webhookSecret: string | null;
   /** When set, inbound messages must carry a valid `X-Graft-Signature` made with it. */
   inboundSecret: string | null;
+  /**
+   * Signs the web chat widget's per-customer tokens (docs/widget.md); without one the tenant's
+   * widget refuses every token. Omitted (undefined) in `setTenant`: left as it was.
+   */
+  widgetSecret?: string | null;
+  /**
+   * Other sites' origins (`https://shop.example`) whose pages may call the widget's routes
+   * (CORS); none: the widget's routes answer only same-origin pages and non-browser clients.
+   * Omitted (undefined) in `setTenant`: left as it was.
+   */
+  widgetOrigins?: string[] | null;
 }
 
 /**
@@ -103,6 +114,10 @@ export interface TenantRow {
   webhook_url: string | null;
   webhook_secret: string | null;
   inbound_secret: string | null;
+  /** Absent from a row read before the widget's columns were added (they are added on open). */
+  widget_secret?: string | null;
+  /** Origins separated by spaces. */
+  widget_origins?: string | null;
 }
 
 export const toKeyRecord = (row: KeyRow): ApiKeyRecord => ({
@@ -118,7 +133,56 @@ export const toTenantSettings = (row: TenantRow): TenantSettings => ({
   webhookUrl: row.webhook_url,
   webhookSecret: row.webhook_secret,
   inboundSecret: row.inbound_secret,
+  widgetSecret: row.widget_secret ?? null,
+  widgetOrigins: row.widget_origins ? row.widget_origins.split(' ') : null,
 });
+
+/**
+ * The widget columns of a `setTenant`: each value to store, and whether to store it (an omitted
+ * setting is left as it was).
+ */
+export function widgetColumns(settings: TenantSettings): {
+  secret: string | null;
+  setSecret: boolean;
+  origins: string | null;
+  setOrigins: boolean;
+} {
+  const origins = settings.widgetOrigins?.map(parseOrigin) ?? null;
+  return {
+    secret: settings.widgetSecret ?? null,
+    setSecret: settings.widgetSecret !== undefined,
+    origins: origins && origins.length > 0 ? origins.join(' ') : null,
+    setOrigins: settings.widgetOrigins !== undefined,
+  };
+}
+
+/**
+ * A web origin as browsers send it in `Origin`: `scheme://host[:port]`, lower-case, without a
+ * path. Throws a `TypeError` for anything else.
+ *
+ * @example
+ * parseOrigin('https://Shop.example/'); // 'https://shop.example'
+ */
+export function parseOrigin(value: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    url = null;
+  }
+  const bare = url !== null && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash;
+  if (url === null || !/^https?:$/.test(url.protocol) || !bare || url.username || url.password)
+    throw new TypeError(`'${value}' is not a web origin (https://host[:port], no path)`);
+  return url.origin;
+}
+
+/** Origins given as one string, separated by commas or spaces (`--widget-origins`). */
+export function parseOrigins(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .filter((part) => part !== '')
+    .map(parseOrigin);
+}
 
 /** Keys in memory: for tests and the in-memory store (nothing survives the process). */
 export class MemoryKeyStore implements KeyStore {
@@ -154,10 +218,26 @@ export class MemoryKeyStore implements KeyStore {
 
   tenant(tenantId: string): Promise<TenantSettings | null> {
     const found = this.tenants.get(tenantId);
-    return Promise.resolve(found ? { ...found } : null);
+    return Promise.resolve(
+      found ? { ...found, widgetOrigins: found.widgetOrigins ? [...found.widgetOrigins] : null } : null,
+    );
   }
 
   setTenant(settings: TenantSettings): Promise<void> {
-    return later(() => void this.tenants.set(parseTenantId(settings.tenantId), { ...settings }));
+    return later(() => {
+      const tenantId = parseTenantId(settings.tenantId);
+      const before = this.tenants.get(tenantId);
+      const widget = widgetColumns(settings);
+      this.tenants.set(tenantId, {
+        tenantId,
+        webhookUrl: settings.webhookUrl,
+        webhookSecret: settings.webhookSecret,
+        inboundSecret: settings.inboundSecret,
+        widgetSecret: widget.setSecret ? widget.secret : (before?.widgetSecret ?? null),
+        widgetOrigins: widget.setOrigins
+          ? (widget.origins?.split(' ') ?? null)
+          : (before?.widgetOrigins ?? null),
+      });
+    });
   }
 }

@@ -8,6 +8,7 @@ import {
   parseTenantId,
   toKeyRecord,
   toTenantSettings,
+  widgetColumns,
 } from './key-store.js';
 
 /**
@@ -31,6 +32,9 @@ export class PostgresKeyStore implements KeyStore {
       await tx`CREATE INDEX IF NOT EXISTS graft_api_keys_tenant ON graft_api_keys (tenant_id)`;
       await tx`CREATE TABLE IF NOT EXISTS graft_tenants (
         tenant_id TEXT PRIMARY KEY, webhook_url TEXT, webhook_secret TEXT, inbound_secret TEXT)`;
+      // Columns added later: a table made by an earlier version gets them here.
+      await tx`ALTER TABLE graft_tenants ADD COLUMN IF NOT EXISTS widget_secret TEXT`;
+      await tx`ALTER TABLE graft_tenants ADD COLUMN IF NOT EXISTS widget_origins TEXT`;
     });
     return new PostgresKeyStore(sql);
   }
@@ -74,9 +78,16 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   async setTenant(settings: TenantSettings): Promise<void> {
-    await this.sql`INSERT INTO graft_tenants (tenant_id, webhook_url, webhook_secret, inbound_secret)
-      VALUES (${parseTenantId(settings.tenantId)}, ${settings.webhookUrl}, ${settings.webhookSecret}, ${settings.inboundSecret})
+    const widget = widgetColumns(settings);
+    await this.sql`INSERT INTO graft_tenants
+        (tenant_id, webhook_url, webhook_secret, inbound_secret, widget_secret, widget_origins)
+      VALUES (${parseTenantId(settings.tenantId)}, ${settings.webhookUrl}, ${settings.webhookSecret},
+        ${settings.inboundSecret}, ${widget.secret}, ${widget.origins})
       ON CONFLICT (tenant_id) DO UPDATE SET webhook_url = EXCLUDED.webhook_url,
-        webhook_secret = EXCLUDED.webhook_secret, inbound_secret = EXCLUDED.inbound_secret`;
+        webhook_secret = EXCLUDED.webhook_secret, inbound_secret = EXCLUDED.inbound_secret,
+        widget_secret = CASE WHEN ${widget.setSecret}::boolean THEN EXCLUDED.widget_secret
+          ELSE graft_tenants.widget_secret END,
+        widget_origins = CASE WHEN ${widget.setOrigins}::boolean THEN EXCLUDED.widget_origins
+          ELSE graft_tenants.widget_origins END`;
   }
 }

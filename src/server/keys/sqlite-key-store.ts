@@ -8,6 +8,7 @@ import {
   parseTenantId,
   toKeyRecord,
   toTenantSettings,
+  widgetColumns,
 } from './key-store.js';
 
 /** The subset of better-sqlite3's `Database` the SQLite adapters of the server use. */
@@ -36,8 +37,13 @@ CREATE TABLE IF NOT EXISTS graft_tenants (
   tenant_id TEXT PRIMARY KEY,
   webhook_url TEXT,
   webhook_secret TEXT,
-  inbound_secret TEXT
+  inbound_secret TEXT,
+  widget_secret TEXT,
+  widget_origins TEXT
 );`;
+
+/** Columns added to `graft_tenants` after its first version: a table made before gets them on open. */
+const ADDED_TENANT_COLUMNS = ['widget_secret', 'widget_origins'];
 
 /**
  * API keys and tenant settings in the SQLite database that holds the events
@@ -50,6 +56,12 @@ CREATE TABLE IF NOT EXISTS graft_tenants (
 export class SqliteKeyStore implements KeyStore {
   constructor(private readonly db: SqliteDatabase) {
     db.exec(SCHEMA);
+    const columns = (db.prepare('PRAGMA table_info(graft_tenants)').all() as { name: string }[]).map(
+      (c) => c.name,
+    );
+    for (const column of ADDED_TENANT_COLUMNS) {
+      if (!columns.includes(column)) db.exec(`ALTER TABLE graft_tenants ADD COLUMN ${column} TEXT`);
+    }
   }
 
   create(
@@ -100,17 +112,25 @@ export class SqliteKeyStore implements KeyStore {
 
   setTenant(settings: TenantSettings): Promise<void> {
     return later(() => {
+      const widget = widgetColumns(settings);
       this.db
         .prepare(
-          `INSERT INTO graft_tenants (tenant_id, webhook_url, webhook_secret, inbound_secret) VALUES (?, ?, ?, ?)
+          `INSERT INTO graft_tenants (tenant_id, webhook_url, webhook_secret, inbound_secret, widget_secret, widget_origins)
+           VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant_id) DO UPDATE SET webhook_url = excluded.webhook_url,
-           webhook_secret = excluded.webhook_secret, inbound_secret = excluded.inbound_secret`,
+           webhook_secret = excluded.webhook_secret, inbound_secret = excluded.inbound_secret,
+           widget_secret = CASE WHEN ? THEN excluded.widget_secret ELSE graft_tenants.widget_secret END,
+           widget_origins = CASE WHEN ? THEN excluded.widget_origins ELSE graft_tenants.widget_origins END`,
         )
         .run(
           parseTenantId(settings.tenantId),
           settings.webhookUrl,
           settings.webhookSecret,
           settings.inboundSecret,
+          widget.secret,
+          widget.origins,
+          widget.setSecret ? 1 : 0,
+          widget.setOrigins ? 1 : 0,
         );
     });
   }
