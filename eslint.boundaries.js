@@ -14,11 +14,25 @@ export const UNITS = {
   runtime: ['core', 'tools'],
   store: ['core', 'tools'],
   model: ['core'],
-  server: ['core', 'runtime', 'tools', 'store', 'model'],
+  server: ['core', 'runtime', 'tools', 'store', 'model', 'channels'],
+  // Chat SDK in front of graft (the `graft/channels` entry; the server mounts it).
+  channels: ['core', 'runtime'],
   demo: ['core', 'tools'],
   emulator: ['core', 'model', 'demo', 'util'],
   sim: ['core', 'runtime', 'tools', 'store', 'model', 'demo'],
-  cli: ['core', 'runtime', 'tools', 'store', 'model', 'server', 'demo', 'emulator', 'sim', 'util'],
+  cli: [
+    'core',
+    'runtime',
+    'tools',
+    'store',
+    'model',
+    'server',
+    'demo',
+    'emulator',
+    'sim',
+    'util',
+    'channels',
+  ],
   // Browser code, bundled by scripts/build-dashboard.ts: a client of the HTTP API (see dashboardRules).
   dashboard: [],
 };
@@ -35,6 +49,13 @@ const PACKAGES = {
   openai: ['model'],
   hono: ['server', 'cli'],
   '@hono/node-server': ['server'],
+  // Optional peer dependencies: only src/channels imports them (the others load it when asked).
+  chat: ['channels'],
+  '@chat-adapter/state-memory': ['channels'],
+  '@chat-adapter/telegram': ['channels'],
+  '@chat-adapter/whatsapp': ['channels'],
+  '@chat-adapter/slack': ['channels'],
+  '@chat-adapter/teams': ['channels'],
 };
 
 const EXAMPLES = {

@@ -35,6 +35,8 @@ const HELP = `Usage: graft demo [flags]
 Runs the demo: graft's HTTP service, the shop clerk behind a local Responses API emulator (no
 API key needed), and the demo shop (its products and orders in graft's own database). Accepts the
 API key 'demo' (or GRAFT_DEMO_API_KEY when set). The web dashboard is at / (sign in with the key). GET /v1/demo/orders lists the shop's orders.
+With --channels telegram (and TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET_TOKEN set; a fake token
+will do) it accepts Telegram updates at POST /v1/channels/telegram (docs/channels.md).
 A cancellation needs a person's approval: GET /v1/approvals lists the requests, and
 POST /v1/approvals/{id} approves or rejects one. Takes every flag of 'graft serve', and:
 
@@ -92,7 +94,8 @@ export async function startDemo(
   argv: readonly string[],
   env: Record<string, string | undefined>,
 ): Promise<Running & { apiKey: string }> {
-  const { config, values } = serveConfig(argv, env, demoFlags);
+  // The demo's channels answer as its one tenant, whose key the dashboard signs in with.
+  const { config, values } = serveConfig(argv, { ...env, GRAFT_CHANNELS_TENANT: DEMO_TENANT }, demoFlags);
   const given = values['tool-latency-ms'];
   const toolLatencyMs = intFlag(
     'tool-latency-ms',
@@ -144,7 +147,10 @@ export async function demoCommand(argv: string[], options: CommandOptions = {}):
   log(
     `dashboard: ${shown}/ (sign in with the API key ${running.apiKey}; try "Example race" in a new conversation)`,
   );
-  log(`store: ${running.opened.kind} · model: ${running.modelLabel} · API key: ${running.apiKey}\n`);
+  log(`store: ${running.opened.kind} · model: ${running.modelLabel} · API key: ${running.apiKey}`);
+  for (const url of running.channels)
+    log(`channel webhook: POST ${url.replace('://127.0.0.1:', '://localhost:')}`);
+  log('');
   log(demoExamples(shown, running.apiKey));
   await untilStopped(options.signal);
   await running.close();

@@ -12,7 +12,11 @@ import { listen } from '../server/listen.js';
 import type { ServiceStoreWithHandles } from '../server/store-handles.js';
 import { storeSpecFromEnv } from '../server/open-store.js';
 import { openServiceStoreWithHandles } from '../server/store-handles.js';
+import type { Service } from '../server/service.js';
 import { createService } from '../server/service.js';
+import type { GraftChannels } from '../channels/index.js';
+import { parseChannelNames } from '../channels/adapters.js';
+import { parseTenantId } from '../server/keys/key-store.js';
 import type { ShutdownReport } from '../runtime/graft.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../runtime/graft.js';
 import { redactUrl } from '../store/open.js';
@@ -113,6 +117,14 @@ export const serveFlags: FlagSpec = {
     type: 'boolean',
     help: 'put message and reply text in log records [env GRAFT_LOG_TEXT=1]',
   },
+  channels: {
+    type: 'string',
+    help: 'Chat SDK channels to mount at POST /v1/channels/{name}: telegram,whatsapp,slack,teams (docs/channels.md) [env GRAFT_CHANNELS]',
+  },
+  'channels-tenant': {
+    type: 'string',
+    help: "the tenant that answers the channels' customers [env GRAFT_CHANNELS_TENANT]",
+  },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -136,6 +148,8 @@ const ENV_OF: Record<string, string[]> = {
   'rate-per-minute': ['GRAFT_RATE_PER_MINUTE'],
   'log-level': ['GRAFT_LOG_LEVEL'],
   'shutdown-timeout-ms': ['GRAFT_SHUTDOWN_TIMEOUT_MS'],
+  channels: ['GRAFT_CHANNELS'],
+  'channels-tenant': ['GRAFT_CHANNELS_TENANT'],
 };
 
 export interface ServeConfig {
@@ -159,6 +173,8 @@ export interface ServeConfig {
   logText: boolean;
   /** The bound of a graceful shutdown (SIGTERM, SIGINT). */
   shutdownTimeoutMs: number;
+  /** Chat SDK channels to mount, and the tenant that answers them. */
+  channels: { names: string[]; tenantId: string } | null;
 }
 
 /** Flags over environment over defaults. `argv` holds flags only; `spec` may add flags of its own. */
@@ -212,8 +228,26 @@ export function serveConfig(
       max: 3_600_000,
     }),
     logText: given['log-text'] === true || env.GRAFT_LOG_TEXT === '1' || env.GRAFT_LOG_TEXT === 'true',
+    channels: channelsConfig(pick('channels'), pick('channels-tenant')),
   };
   return { config, values: { ...given, help: given.help } };
+}
+
+function channelsConfig(names: string | undefined, tenant: string | undefined): ServeConfig['channels'] {
+  if (!names) return null;
+  let parsed: string[];
+  try {
+    parsed = parseChannelNames(names);
+  } catch (error) {
+    throw new UsageError(`--channels: ${(error as Error).message}`);
+  }
+  if (parsed.length === 0) return null;
+  if (!tenant) throw new UsageError('--channels needs --channels-tenant (the tenant that answers them)');
+  try {
+    return { names: parsed, tenantId: parseTenantId(tenant) };
+  } catch (error) {
+    throw new UsageError(`--channels-tenant: ${(error as Error).message}`);
+  }
 }
 
 /** The model client: the emulator (started here, on a free loopback port) or the OpenAI API. */
@@ -266,6 +300,8 @@ export interface StartOptions {
 
 export interface Running {
   url: string;
+  /** The webhook URL of each mounted channel. */
+  channels: string[];
   opened: ServiceStoreWithHandles;
   modelLabel: string;
   close(): Promise<void>;
@@ -275,6 +311,28 @@ export interface Running {
    * the model and the store.
    */
   shutdown(timeoutMs: number): Promise<ShutdownReport>;
+}
+
+/**
+ * The Chat SDK channels, their adapters made from the environment (`chat` and the adapters are
+ * optional peer dependencies: imported only when channels are asked for).
+ */
+async function openChannels(
+  settings: NonNullable<ServeConfig['channels']>,
+  opened: ServiceStoreWithHandles,
+  env: Env,
+  logger: Logger | undefined,
+  service: () => Service,
+): Promise<GraftChannels> {
+  const { adaptersFromEnv, chatLogger, createGraftChannels } = await import('../channels/index.js');
+  const adapters = await adaptersFromEnv(settings.names, env, chatLogger(logger));
+  return createGraftChannels({
+    adapters,
+    tenantId: settings.tenantId,
+    store: opened.store,
+    receive: (message) => service().tenants.get(settings.tenantId).receive(message),
+    ...(logger ? { logger } : {}),
+  });
 }
 
 /** Opens the store and the model, starts the service and listens. */
@@ -289,7 +347,11 @@ export async function startServe(config: ServeConfig, options: StartOptions = {}
     const tools = config.tools
       ? await loadTools(config.tools, opened)
       : ((await options.tools?.(opened)) ?? []);
-    const service = createService({
+    const channels = config.channels
+      ? await openChannels(config.channels, opened, env, options.logger, () => service)
+      : null;
+    const service: Service = createService({
+      ...(channels ? { channels } : {}),
       store: opened.store,
       keys: opened.keys,
       model: model.model,
@@ -324,7 +386,14 @@ export async function startServe(config: ServeConfig, options: StartOptions = {}
       await opened.close();
       return report;
     };
-    return { url: server.url, opened, modelLabel: model.label, close, shutdown };
+    return {
+      url: server.url,
+      opened,
+      modelLabel: model.label,
+      channels: config.channels?.names.map((name) => `${server.url}/v1/channels/${name}`) ?? [],
+      close,
+      shutdown,
+    };
   } catch (error) {
     await model.close();
     await opened.close();
@@ -420,6 +489,7 @@ export async function serveCommand(argv: string[], options: CommandOptions = {})
   );
   log(`graft listening on ${running.url} (store ${store}, model ${running.modelLabel})`);
   log(`dashboard: ${running.url}/ (sign in with a tenant's API key)`);
+  for (const url of running.channels) log(`channel webhook: POST ${url}`);
   await untilStopped(options.signal);
   const code = await shutDown(running, config.shutdownTimeoutMs, logger);
   // A tool still running (it is never killed) must not keep the process past its bound.

@@ -1,4 +1,5 @@
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
+import type { GraftChannels } from '../channels/channels.js';
 import type { EventStore, ModelClient } from '../core/ports.js';
 import type { ShutdownReport } from '../runtime/graft.js';
 import type { Logger } from '../runtime/logger.js';
@@ -43,6 +44,13 @@ export interface ServiceOptions {
   logText?: boolean;
   /** The web dashboard at `/`: on by default; `{ dir }` serves the bundle in `dir`, `false` none. */
   dashboard?: { dir?: string } | false;
+  /**
+   * Chat SDK channels (`createGraftChannels` from `graft/channels`): their webhooks are mounted at
+   * `POST /v1/channels/{name}` (and `GET`, for platforms that verify a webhook that way), without
+   * an API key (each platform's own signature is checked); replies to their conversations are
+   * posted back to the platform instead of the webhook. See docs/channels.md.
+   */
+  channels?: Pick<GraftChannels, 'names' | 'handle' | 'deliver' | 'close'>;
 }
 
 export interface Service {
@@ -121,7 +129,7 @@ export function createService(options: ServiceOptions): Service {
     deliver: async (delivery) => {
       hub.publish(delivery.tenantId, delivery.conversationId, { kind: 'reply', delivery });
       try {
-        return await webhook(delivery);
+        return (await options.channels?.deliver(delivery)) ?? (await webhook(delivery));
       } catch (error) {
         metrics.inc(
           'graft_webhook_failures_total',
@@ -139,7 +147,7 @@ export function createService(options: ServiceOptions): Service {
     },
     onError,
   });
-  const app = createApp({
+  const api = createApp({
     store: options.store,
     auth,
     graftFor: (tenantId) => tenants.get(tenantId),
@@ -153,6 +161,7 @@ export function createService(options: ServiceOptions): Service {
     ...(options.sseHeartbeatMs ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
     ...(options.dashboard !== undefined ? { dashboard: options.dashboard } : {}),
   });
+  const app = options.channels ? withChannels(api, options.channels, onError) : api;
   let unwatch: (() => Promise<void>) | null = null;
   return {
     app,
@@ -172,11 +181,37 @@ export function createService(options: ServiceOptions): Service {
     async close() {
       await unwatch?.();
       unwatch = null;
+      await options.channels?.close();
     },
     async shutdown(shutdownOptions) {
       await unwatch?.();
       unwatch = null;
-      return tenants.shutdown(shutdownOptions);
+      const report = await tenants.shutdown(shutdownOptions);
+      await options.channels?.close();
+      return report;
     },
   };
+}
+
+/**
+ * The channels' webhooks in front of the API: `/v1/channels/{name}` answers before the API's key
+ * check (a platform cannot send a graft key; its adapter checks the platform's own signature).
+ */
+function withChannels(
+  api: Hono<AppEnv>,
+  channels: NonNullable<ServiceOptions['channels']>,
+  onError: (error: unknown) => void,
+): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.onError((error, c) => {
+    onError(error);
+    return c.json({ error: { code: 'internal', message: 'the channel webhook failed' } }, 500);
+  });
+  app.notFound((c) => api.fetch(c.req.raw));
+  const route = (c: { req: { param(name: 'name'): string; raw: Request } }) =>
+    channels.handle(c.req.param('name'), c.req.raw);
+  app.post('/v1/channels/:name', route);
+  app.get('/v1/channels/:name', route);
+  app.route('/', api);
+  return app;
 }
