@@ -230,7 +230,7 @@ describe("the customer's view", () => {
       ['w1', 'I want a pizza.'],
       ['w2', 'And a cola.'],
       ['w3', 'Make it two pizzas.'],
-    ])
+    ] as const)
       expect((await call(t.url, 'POST', '/widget/v1/messages', token, message(id, text))).status).toBe(202);
     await take((e) => e.event === 'message' && e.data.id === 'w3');
     t.gate.release();
