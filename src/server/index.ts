@@ -9,6 +9,10 @@ export { openServiceStore, storeSpecFromEnv } from './open-store.js';
 export type { ServiceStore } from './open-store.js';
 export { MemoryKeyStore, hashKey, parseTenantId } from './keys/key-store.js';
 export type { ApiKeyRecord, KeyStore, TenantSettings } from './keys/key-store.js';
+export { signWidgetToken, verifyWidgetToken } from './keys/widget-token.js';
+export type { WidgetTokenClaims, WidgetTokenError } from './keys/widget-token.js';
+export { typingOf, widgetTranscript } from './widget.js';
+export type { WidgetMessage, WidgetOptions, WidgetReply, WidgetTranscript } from './widget.js';
 
 export { SIGNATURE_HEADER, sign, verifySignature } from './signature.js';
 export { createWebhookDeliverer, WebhookError } from './webhook.js';

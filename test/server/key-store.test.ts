@@ -47,10 +47,31 @@ function keyStoreContract(
         inboundSecret: null,
       };
       await keys.setTenant(settings);
-      expect(await keys.tenant('acme')).toEqual(settings);
+      expect(await keys.tenant('acme')).toEqual({ ...settings, widgetSecret: null, widgetOrigins: null });
       await keys.setTenant({ ...settings, inboundSecret: 's2' });
       expect((await keys.tenant('acme'))?.inboundSecret).toBe('s2');
       await expect(keys.create('bad tenant')).rejects.toThrow(TypeError);
+    });
+
+    it("keeps the web chat's secret and origins, and leaves them as they are when a change omits them", async () => {
+      const { keys } = await open();
+      const base = { tenantId: 'acme', webhookUrl: null, webhookSecret: null, inboundSecret: null };
+      await keys.setTenant({ ...base, widgetSecret: 'w1', widgetOrigins: ['https://Shop.example/'] });
+      expect(await keys.tenant('acme')).toMatchObject({
+        widgetSecret: 'w1',
+        widgetOrigins: ['https://shop.example'],
+      });
+      await keys.setTenant({ ...base, webhookSecret: 's1' });
+      expect(await keys.tenant('acme')).toMatchObject({
+        webhookSecret: 's1',
+        widgetSecret: 'w1',
+        widgetOrigins: ['https://shop.example'],
+      });
+      await keys.setTenant({ ...base, widgetSecret: null, widgetOrigins: [] });
+      expect(await keys.tenant('acme')).toMatchObject({ widgetSecret: null, widgetOrigins: null });
+      await expect(keys.setTenant({ ...base, widgetOrigins: ['https://shop.example/path'] })).rejects.toThrow(
+        TypeError,
+      );
     });
   });
 }
@@ -70,6 +91,32 @@ keyStoreContract('SQLite', () => {
   return Promise.resolve({ keys: new SqliteKeyStore(db), stored });
 });
 
+/** `graft_tenants` as versions before the web chat made it: no widget columns. */
+const OLD_TENANTS = `CREATE TABLE graft_tenants (
+  tenant_id TEXT PRIMARY KEY, webhook_url TEXT, webhook_secret TEXT, inbound_secret TEXT)`;
+
+describe('a key store opened on a database of an earlier version', () => {
+  it('SQLite: adds the widget columns to graft_tenants and keeps its rows', async () => {
+    const db = new Database(':memory:');
+    db.exec(OLD_TENANTS);
+    db.prepare("INSERT INTO graft_tenants VALUES ('acme', 'http://127.0.0.1:9/hook', 'whsec', NULL)").run();
+    const keys = new SqliteKeyStore(db);
+    expect(await keys.tenant('acme')).toEqual({
+      tenantId: 'acme',
+      webhookUrl: 'http://127.0.0.1:9/hook',
+      webhookSecret: 'whsec',
+      inboundSecret: null,
+      widgetSecret: null,
+      widgetOrigins: null,
+    });
+    await keys.setTenant({ ...(await keys.tenant('acme'))!, widgetSecret: 'w1' });
+    expect(await new SqliteKeyStore(db).tenant('acme')).toMatchObject({
+      webhookSecret: 'whsec',
+      widgetSecret: 'w1',
+    });
+  });
+});
+
 describePostgres('on PostgreSQL', () => {
   const schemas: Awaited<ReturnType<typeof postgresSchema>>[] = [];
   afterAll(async () => {
@@ -80,6 +127,25 @@ describePostgres('on PostgreSQL', () => {
     schemas.push(schema);
     const keys = await PostgresKeyStore.open(schema.sql);
     return { keys, stored: async () => JSON.stringify(await schema.sql`SELECT * FROM graft_api_keys`) };
+  });
+
+  it('adds the widget columns to an earlier graft_tenants and keeps its rows', async () => {
+    const schema = await postgresSchema();
+    schemas.push(schema);
+    await schema.sql.unsafe(OLD_TENANTS);
+    await schema.sql`INSERT INTO graft_tenants VALUES ('acme', NULL, 'whsec', 'insec')`;
+    const keys = await PostgresKeyStore.open(schema.sql);
+    expect(await keys.tenant('acme')).toMatchObject({ inboundSecret: 'insec', widgetSecret: null });
+    await keys.setTenant({
+      ...(await keys.tenant('acme'))!,
+      widgetSecret: 'w1',
+      widgetOrigins: ['http://127.0.0.1:8080'],
+    });
+    expect(await (await PostgresKeyStore.open(schema.sql)).tenant('acme')).toMatchObject({
+      webhookSecret: 'whsec',
+      widgetSecret: 'w1',
+      widgetOrigins: ['http://127.0.0.1:8080'],
+    });
   });
 });
 
