@@ -263,13 +263,16 @@ export function widgetRoutes(
     // tenant allowed can then read why its token was refused (expired, say).
     const claimed = unverifiedWidgetClaims(token);
     const settings = claimed ? await deps.auth.tenantSettings(claimed.tenant) : null;
-    if (!originAllowed(c, settings?.widgetOrigins))
+    if (!originAllowed(c, settings?.widgetOrigins)) {
+      // The refusal itself is readable (it holds nothing), so that the page can say why.
+      c.header('access-control-allow-origin', c.req.header('origin'));
       return refuse(
         c,
         403,
         'origin_not_allowed',
         `the tenant does not let ${c.req.header('origin')} use its web chat`,
       );
+    }
     const checked = await verifyWidgetToken(token, secretOf, deps.now?.() ?? Date.now());
     if ('code' in checked) return refuse(c, 401, checked.code, checked.message);
     return customerFrom(c, checked);

@@ -291,7 +291,8 @@ describe('origins', () => {
       ...evil,
     });
     expect(refused).toMatchObject({ status: 403, body: { error: { code: 'origin_not_allowed' } } });
-    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    // The page may read the refusal (so that it can say why), and nothing else.
+    expect(refused.headers.get('access-control-allow-origin')).toBe('https://evil.example');
     expect(await t.store.conversations({ limit: 10 })).toEqual([]);
     const same = { headers: { origin: t.url, 'sec-fetch-site': 'same-origin' } };
     expect(
