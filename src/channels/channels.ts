@@ -42,6 +42,8 @@ export interface GraftChannelsOptions {
    * (default 10 minutes). `false`: none.
    */
   typing?: { refreshMs?: number; maxMs?: number } | false;
+  /** How long a post to the platform may take before it counts as failed and is retried (15 s). */
+  postTimeoutMs?: number;
   logger?: Logger;
   now?: () => number;
 }
@@ -155,6 +157,22 @@ export function withoutRedeliveryChecks(state: StateAdapter): StateAdapter {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** `work`, or a retryable error once `ms` pass (the post may still land: delivery is at least once). */
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RetryableError(`${what} took more than ${ms} ms`, null, 'channel_timeout')),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -311,7 +329,11 @@ export function createGraftChannels(options: GraftChannelsOptions): GraftChannel
         );
       }
       await chat.initialize();
-      await chat.thread(origin.threadId).post(delivery.text);
+      await withTimeout(
+        chat.thread(origin.threadId).post(delivery.text),
+        options.postTimeoutMs ?? 15_000,
+        `posting the reply to ${origin.adapter}`,
+      );
       await typing?.delivered(delivery.conversationId, delivery.covers);
       return 'delivered';
     },
