@@ -156,9 +156,7 @@ describe.skipIf(missing !== null && !ci)('the web chat in Chromium', () => {
       await page.locator('[data-reply-id]').waitFor();
       expect(await page.locator('[data-reply-id]').textContent()).toBe('Got: Do you deliver?');
       // The shop's styles do not reach into the chat, nor the chat's out: it lives in a shadow root.
-      expect(await page.evaluate(() => document.querySelector('[data-layout]')?.shadowRoot?.mode)).toBe(
-        'open',
-      );
+      expect(await page.evaluate("document.querySelector('[data-layout]')?.shadowRoot?.mode")).toBe('open');
     } finally {
       await new Promise<void>((resolve) => (shop ? shop.close(() => resolve()) : resolve()));
     }
