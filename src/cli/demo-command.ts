@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
 import { defaultCatalogue } from '../demo/shop/catalogue.js';
 import { createMemoryShop } from '../demo/shop/shop.js';
@@ -124,6 +125,11 @@ export async function startDemo(
       );
     },
     routes: (app) => orderRoutes(app, () => shop),
+    // The web chat: /widget/demo signs a token for a new customer with this run's secret.
+    widget: {
+      secrets: { [DEMO_TENANT]: randomBytes(32).toString('base64url') },
+      demo: { tenant: DEMO_TENANT },
+    },
   });
   return { ...running, apiKey };
 }
@@ -148,6 +154,7 @@ export async function demoCommand(argv: string[], options: CommandOptions = {}):
     `dashboard: ${shown}/ (sign in with the API key ${running.apiKey}; try "Example race" in a new conversation)`,
   );
   log(`store: ${running.opened.kind} · model: ${running.modelLabel} · API key: ${running.apiKey}`);
+  log(`web chat: ${shown}/widget/demo (a new customer each time; docs/widget.md)`);
   for (const url of running.channels)
     log(`channel webhook: POST ${url.replace('://127.0.0.1:', '://localhost:')}`);
   log('');

@@ -13,6 +13,7 @@ import type { ServiceStoreWithHandles } from '../server/store-handles.js';
 import { storeSpecFromEnv } from '../server/open-store.js';
 import { openServiceStoreWithHandles } from '../server/store-handles.js';
 import type { Service } from '../server/service.js';
+import type { WidgetOptions } from '../server/widget.js';
 import { createService } from '../server/service.js';
 import type { GraftChannels } from '../channels/index.js';
 import { parseChannelNames } from '../channels/adapters.js';
@@ -288,6 +289,8 @@ export async function loadTools(spec: string, opened: ServiceStoreWithHandles): 
 }
 
 export interface StartOptions {
+  /** The web chat widget's options (the demo's page and secret). */
+  widget?: WidgetOptions;
   /** Tools, when not from `--tools` (the demo's shop). */
   tools?: (opened: ServiceStoreWithHandles) => Promise<Tools>;
   staticKeys?: Record<string, string>;
@@ -311,6 +314,22 @@ export interface Running {
    * the model and the store.
    */
   shutdown(timeoutMs: number): Promise<ShutdownReport>;
+}
+
+/**
+ * The widget's options: the caller's (the demo's), and for a single-tenant set-up a secret from
+ * `GRAFT_WIDGET_SECRET` for the tenant `GRAFT_WIDGET_TENANT` (besides the key store's secrets).
+ */
+function widgetOptions(given: WidgetOptions | undefined, env: Env): { widget?: WidgetOptions } {
+  const secret = env.GRAFT_WIDGET_SECRET;
+  if (secret && !env.GRAFT_WIDGET_TENANT)
+    throw new UsageError('GRAFT_WIDGET_SECRET needs GRAFT_WIDGET_TENANT (the tenant it signs for)');
+  const secrets = {
+    ...(secret ? { [parseTenantId(env.GRAFT_WIDGET_TENANT)]: secret } : {}),
+    ...given?.secrets,
+  };
+  if (!given && Object.keys(secrets).length === 0) return {};
+  return { widget: { ...given, secrets } };
 }
 
 /**
@@ -367,6 +386,7 @@ export async function startServe(config: ServeConfig, options: StartOptions = {}
       webhook: { url: config.webhookUrl, secret: config.webhookSecret },
       limits: config.limits,
       ...(options.staticKeys ? { staticKeys: options.staticKeys } : {}),
+      ...widgetOptions(options.widget, env),
       ...(options.logger ? { logger: options.logger, logText: config.logText } : {}),
     });
     options.routes?.(service.app, opened);

@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
-import type { GraftChannels } from '../channels/channels.js';
-import type { EventStore, ModelClient } from '../core/ports.js';
+import type { Delivery, DeliveryOutcome, EventStore, ModelClient } from '../core/ports.js';
 import type { ShutdownReport } from '../runtime/graft.js';
 import type { Logger } from '../runtime/logger.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
@@ -9,6 +8,7 @@ import { createApp, defaultServerLimits } from './app.js';
 import { Authenticator } from './auth.js';
 import { EventHub } from './event-hub.js';
 import type { KeyStore } from './keys/key-store.js';
+import type { WidgetOptions } from './widget.js';
 import { Metrics } from './metrics.js';
 import type { SharedGraftOptions } from './tenants.js';
 import { TenantGrafts } from './tenants.js';
@@ -50,7 +50,18 @@ export interface ServiceOptions {
    * an API key (each platform's own signature is checked); replies to their conversations are
    * posted back to the platform instead of the webhook. See docs/channels.md.
    */
-  channels?: Pick<GraftChannels, 'names' | 'handle' | 'deliver' | 'close'>;
+  channels?: ChannelRouter;
+  /** The web chat widget's options (docs/widget.md): extra widget secrets, the demo's page; `false`: none. */
+  widget?: WidgetOptions | false;
+}
+
+/** What the service needs of `graft/channels`' `GraftChannels` (its type, without Chat SDK's). */
+export interface ChannelRouter {
+  readonly names: readonly string[];
+  handle(name: string, request: Request): Promise<Response>;
+  /** Posts the reply to its thread; null when the conversation is not a channel's. */
+  deliver(delivery: Delivery): Promise<DeliveryOutcome | null>;
+  close(): Promise<void>;
 }
 
 export interface Service {
@@ -160,6 +171,7 @@ export function createService(options: ServiceOptions): Service {
     },
     ...(options.sseHeartbeatMs ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
     ...(options.dashboard !== undefined ? { dashboard: options.dashboard } : {}),
+    ...(options.widget !== undefined ? { widget: options.widget } : {}),
   });
   const app = options.channels ? withChannels(api, options.channels, onError) : api;
   let unwatch: (() => Promise<void>) | null = null;
