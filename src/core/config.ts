@@ -13,8 +13,9 @@ export interface CoreConfig {
   reasoning: boolean;
   limits: Limits;
   /** When a write that was running at the start of an attempt's first model call settles while
-   * that call is in flight: `restart` aborts the call and starts it again from the new frontier;
-   * `rebase` lets it run and corrects it at the gate. */
+   * that call is in flight (or a superseded attempt's read answers, so that the frontier moves on):
+   * `restart` aborts the call and starts it again from the new frontier; `rebase` lets it run and
+   * corrects it at the gate. */
   onSettleDuringFirstCall: 'restart' | 'rebase';
   fallbackText: string;
   /** Per-tool time bounds (a tool's `timeoutMs` and `hangMs`); the limits apply to the others. */

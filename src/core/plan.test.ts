@@ -179,6 +179,41 @@ describe('the pure core', () => {
     expect(c.lastCall()).toMatchObject({ reason: 'restart', parent: a1 });
   });
 
+  it('restarts a first call from the superseded response whose read answered meanwhile', () => {
+    const c = core();
+    c.message('m1');
+    const a1 = c.lastCall().callId;
+    c.at(700).respond(a1, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+    // The read runs when m2 arrives: A's response is no frontier yet, B starts from the head.
+    c.at(800).message('m2');
+    const first = c.lastCall();
+    expect(first.parent).toBeNull();
+    const io = c.at(900).read(a1, 'fc1', '{"status":"confirmed"}');
+    expect(io.commands).toContainEqual({ type: 'abort-model', callId: first.callId });
+    const restarted = c.lastCall();
+    expect(restarted).toMatchObject({ reason: 'restart', parent: a1, attemptId: first.attemptId });
+    expect(restarted.entries.map((e) => e.item.type)).toEqual(['function_call_output', 'message']);
+    expect(restarted.entries.map((e) => e.messageId).filter(Boolean)).toEqual(['m2']);
+    // Restarted once: nothing moved since.
+    c.at(1_000).tick();
+    expect(c.lastCall().callId).toBe(restarted.callId);
+  });
+
+  it('does not restart a first call once it has a response, nor under the rebase policy', () => {
+    for (const policy of ['restart', 'rebase'] as const) {
+      const c = core(coreConfig({ instanceId: 'me', onSettleDuringFirstCall: policy }));
+      c.message('m1');
+      const a1 = c.lastCall().callId;
+      c.at(700).respond(a1, { calls: [{ id: 'fc1', name: 'get_order', kind: 'read' }] });
+      c.at(800).message('m2');
+      const b1 = c.lastCall().callId;
+      if (policy === 'restart')
+        c.at(850).respond(b1, { calls: [{ id: 'fc2', name: 'get_order', kind: 'read' }] });
+      c.at(900).read(a1, 'fc1');
+      expect(c.log.some((e) => e.type === 'model.requested' && e.reason === 'restart')).toBe(false);
+    }
+  });
+
   it('holds the writes of a response while another write runs, then rebases them', () => {
     const c = core(coreConfig({ instanceId: 'me', onSettleDuringFirstCall: 'rebase' }));
     c.message('m1');

@@ -354,9 +354,11 @@ function advance(
 }
 
 /**
- * The restart policy: a write that was running when the attempt's first model call started has
- * settled while the call is in flight. Starting again from the new frontier costs less than
- * reaching a gate with a stale context and rebasing.
+ * The restart policy: while the attempt's first model call is in flight, the frontier moved on.
+ * Either a write that was running when the call started has settled, or a response of a superseded
+ * attempt had its calls answered since (a read that was running when the message arrived answered:
+ * forking from it spares the model asking again). Starting again from the new frontier costs less
+ * than reaching a gate with a stale context and rebasing, or than reading again.
  */
 function restartIfStale(
   state: ConversationState,
@@ -371,14 +373,22 @@ function restartIfStale(
   const stale = call.entries.some(
     (e) => e.effect?.status === 'running' && getEffect(state, e.effect.effectId).status !== 'running',
   );
-  if (!stale) return;
   const parent = chooseFrontier(state);
+  if (!stale && !answeredSince(state, call, parent)) return;
   const entries = newInput(state, parent, {
     messagesBeforeSeq: messageBound(state, config, attempt),
     fromFrontier: true,
   });
   if (attempt.reason === 'follow-up') entries.push(notes.followUp);
   requestModel(config, batch, attempt.attemptId, parent, entries, 'restart', parentStateless(state, parent));
+}
+
+/**
+ * Whether the frontier is now a response with tool calls other than the call's parent: its calls
+ * were answered after the call started (a draft reply without calls brings nothing to restart for).
+ */
+function answeredSince(state: ConversationState, call: ModelCallState, frontier: CallId | null): boolean {
+  return frontier !== null && frontier !== call.parent && getCall(state, frontier).toolCalls.length > 0;
 }
 
 function retryOrGiveUp(

@@ -71,7 +71,7 @@ export interface SimOptions {
   cluster?: ClusterOptions;
   workload?: WorkloadOptions;
   latency?: LatencyModel;
-  /** graft's policy when a running write settles during an attempt's first call. */
+  /** graft's policy when a running write settles (or a read answers) during an attempt's first call. */
   onSettleDuringFirstCall?: 'restart' | 'rebase';
   /**
    * Conversations simulated together on one virtual timeline (a memory bound, not a result knob;
