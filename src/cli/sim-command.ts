@@ -38,7 +38,7 @@ const flags: FlagSpec = {
   faults: { type: 'boolean', help: 'add model 429/500s, stalls past the timeout and tool failures' },
   policy: {
     type: 'string',
-    help: "graft's policy when a write settles during a first call: restart | rebase",
+    help: "graft's policy when a superseded attempt's write settles or read answers during a first call: restart | rebase",
     default: 'restart',
   },
   json: { type: 'boolean', help: 'print the figures as JSON (byte-identical for the same flags)' },
