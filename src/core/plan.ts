@@ -221,7 +221,7 @@ function withdrawRequests(state: ConversationState, attemptId: AttemptId, batch:
   return withdrawn;
 }
 
-/** An effect changed after the last reply and the head's context does not know it: tell the customer. */
+/** An effect changed after the bot's last reply (or follow-up) and the head's context does not know it: tell the customer. */
 function followUpNeeded(state: ConversationState): boolean {
   const since = Math.max(state.lastCommitSeq, state.lastFollowUpSeq);
   const changed = state.effectOrder.some((id) => {

@@ -190,7 +190,16 @@ export interface ConversationState {
   turn: number;
   /** Model calls requested in the current turn, over all its attempts. */
   modelCallsThisTurn: number;
+  /**
+   * The seq of the last reply the bot committed (a person's reply does not count: it came from no
+   * model context, so it told the model nothing). Effects that changed after it may owe a follow-up.
+   */
   lastCommitSeq: number;
+  /**
+   * The seq at which the last follow-up attempt that ended without a reply (failed, or superseded
+   * by a message, whose attempt then tells the news) started. One superseded by a takeover does
+   * not count: it told nobody, so the follow-up is still owed after the release.
+   */
   lastFollowUpSeq: number;
   /** Set while a person has the conversation: the bot answers nothing and writes nothing. */
   takenOver: { operator: string; since: number; seq: number } | null;
@@ -288,13 +297,13 @@ function applyEvent(state: ConversationState, event: GraftEvent): void {
         leaseUntil: event.leaseUntil,
       });
       state.live = event.attemptId;
-      if (event.reason === 'follow-up') state.lastFollowUpSeq = event.seq;
       return;
     case 'attempt.superseded':
     case 'attempt.failed': {
       const attempt = getAttempt(state, event.attemptId);
       invariant(attempt.status === 'live', `ending ${attempt.status} attempt ${attempt.attemptId}`);
       attempt.status = event.type === 'attempt.failed' ? 'failed' : 'superseded';
+      if (attempt.reason === 'follow-up') state.lastFollowUpSeq = attempt.startedSeq;
       if (state.live === event.attemptId) state.live = null;
       return;
     }
@@ -573,7 +582,7 @@ function applyReplyCommitted(
   if (event.callId !== null) state.head = event.callId;
   state.turn += 1;
   state.modelCallsThisTurn = 0;
-  state.lastCommitSeq = event.seq;
+  if (event.kind !== 'operator') state.lastCommitSeq = event.seq;
 }
 
 /** A person's decision on a request for approval (or its expiry, or its withdrawal). */
