@@ -20,8 +20,11 @@
  *   (300) conversations of 10 turns each, in two halves; the growth of heapUsed and RSS from the
  *   first half to the second, per conversation, is the memory of a loaded 10-turn conversation.
  *
+ * - Routing: round robin, as asked; then (unless --no-sticky) the same load with each conversation
+ *   kept on one instance (a hash of its id), what a load balancer with affinity would do.
+ *
  * Flags: --instances 1,2,3 --conversations 120 --memory-conversations 300 --tool-latency-ms 0
- * --seed 1 --no-record. PostgreSQL: PGURL (default postgres://postgres@127.0.0.1:5432/test).
+ * --seed 1 --no-sticky --no-record. PostgreSQL: PGURL (default postgres://postgres@127.0.0.1:5432/test).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -44,9 +47,12 @@ const { values } = parseArgs({
     'memory-conversations': { type: 'string', default: '300' },
     'tool-latency-ms': { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
+    sticky: { type: 'boolean', default: true },
+    'no-sticky': { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
   },
 });
+if (values['no-sticky']) values.sticky = false;
 const instanceCounts = values.instances.split(',').map(Number);
 const conversations = Number(values.conversations);
 const memoryConversations = Number(values['memory-conversations']);
@@ -148,6 +154,7 @@ async function startInstance(store: string, memory = false): Promise<Instance> {
 
 interface LoadResult {
   instances: number;
+  routing: Routing;
   messages: number;
   wallS: number;
   messagesPerS: number;
@@ -172,7 +179,16 @@ async function scrape(instances: Instance[], pattern: RegExp): Promise<number> {
   return total;
 }
 
-async function runLoad(count: number): Promise<LoadResult> {
+type Routing = 'round-robin' | 'sticky';
+
+/** A conversation's instance under sticky routing: a hash of its id. */
+function stickyIndex(conversationId: string, count: number): number {
+  let h = 0;
+  for (const ch of conversationId) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h % count;
+}
+
+async function runLoad(count: number, routing: Routing): Promise<LoadResult> {
   const database = await freshDatabase(`scale${count}`);
   const key = await createKey(database.url);
   const instances: Instance[] = [];
@@ -180,15 +196,17 @@ async function runLoad(count: number): Promise<LoadResult> {
     for (let i = 0; i < count; i += 1) instances.push(await startInstance(database.url));
     let next = 0;
     const headers = { authorization: `Bearer ${key}` };
+    const pick = (conversationId: string) =>
+      routing === 'sticky' ? stickyIndex(conversationId, count) : next++ % instances.length;
     const send = (conversationId: string, id: string, text: string) =>
       postJson(
-        `${instances[next++ % instances.length]!.url}/v1/conversations/${conversationId}/messages`,
+        `${instances[pick(conversationId)]!.url}/v1/conversations/${conversationId}/messages`,
         { id, text },
         headers,
       );
     // Warm-up: one turn per instance.
     for (const [i, instance] of instances.entries()) {
-      const id = `warm-${count}-${i}`;
+      const id = `warm-${count}-${routing}-${i}`;
       await postJson(
         `${instance.url}/v1/conversations/${id}/messages`,
         { id: `${id}.m`, text: 'What do you sell?' },
@@ -211,7 +229,7 @@ async function runLoad(count: number): Promise<LoadResult> {
     await Promise.all(
       Array.from({ length: conversations }, async (_, c) => {
         const plan = conversationPlan(seed, 100 + count, c, 'burst');
-        const conversationId = `scale${count}-c${c}`;
+        const conversationId = `scale${count}-${routing}-c${c}`;
         for (const burst of plan.bursts) {
           let previous = performance.now();
           let last = '';
@@ -242,10 +260,11 @@ async function runLoad(count: number): Promise<LoadResult> {
     const counted = await scrape(instances, /^graft_messages_total$/);
     await db.end();
     log(
-      `${count} instance(s): ${messages} messages (/metrics counted ${counted} incl. warm-up) in ${wallS.toFixed(1)} s`,
+      `${count} instance(s), ${routing}: ${messages} messages (/metrics counted ${counted} incl. warm-up) in ${wallS.toFixed(1)} s`,
     );
     return {
       instances: count,
+      routing,
       messages,
       wallS,
       messagesPerS: messages / wallS,
@@ -341,7 +360,10 @@ async function measureMemory(): Promise<MemoryResult> {
 const results: LoadResult[] = [];
 let memoryResult: MemoryResult | null = null;
 try {
-  for (const count of instanceCounts) results.push(await runLoad(count));
+  for (const count of instanceCounts) results.push(await runLoad(count, 'round-robin'));
+  // The same load with each conversation kept on one instance (what a load balancer with affinity does).
+  if (values.sticky)
+    for (const count of instanceCounts) if (count > 1) results.push(await runLoad(count, 'sticky'));
   if (memoryConversations > 0) memoryResult = await measureMemory();
 } finally {
   await replyServer.close();
@@ -353,15 +375,17 @@ try {
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 const lines = [
-  '| instances | messages | messages/s | reply latency p50 / p99 | unanswered bursts | conflicts per 1,000 messages | lease claims per 1,000 messages |',
-  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| instances | routing | messages | messages/s | reply latency p50 / p99 | unanswered bursts | conflicts per 1,000 messages | lease claims per 1,000 messages |',
+  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...results.map(
     (r) =>
-      `| ${r.instances} | ${r.messages} | ${r.messagesPerS.toFixed(0)} | ${Math.round(r.p50)} / ${Math.round(r.p99)} ms | ${r.unanswered} | ${r.conflictsPer1000.toFixed(1)} (${r.conflicts}) | ${r.leaseClaimsPer1000.toFixed(1)} (${r.leaseClaims}) |`,
+      `| ${r.instances} | ${r.instances === 1 ? '–' : r.routing} | ${r.messages} | ${r.messagesPerS.toFixed(0)} | ${Math.round(r.p50)} / ${Math.round(r.p99)} ms | ${r.unanswered} | ${r.conflictsPer1000.toFixed(1)} (${r.conflicts}) | ${r.leaseClaimsPer1000.toFixed(1)} (${r.leaseClaims}) |`,
   ),
 ];
 const memoryLine = memoryResult
-  ? `Memory per loaded 10-turn conversation (one instance, ${memoryResult.conversations} conversations loaded in two halves, after a full GC): heap ${kib(memoryResult.heapPerConversation)}, RSS ${kib(memoryResult.rssPerConversation)} (at the end: heapUsed ${memoryResult.heapUsedMiB.toFixed(1)} MiB, RSS ${memoryResult.rssMiB.toFixed(1)} MiB).`
+  ? `Memory per loaded 10-turn conversation (one instance, ${memoryResult.conversations} conversations of 10 turns loaded in two halves; the growth from the first half to both, per conversation): ` +
+    `heap ${kib(memoryResult.heapPerConversation)} (heapUsed after a full GC), RSS ${kib(memoryResult.rssPerConversation)} (the rougher figure: RSS also holds pages the allocator has not returned, and moves by tens of MiB on its own). ` +
+    `At the end: heapUsed ${memoryResult.heapUsedMiB.toFixed(1)} MiB, RSS ${memoryResult.rssMiB.toFixed(1)} MiB.`
   : '';
 console.log(
   `\n${lines.join('\n')}\n\n${memoryLine}\nrun time ${((performance.now() - began) / 1000).toFixed(0)} s`,
@@ -376,7 +400,7 @@ if (!values['no-record']) {
       '',
       `${new Date().toISOString().slice(0, 10)}, ${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, Node ${process.version}, PostgreSQL on 127.0.0.1 (a fresh database per row, dropped after). ` +
         `${conversations} conversations at once, each the bench:peers burst customer (3 bursts of 2–3 messages, 100/300/800 ms apart; the next burst once the reply came), ` +
-        'every message sent to the next `graft serve` instance in turn (round robin). The emulator at zero latency in its own process, the shared shop at ' +
+        'every message sent to the next `graft serve` instance in turn (round robin; the `sticky` rows keep each conversation on one instance instead). The emulator at zero latency in its own process, the shared shop at ' +
         `${values['tool-latency-ms']} ms a tool; every process (PostgreSQL, the emulator, the instances, this client) shares the same cores, so more instances add coordination, not CPU.`,
       '',
       ...lines,

@@ -7,6 +7,10 @@ export interface Series {
   name: string;
   color: string;
   values: number[];
+  /** What the shares are of (default: the number of values); more than that leaves the curve short of 100%. */
+  total?: number;
+  /** Drawn thicker, above the others. */
+  emphasis?: boolean;
 }
 
 /** Colours that stay apart in print and for the common kinds of colour blindness (Okabe–Ito). */
@@ -59,12 +63,12 @@ const msLabel = (ms: number): string => (ms >= 1000 ? `${ms / 1000} s` : `${ms} 
  * cdfPlot([{ name: 'graft', color: PALETTE[0], values: [900, 1200] }], { title: 'Latency', xLabel: 'ms' });
  */
 export function cdfPlot(series: Series[], options: { title: string; xLabel: string; note?: string }): string {
-  const width = 760;
-  const height = 440;
+  const width = 900;
+  const height = 470;
   const left = 64;
-  const right = 200;
+  const right = 250;
   const top = 44;
-  const bottom = 64;
+  const bottom = 96;
   const all = series.flatMap((s) => s.values).filter((v) => v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.max(1, Math.min(...all))));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(lo * 10, ...all)));
@@ -88,33 +92,53 @@ export function cdfPlot(series: Series[], options: { title: string; xLabel: stri
   }
   body.push(
     `<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
-    `<text x="${left + plotW / 2}" y="${height - 24}" text-anchor="middle" font-size="12" ${FONT}>${escape(options.xLabel)}</text>`,
+    `<text x="${left + plotW / 2}" y="${top + plotH + 38}" text-anchor="middle" font-size="12" ${FONT}>${escape(options.xLabel)}</text>`,
     `<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>share of bursts answered</text>`,
   );
-  if (options.note)
-    body.push(
-      `<text x="${left}" y="${height - 6}" font-size="10" fill="#666" ${FONT}>${escape(options.note)}</text>`,
-    );
+  if (options.note) body.push(...noteLines(options.note, left, height - 32, 140));
+  const curves: string[] = [];
   series.forEach((s, index) => {
     const sorted = [...s.values].sort((a, b) => a - b);
     const n = sorted.length;
+    const total = Math.max(n, s.total ?? n);
     if (n > 0) {
-      // A step function: at each value the share jumps by 1/n.
+      // A step function: at each value the share jumps by 1/total; it ends at n/total.
       const points: string[] = [`${fixed(x(sorted[0]!))},${fixed(y(0))}`];
       sorted.forEach((v, i) => {
-        points.push(`${fixed(x(v))},${fixed(y(i / n))}`, `${fixed(x(v))},${fixed(y((i + 1) / n))}`);
+        points.push(`${fixed(x(v))},${fixed(y(i / total))}`, `${fixed(x(v))},${fixed(y((i + 1) / total))}`);
       });
-      body.push(
-        `<polyline points="${points.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round"/>`,
-      );
+      points.push(`${fixed(left + plotW)},${fixed(y(n / total))}`);
+      const width = s.emphasis ? 3.5 : 2;
+      const curve = `<polyline points="${points.join(' ')}" fill="none" stroke="${s.color}" stroke-width="${width}" stroke-linejoin="round"/>`;
+      // The emphasised curve is drawn last, above the others.
+      if (s.emphasis) curves.push(curve);
+      else curves.unshift(curve);
     }
     const ly = top + 12 + index * 22;
+    const answered = total > n ? `${n} of ${total} answered` : `n=${n}`;
     body.push(
-      `<line x1="${left + plotW + 16}" y1="${ly}" x2="${left + plotW + 40}" y2="${ly}" stroke="${s.color}" stroke-width="3"/>`,
-      `<text x="${left + plotW + 46}" y="${ly + 4}" font-size="12" ${FONT}>${escape(s.name)} (n=${n})</text>`,
+      `<line x1="${left + plotW + 16}" y1="${ly}" x2="${left + plotW + 40}" y2="${ly}" stroke="${s.color}" stroke-width="${s.emphasis ? 4 : 3}"/>`,
+      `<text x="${left + plotW + 46}" y="${ly + 4}" font-size="12"${s.emphasis ? ' font-weight="600"' : ''} ${FONT}>${escape(s.name)} (${answered})</text>`,
     );
   });
+  body.push(...curves);
   return frame(width, height, options.title, body);
+}
+
+/** A note in small print, wrapped at about `chars` characters a line. */
+function noteLines(note: string, x: number, y: number, chars: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of note.split(' ')) {
+    if (line && line.length + word.length + 1 > chars) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map(
+    (text, i) => `<text x="${x}" y="${y + i * 13}" font-size="10" fill="#666" ${FONT}>${escape(text)}</text>`,
+  );
 }
 
 export interface BarGroup {
@@ -166,21 +190,20 @@ export function barPlot(
       `<text x="${fixed(center)}" y="${top + plotH + 18}" text-anchor="middle" font-size="11" ${FONT}>${escape(group.name)}</text>`,
     );
   });
-  options.measures.forEach((measure, m) => {
-    const lx = left + m * 220;
+  let lx = left;
+  options.measures.forEach((measure) => {
     body.push(
       `<rect x="${lx}" y="38" width="14" height="12" fill="${measure.color}"/>`,
       `<text x="${lx + 20}" y="48" font-size="12" ${FONT}>${escape(measure.name)}</text>`,
     );
+    // About 7 px a character at 12 px.
+    lx += 20 + measure.name.length * 7 + 24;
   });
   body.push(
     `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#999"/>`,
     `<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>${escape(options.yLabel)}</text>`,
   );
-  if (options.note)
-    body.push(
-      `<text x="${left}" y="${height - 10}" font-size="10" fill="#666" ${FONT}>${escape(options.note)}</text>`,
-    );
+  if (options.note) body.push(...noteLines(options.note, left, height - 30, 120));
   return frame(width, height, options.title, body);
 }
 
