@@ -511,6 +511,52 @@ describe('the write gate, step by step', () => {
     });
   });
 
+  it('step 4: runs a key again, under a new generation, once a later run of its tool overtook its result', () => {
+    // update_order sets the whole order: in one turn the customer asks for 1 burger, then 4, then 1
+    // again (seed 678 of the adversarial world). The third call has the first one's key, but the
+    // first one's result is no longer the tool's last word: replaying it would tell the model the
+    // order holds 1 burger while it holds 4.
+    const c = core();
+    c.message('m1');
+    const one = write('fc1', 'update_order', 'update_order:t1:burger=1');
+    atGate(c, c.lastCall().callId, [one]);
+    c.at(700).tick();
+    c.at(800).settleEffect(effectIds(c)[0]!, '{"burger":1}');
+    atGate(c, c.lastCall().callId, [write('fc2', 'update_order', 'update_order:t1:burger=4')]);
+    c.at(1_500).tick();
+    c.at(1_600).settleEffect(effectIds(c)[1]!, '{"burger":4}');
+    expect(atGate(c, c.lastCall().callId, [{ ...one, id: 'fc3' }])).toEqual({
+      kind: 'start',
+      refusals: [],
+      start: [
+        {
+          toolCallId: 'fc3',
+          tool: 'update_order',
+          arguments: '{}',
+          idempotencyKey: 'update_order:t1:burger=1#2',
+          generation: 2,
+        },
+      ],
+    });
+  });
+
+  it('step 4: still answers a key with its recorded result when only another tool ran since', () => {
+    const c = core();
+    c.message('m1');
+    const create = write('fc1', 'create_order', 'create_order:t1:pizza');
+    atGate(c, c.lastCall().callId, [create]);
+    c.at(700).tick();
+    c.at(800).settleEffect(effectIds(c)[0]!, '{"order_id":"ord_1"}');
+    atGate(c, c.lastCall().callId, [write('fc2', 'update_order', 'update_order:t1:pizza+cola')]);
+    c.at(1_500).tick();
+    c.at(1_600).settleEffect(effectIds(c)[1]!, '{"order_id":"ord_1","cola":1}');
+    expect(atGate(c, c.lastCall().callId, [{ ...create, id: 'fc3' }])).toEqual({
+      kind: 'start',
+      start: [],
+      refusals: [{ toolCallId: 'fc3', reason: 'duplicate-key', output: '{"order_id":"ord_1"}' }],
+    });
+  });
+
   it('step 5: starts the other writes as one batch, a key repeated in the response once, a failed key under a new generation', () => {
     const c = core();
     c.message('m1');

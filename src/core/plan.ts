@@ -719,13 +719,31 @@ function previousRun(state: ConversationState, t: ToolCallState): EffectState | 
 
 /**
  * Step 4: a key that already ran answers with its recorded result, and does not run: done, or of
- * unknown outcome (never re-run blindly). A key whose runs all failed may run again (step 5).
+ * unknown outcome (never re-run blindly). A key whose runs all failed may run again (step 5), and
+ * so may one whose result a later run of the same tool overtook.
  */
 function replayIfRecorded(state: ConversationState, t: ToolCallState): Refusal | null {
   const previous = previousRun(state, t);
-  return previous && previous.status !== 'failed'
+  return previous && previous.status !== 'failed' && !overtaken(state, previous)
     ? { toolCallId: t.toolCallId, reason: 'duplicate-key', output: effectOutput(previous) }
     : null;
+}
+
+/**
+ * Whether a later run of the same tool (under another key) has been done since this one: its
+ * recorded result is then no longer the tool's last word. A tool that sets a whole state (an
+ * order's complete item list) asked for A, then B, then A again in one turn gives the third call
+ * the first one's key; replaying the first result would tell the model the state is A while it is
+ * B. The asking context holds both runs and their outcomes (steps 2 and 3 saw to it), so the call
+ * is no blind repeat but a new request: it runs under a new generation of its key.
+ */
+function overtaken(state: ConversationState, previous: EffectState): boolean {
+  for (let i = state.effectOrder.length - 1; i >= 0; i -= 1) {
+    const effect = getEffect(state, state.effectOrder[i]!);
+    if (effect.effectId === previous.effectId) return false;
+    if (effect.tool === previous.tool && effect.status === 'done') return true;
+  }
+  return false;
 }
 
 /**
