@@ -235,7 +235,7 @@ export function allSystems(): SystemSpec[] {
       'LangGraph',
       'langgraph-bot.ts',
       [],
-      "`@langchain/langgraph` 1.7.3 prebuilt ReAct agent, `ChatOpenAI` (`@langchain/openai` 1.4.7, `useResponsesApi`), `MemorySaver`; one `invoke` per message on the conversation's thread (no double-texting strategy: see below)",
+      "`@langchain/langgraph` 1.7.3 prebuilt ReAct agent, `ChatOpenAI` (`@langchain/openai` 1.4.7, `useResponsesApi`), `MemorySaver`; one `invoke` per message on the conversation's thread (no double-texting strategy: they need the LangGraph server, see docs/peers.md)",
     ),
   ];
 }
