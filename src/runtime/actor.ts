@@ -36,8 +36,17 @@ export interface RuntimeDeps {
   config: CoreConfig;
   /** A model call running longer than this is aborted and retried. */
   modelTimeoutMs: number;
-  /** Called after every event is appended and folded in (metrics, server-sent events, tests). */
-  onEvent?: (conversationId: string, event: GraftEvent, state: ConversationState) => void;
+  /**
+   * Called once for every event of the log, when it is folded in (server-sent events, metrics,
+   * logs, tests), with where it came from: `appended` by this instance just now, or `read` from the
+   * store (another instance's append, or an older process's, folded when the log is read).
+   */
+  onEvent?: (
+    conversationId: string,
+    event: GraftEvent,
+    state: ConversationState,
+    source: EventSource,
+  ) => void;
   /** Called when background work fails in a way graft cannot handle (a bug, or a store outage). */
   onError?: (error: unknown) => void;
   /** Called at the named points where a crash is most interesting (the crash tests kill the process there). */
@@ -48,6 +57,13 @@ export interface RuntimeDeps {
    */
   pollMs: number | null;
 }
+
+/**
+ * Where an event came from: `appended` by this instance (each is appended by exactly one
+ * instance, so counting only these and summing over instances counts each event once), or `read`
+ * back from the log.
+ */
+export type EventSource = 'appended' | 'read';
 
 /** Where the crash tests kill a process. */
 export type CrashPoint =
@@ -270,14 +286,14 @@ export class ConversationActor {
 
   private fold(event: GraftEvent): void {
     this.state = evolve(this.state, event);
-    this.hear(event);
+    this.hear(event, 'read');
   }
 
   /** Tells `onEvent` of an event once, however often the log is folded again. */
-  private hear(event: GraftEvent): void {
+  private hear(event: GraftEvent, source: EventSource): void {
     if (event.seq <= this.heard) return;
     this.heard = event.seq;
-    this.deps.onEvent?.(this.conversationId, event, this.state);
+    this.deps.onEvent?.(this.conversationId, event, this.state, source);
   }
 
   /**
@@ -297,7 +313,7 @@ export class ConversationActor {
       await this.refold().catch(() => undefined); // a store that is down: `load` tries again before the state is used
       throw error;
     }
-    for (const event of events) this.hear(event);
+    for (const event of events) this.hear(event, 'appended');
     return events;
   }
 

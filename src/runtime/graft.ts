@@ -31,10 +31,11 @@ import type { DeadLetter } from './dead-letters.js';
 import { findDeadLetters, parseDeliveryId } from './dead-letters.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 import { toolSpec } from '../tools/define-tool.js';
-import type { CrashPoint } from './actor.js';
+import type { CrashPoint, EventSource } from './actor.js';
+export type { EventSource } from './actor.js';
 import { ConversationActor } from './actor.js';
 import { systemClock } from './clock.js';
-import { logged, loggedDeliverer, loggedStore } from './log.js';
+import { logged, loggedDeliverer, loggedOnEvent, loggedStore } from './log.js';
 import type { Logger, LogSettings } from './logger.js';
 import { createToolRunner } from './tool-runner.js';
 
@@ -82,7 +83,18 @@ export interface GraftOptions {
   maxLoaded?: number;
   /** Called at the points where the crash tests kill the process. */
   onCrashPoint?: (point: CrashPoint) => void;
-  onEvent?: (conversationId: string, event: GraftEvent, state: ConversationState) => void;
+  /**
+   * Called once for every event of each loaded conversation's log, as it is folded in: `source` is
+   * `appended` when this instance appended it just now, `read` when it was read from the store
+   * (another instance's append, or one made before this process loaded the conversation). Count
+   * only `appended` events to count each event once over several instances.
+   */
+  onEvent?: (
+    conversationId: string,
+    event: GraftEvent,
+    state: ConversationState,
+    source: EventSource,
+  ) => void;
   onError?: (error: unknown) => void;
   /**
    * Where graft logs model call failures and retries, store failures, failed deliveries, fallback
@@ -259,8 +271,9 @@ export function createGraft(options: GraftOptions): Graft {
   };
   const deliverer = log ? loggedDeliverer(log, plain) : plain;
   const onError = log ? loggedOnError(log, options.onError) : options.onError;
+  const tenantId = parseTenantId(options.tenantId ?? 'default');
   const deps = {
-    tenantId: parseTenantId(options.tenantId ?? 'default'),
+    tenantId,
     store: log ? loggedStore(log, options.store) : options.store,
     model: options.model,
     tools: createToolRunner(options.tools as ToolDefinition[]),
@@ -271,7 +284,11 @@ export function createGraft(options: GraftOptions): Graft {
     modelTimeoutMs: options.modelTimeoutMs ?? 60_000,
     pollMs: options.pollMs ?? null,
     ...(options.onCrashPoint ? { onCrashPoint: options.onCrashPoint } : {}),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(log
+      ? { onEvent: loggedOnEvent(log, tenantId, options.onEvent) }
+      : options.onEvent
+        ? { onEvent: options.onEvent }
+        : {}),
     ...(onError ? { onError } : {}),
   };
   let shuttingDown = false;

@@ -1,21 +1,35 @@
 import type { GraftEvent } from '../core/events.js';
+import type { TenantId } from '../core/ids.js';
 import type { ConversationKey, Deliverer, EventStore } from '../core/ports.js';
 import { ConflictError, DuplicateMessageError, IdempotencyConflictError } from '../core/ports.js';
+import type { RuntimeDeps } from './actor.js';
 import type { LogSettings } from './logger.js';
 
 /**
  * What graft logs, built only when a logger is given (src/runtime/logger.ts). The records are
- * made from the events this instance appends, so each is logged once, when it happens, and never
- * again when a log is read back (recovery, another instance's appends). Text from customers and
- * replies is left out unless `includeText` is set.
+ * made from the events this instance appends (`onEvent`'s source `appended`), so each is logged
+ * once, when it happens, and never again when a log is read back (recovery, another instance's
+ * appends). The service's metrics count the same events. Text from customers and replies is left
+ * out unless `includeText` is set.
  */
 
-/** Logs the events this instance just appended to a conversation's log. */
-export function logAppended(log: LogSettings, key: ConversationKey, events: readonly GraftEvent[]): void {
-  for (const event of events) logEvent(log, key, event);
+/** `onEvent`, with each event this instance appended logged before it is passed on. */
+export function loggedOnEvent(
+  log: LogSettings,
+  tenantId: TenantId,
+  onEvent: RuntimeDeps['onEvent'],
+): NonNullable<RuntimeDeps['onEvent']> {
+  return (conversationId, event, state, source) => {
+    if (source === 'appended') safely(() => logEvent(log, { tenantId, conversationId }, event));
+    onEvent?.(conversationId, event, state, source);
+  };
 }
 
-function logEvent({ logger, includeText }: LogSettings, key: ConversationKey, event: GraftEvent): void {
+function logEvent(
+  { logger, includeText }: LogSettings,
+  key: { tenantId: string; conversationId: string },
+  event: GraftEvent,
+): void {
   const at = { tenantId: key.tenantId, conversationId: key.conversationId, seq: event.seq };
   switch (event.type) {
     case 'message.received':
@@ -126,10 +140,7 @@ const expected = (error: unknown) =>
   error instanceof DuplicateMessageError ||
   error instanceof IdempotencyConflictError;
 
-/**
- * The store, with each failure (an outage, a bug) logged as it happens, and each append's events
- * logged once it is durable (only this instance's appends pass through here).
- */
+/** The store, with each failure (an outage, a bug) logged as it happens. */
 export function loggedStore(log: LogSettings, store: EventStore): EventStore {
   return new Proxy(store, {
     get(target, property, receiver) {
@@ -138,13 +149,7 @@ export function loggedStore(log: LogSettings, store: EventStore): EventStore {
       return (...args: unknown[]) => {
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (!(result instanceof Promise)) return result;
-        const done =
-          property === 'append'
-            ? result.then(() =>
-                safely(() => logAppended(log, args[0] as ConversationKey, args[2] as GraftEvent[])),
-              )
-            : result;
-        return done.catch((error: unknown) => {
+        return result.catch((error: unknown) => {
           if (!expected(error)) {
             const key = args[0] as Partial<ConversationKey> | undefined;
             log.logger.error(
@@ -166,7 +171,7 @@ export function loggedStore(log: LogSettings, store: EventStore): EventStore {
   });
 }
 
-/** A logger that throws must not make a durable append look failed. */
+/** A logger that throws must not make a durable append look failed, nor keep `onEvent` from the event. */
 function safely(write: () => void): void {
   try {
     write();

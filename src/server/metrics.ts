@@ -25,9 +25,12 @@ const labelText = (labels: Labels) => {
 };
 
 /**
- * The service's Prometheus metrics, counted from the events graft appends (`observe`, fed by
- * `onEvent`) and from the HTTP layer. Events older than the process (folded when a conversation
- * is loaded) are not counted again: counters restart with the process, as Prometheus expects.
+ * The service's Prometheus metrics, counted from the events this instance appends (`observe`, fed
+ * by `onEvent` with the source `appended`) and from the HTTP layer. Events read back from the log
+ * (another instance's appends, or older ones folded when a conversation is loaded) are not
+ * counted: with several instances, each event is counted by the one that appended it, so the sum
+ * of a counter over the instances is the total. Counters restart with the process, as Prometheus
+ * expects; gauges are per instance.
  */
 export class Metrics {
   private readonly families = new Map<string, Family>();
@@ -63,7 +66,7 @@ export class Metrics {
     this.gauges.set(name, { help, read });
   }
 
-  /** Counts one appended event (call from graft's `onEvent`). */
+  /** Counts one event this instance appended (call from graft's `onEvent`, source `appended`). */
   observe(tenantId: string, event: GraftEvent, state: ConversationState): void {
     if (event.at < this.since) return;
     const tenant = { tenant: tenantId };

@@ -152,8 +152,10 @@ export function createService(options: ServiceOptions): Service {
         throw error;
       }
     },
-    onEvent: (tenantId, conversationId, event, state) => {
-      metrics.observe(tenantId, event, state);
+    onEvent: (tenantId, conversationId, event, state, source) => {
+      // Each instance counts the events it appended (summed over instances, each event counts
+      // once); the live streams show every event, other instances' too.
+      if (source === 'appended') metrics.observe(tenantId, event, state);
       hub.publish(tenantId, conversationId, { kind: 'event', event });
     },
     onError,

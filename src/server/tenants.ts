@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GraftEvent } from '../core/events.js';
 import type { Delivery, DeliveryOutcome, EventStore, ModelClient } from '../core/ports.js';
 import type { ConversationState } from '../core/state.js';
-import type { Graft, GraftOptions, ShutdownReport } from '../runtime/graft.js';
+import type { EventSource, Graft, GraftOptions, ShutdownReport } from '../runtime/graft.js';
 import { createGraft } from '../runtime/graft.js';
 import type { ToolDefinition } from '../tools/define-tool.js';
 
@@ -18,7 +18,13 @@ export interface TenantGraftsOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
   tools: readonly ToolDefinition<any>[];
   deliver: (delivery: Delivery) => Promise<DeliveryOutcome>;
-  onEvent: (tenantId: string, conversationId: string, event: GraftEvent, state: ConversationState) => void;
+  onEvent: (
+    tenantId: string,
+    conversationId: string,
+    event: GraftEvent,
+    state: ConversationState,
+    source: EventSource,
+  ) => void;
   onError: (error: unknown) => void;
   graft?: SharedGraftOptions;
 }
@@ -48,7 +54,8 @@ export class TenantGrafts {
       tools,
       tenantId,
       deliver,
-      onEvent: (conversationId, event, state) => onEvent(tenantId, conversationId, event, state),
+      onEvent: (conversationId, event, state, source) =>
+        onEvent(tenantId, conversationId, event, state, source),
       onError,
     });
     this.grafts.set(tenantId, graft);
