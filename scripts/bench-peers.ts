@@ -1,6 +1,7 @@
 /**
  * `npm run bench:peers`: graft side by side with real peers — the seed's bot on the OpenAI Agents
- * SDK, a Chat SDK bot (queue, burst, concurrent) on the AI SDK, and LangGraph JS — each its own
+ * SDK, a Chat SDK bot (queue, burst, concurrent) on the AI SDK, and LangGraph JS (plain, and on the
+ * LangGraph Agent Server with its double-texting strategies) — each its own
  * process, all against ONE emulator process (`bin/graft-emulator.js`, realistic latency), one
  * shared shop (the demo's tools, 300 ms each) and the same customers, interleaved round by round.
  * Model calls and tokens are counted in one place (a counting proxy in front of the emulator);
@@ -8,7 +9,7 @@
  * reply that covers it; duplicates and missing orders come from the shop's orders.
  *
  * Flags: --rounds N (2), --conversations N per system and round (6), --seed N (1),
- * --profile burst|double-text, --systems id,id,… (all), --tool-latency-ms N (300),
+ * --profile burst|double-text, --systems id,id,… (all but langgraph-reject), --tool-latency-ms N (300),
  * --think-ms N (500), --no-record (print only; by default the figures go to BENCHMARKS.md and
  * the plots to docs/peers-*.svg). See docs/peers.md.
  */
@@ -43,7 +44,8 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     'npm run bench:peers -- [--rounds 2] [--conversations 6] [--seed 1] [--profile burst|double-text]\n' +
-      '                      [--systems graft,seed-agents,chat-queue,chat-burst,chat-concurrent,langgraph]\n' +
+      '                      [--systems graft,seed-agents,chat-queue,chat-burst,chat-concurrent,langgraph,\n' +
+      '                                 langgraph-interrupt,langgraph-rollback,langgraph-enqueue[,langgraph-reject]]\n' +
       '                      [--tool-latency-ms 300] [--think-ms 500] [--no-record]',
   );
   process.exit(0);
@@ -62,7 +64,7 @@ const profile = values.profile as Profile;
 if (profile !== 'burst' && profile !== 'double-text')
   throw new Error('--profile must be burst or double-text');
 const wanted = values.systems?.split(',').map((s) => s.trim());
-const specs = allSystems().filter((s) => !wanted || wanted.includes(s.id));
+const specs = allSystems().filter((s) => (wanted ? wanted.includes(s.id) : !s.optional));
 if (specs.length === 0)
   throw new Error(
     `--systems matched none of ${allSystems()

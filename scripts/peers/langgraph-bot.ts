@@ -1,48 +1,17 @@
 /**
- * A LangGraph JS bot (`@langchain/langgraph` 1.7.3): the prebuilt ReAct agent with the shop's
- * tools, `ChatOpenAI` from `@langchain/openai` 1.4.7 on the Responses API (`useResponsesApi`)
- * pointed at the benchmark's emulator, and a `MemorySaver` checkpointer with one thread per
- * conversation.
- *
- * LangGraph's double-texting strategies (`reject`, `enqueue`, `interrupt`, `rollback`) are a
- * feature of the LangGraph Agent Server (LangGraph Platform, `langgraph-api`): the server keeps
- * the run queue per thread and cancels or deletes runs; the SDK (`@langchain/langgraph-sdk`) only
- * sends `multitask_strategy` to it. The open-source library has no run queue, so this bot does
- * what a LangGraph app without the server does: one `invoke` per customer message, at once, on
- * the conversation's thread, each posting its own reply.
+ * LangGraph without its server (the "LangGraph (no server)" row): the shop agent of
+ * ./langgraph-agent.ts (`@langchain/langgraph` 1.7.3 prebuilt ReAct agent, `ChatOpenAI` on the
+ * Responses API) with a `MemorySaver` checkpointer, one thread per conversation, run in-process
+ * as a LangGraph app without the Agent Server is: one `invoke` per customer message, at once,
+ * on the conversation's thread, each posting its own reply. The double-texting strategies
+ * (`multitask_strategy`) belong to the Agent Server's run queue: see ./langgraph-server-bot.ts.
  */
-import { tool } from '@langchain/core/tools';
 import { MemorySaver } from '@langchain/langgraph';
-import { createReactAgent } from '@langchain/langgraph/prebuilt';
-import { ChatOpenAI } from '@langchain/openai';
-import { deliver, INSTRUCTIONS, reportFailure, peerEnv, peerTools, servePeer } from './peer-shell.js';
+import { shopAgent, textOf } from './langgraph-agent.js';
+import { deliver, reportFailure, servePeer } from './peer-shell.js';
 
 const NAME = 'langgraph';
-const env = peerEnv();
-
-const tools = (await peerTools()).map((shopTool) =>
-  tool(
-    (args: unknown, config: { toolCall?: { id?: string }; configurable?: { thread_id?: string } }) =>
-      shopTool.run(args, {
-        conversationId: config.configurable?.thread_id ?? 'unknown',
-        callId: config.toolCall?.id ?? 'unknown',
-      }),
-    { name: shopTool.name, description: shopTool.description, schema: shopTool.parameters as never },
-  ),
-);
-
-const agent = createReactAgent({
-  llm: new ChatOpenAI({
-    model: env.modelName,
-    useResponsesApi: true,
-    apiKey: 'bench',
-    maxRetries: 0,
-    configuration: { baseURL: env.modelUrl },
-  }),
-  tools,
-  prompt: INSTRUCTIONS,
-  checkpointSaver: new MemorySaver(),
-});
+const agent = await shopAgent(new MemorySaver());
 
 await servePeer(NAME, (message) => {
   void (async () => {
@@ -62,12 +31,3 @@ await servePeer(NAME, (message) => {
     }
   })();
 });
-
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content))
-    return content
-      .map((part: unknown) => (part && typeof part === 'object' && 'text' in part ? String(part.text) : ''))
-      .join('');
-  return '';
-}

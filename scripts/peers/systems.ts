@@ -19,6 +19,8 @@ export interface SystemSpec {
   name: string;
   /** What it is, for BENCHMARKS.md. */
   description: string;
+  /** Left out of the default run; `--systems` names it to run it. */
+  optional?: boolean;
   start(context: StartContext): Promise<RunningSystem>;
 }
 
@@ -232,10 +234,21 @@ export function allSystems(): SystemSpec[] {
     ),
     peer(
       'langgraph',
-      'LangGraph',
+      'LangGraph (no server)',
       'langgraph-bot.ts',
       [],
-      "`@langchain/langgraph` 1.7.3 prebuilt ReAct agent, `ChatOpenAI` (`@langchain/openai` 1.4.7, `useResponsesApi`), `MemorySaver`; one `invoke` per message on the conversation's thread (no double-texting strategy: they need the LangGraph server, see docs/peers.md)",
+      "`@langchain/langgraph` 1.7.3 prebuilt ReAct agent, `ChatOpenAI` (`@langchain/openai` 1.4.7, `useResponsesApi`), `MemorySaver`; one `invoke` per message on the conversation's thread, no server and so no double-texting strategy",
     ),
+    ...(['interrupt', 'rollback', 'enqueue', 'reject'] as const).map((strategy) => ({
+      ...peer(
+        `langgraph-${strategy}`,
+        `LangGraph ${strategy}`,
+        'langgraph-server-bot.ts',
+        ['--strategy', strategy],
+        `the same agent served by the LangGraph Agent Server (\`@langchain/langgraph-api\` 1.5.1, in memory, on 127.0.0.1), driven with \`@langchain/langgraph-sdk\` 1.15.0: \`runs.create\` per message with \`multitaskStrategy: '${strategy}'\`, the reply of each run that succeeds`,
+      ),
+      // reject only drops the burst's later messages: run on request, to keep the default run short.
+      optional: strategy === 'reject',
+    })),
   ];
 }
