@@ -23,6 +23,8 @@ export const PALETTE = [
   '#56B4E9',
   '#000000',
   '#F0E442',
+  '#8C564B',
+  '#999999',
 ];
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
