@@ -136,6 +136,15 @@ export class ConversationActor {
     );
   }
 
+  /**
+   * True when the actor holds nothing that its log would not give back: no work queued, no I/O in
+   * flight, no write result waiting to be recorded, no retry after a store failure. Such an actor
+   * may be dropped (its timers stopped) and loaded again from the store when next needed.
+   */
+  get dormant(): boolean {
+    return this.loaded && this.idle && this.retry === null && this.unrecorded.size === 0 && !this.draining;
+  }
+
   /** Appends an inbound message (once per message id), then drives the conversation on. */
   receive(
     messageId: MessageId,

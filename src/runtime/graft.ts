@@ -37,6 +37,7 @@ import { ConversationActor } from './actor.js';
 import { systemClock } from './clock.js';
 import { logged, loggedDeliverer, loggedOnEvent, loggedStore } from './log.js';
 import type { Logger, LogSettings } from './logger.js';
+import { servedElsewhere, sweepCheck } from './sweep.js';
 import { createToolRunner } from './tool-runner.js';
 
 export interface GraftOptions {
@@ -320,12 +321,44 @@ export function createGraft(options: GraftOptions): Graft {
       : Promise.resolve(() => Promise.resolve());
 
   // With several instances, a conversation only another (now dead) instance held must still be
-  // resumed when its leases expire: sweep the store's unfinished conversations now and then.
+  // resumed when its leases expire: sweep the store's unfinished conversations now and then. One
+  // not loaded here is read first, and loaded only if this instance has something to do in it now
+  // (see `sweepCheck`); while a live peer's leases cover its work it is looked at again when the
+  // core would next wake for it (a lease's expiry), and at each sweep. One process alone on its
+  // store (no `pollMs`) has no peers and no sweep: it loads them all.
   let sweep: (() => void) | null = null;
+  const rechecks = new Map<ConversationId, () => void>();
+  const resume = async (id: ConversationId): Promise<void> => {
+    const found = actors.get(id);
+    if (found || options.pollMs === undefined) return (found ?? actor(id)).wake();
+    const finding = await sweepCheck(deps.store, { tenantId, conversationId: id }, config, deps.clock.now());
+    rechecks.get(id)?.();
+    rechecks.delete(id);
+    if (finding.kind === 'act' || actors.has(id)) return actor(id).wake();
+    if (finding.recheckAt === null || options.pollMs === undefined) return;
+    // Never sooner than a poll from now: a peer's lease is watched, not spun on.
+    const at = Math.max(finding.recheckAt, deps.clock.now() + options.pollMs);
+    const cancel = deps.clock.setTimer(at, () => {
+      rechecks.delete(id);
+      resume(id).catch((error: unknown) => deps.onError?.(error));
+    });
+    rechecks.set(id, cancel);
+  };
+  // A conversation loaded here that a peer serves now (see `servedElsewhere`) is dropped while
+  // dormant; if it is unfinished, the sweep below reads it as any other it has not loaded.
+  const dropServedElsewhere = () => {
+    const now = deps.clock.now();
+    for (const [id, a] of actors)
+      if (a.dormant && servedElsewhere(a.snapshot, config, now)) {
+        a.stop();
+        actors.delete(id);
+      }
+  };
   const recover = async () => {
+    if (options.pollMs !== undefined) dropServedElsewhere();
     const keys = await deps.store.unfinished();
     const mine = keys.filter((k) => k.tenantId === deps.tenantId);
-    await Promise.all(mine.map((k) => actor(parseConversationId(k.conversationId)).wake()));
+    await Promise.all(mine.map((k) => resume(parseConversationId(k.conversationId))));
   };
   const scheduleSweep = () => {
     if (options.pollMs === undefined) return;
@@ -442,6 +475,8 @@ export function createGraft(options: GraftOptions): Graft {
     async close() {
       sweep?.();
       sweep = null;
+      for (const cancel of rechecks.values()) cancel();
+      rechecks.clear();
       options.pollMs = undefined;
       for (const a of actors.values()) a.stop();
       await (
