@@ -4,7 +4,7 @@
  * `graft/postgres`) and the OpenAI model client. The HTTP service is `graft/service`.
  */
 export { createGraft, ShuttingDownError } from './runtime/graft.js';
-export type { Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
+export type { EventSource, Graft, GraftOptions, InboundMessage } from './runtime/graft.js';
 export type { DeadLetter } from './runtime/dead-letters.js';
 export type { PendingApproval } from './runtime/approvals.js';
 export { OperatorError } from './core/operator.js';
