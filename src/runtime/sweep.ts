@@ -15,20 +15,6 @@ export type SweepFinding =
   | { kind: 'covered'; recheckAt: number | null };
 
 /**
- * The multi-instance sweep's look at an unfinished conversation that this instance has not loaded:
- * its log is read (and folded, nothing hears it) and the core is asked what this instance would do
- * now — the same `plan` a loaded actor drives by. A conversation is loaded only when the answer is
- * something to do. Loaded without need, a conversation that a live peer serves would be driven here
- * too, on every append the peer makes: both instances would race to make each decision that any
- * instance may make (the attempt that answers each new message), and one of them would lose it at
- * the append (a conflict), or win it and pull the conversation's work over from its owner.
- *
- * Recovery is not weakened: a plan that claims an expired lease, delivers a reply whose owner's
- * lease ran out, reconciles a lost write, or starts an attempt for waiting messages or an owed
- * follow-up is something to do; and while the work is covered, `recheckAt` is when the core would
- * next wake for it (the earliest lease expiry, among others), so the caller looks again then.
- */
-/**
  * Whether a conversation loaded here is another instance's to serve: its latest attempt is
  * another instance's, this instance holds no lease in it, and the core has nothing for this
  * instance to do now. The sweep drops such a conversation when its actor is dormant (see
@@ -50,6 +36,20 @@ function nothingToDo(next: ReturnType<typeof plan>): boolean {
   return next.kind === 'io' && next.commands.every((c) => c.type === 'abort-model');
 }
 
+/**
+ * The multi-instance sweep's look at an unfinished conversation that this instance has not loaded:
+ * its log is read (and folded, nothing hears it) and the core is asked what this instance would do
+ * now — the same `plan` a loaded actor drives by. A conversation is loaded only when the answer is
+ * something to do. Loaded without need, a conversation that a live peer serves would be driven here
+ * too, on every append the peer makes: both instances would race to make each decision that any
+ * instance may make (the attempt that answers each new message), and one of them would lose it at
+ * the append (a conflict), or win it and pull the conversation's work over from its owner.
+ *
+ * Recovery is not weakened: a plan that claims an expired lease, delivers a reply whose owner's
+ * lease ran out, reconciles a lost write, or starts an attempt for waiting messages or an owed
+ * follow-up is something to do; and while the work is covered, `recheckAt` is when the core would
+ * next wake for it (the earliest lease expiry, among others), so the caller looks again then.
+ */
 export async function sweepCheck(
   store: EventStore,
   key: ConversationKey,
