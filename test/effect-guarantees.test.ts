@@ -1,3 +1,4 @@
+import { conversationKey } from '../src/core/ports.js';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { BrainRequest } from '../src/core/brain.js';
@@ -173,6 +174,38 @@ describe('the effect guarantees under an adversarial world', () => {
     expect(h.errors.map((e) => (e as Error).message)).toEqual(['the database is down']);
     expect(ledger.runs.map((r) => r.key)).toEqual(['create_order:t1:{"item":"a"}']);
     expect(ofType(h.events, 'effect.settled').map((e) => e.outcome)).toEqual(['done']);
+    expect(h.delivered.flatMap((d) => d.covers)).toEqual(['m1', 'm2']);
+  });
+
+  it('never runs a write again when the store reports its result recorded but did not keep it', async () => {
+    // Seen with PostgreSQL under connection resets (test/faults): an append reported done that
+    // the store did not keep. The write's result must be appended again, not the write run again.
+    const brain = createScriptedBrain([
+      [callTool('create_order', { item: 'a' })],
+      [callTool('create_order', { item: 'a' })],
+      [say('ordered')],
+    ]);
+    let ledger!: ReturnType<typeof ledgerTool>;
+    const h = harness({
+      brain,
+      tools: (clock) => [(ledger = ledgerTool(clock, { latencyMs: 1_000 })).tool],
+    });
+    const append = h.store.append.bind(h.store);
+    let dropped = false;
+    h.store.append = (key, expectedSeq, events, options) => {
+      if (!dropped && events.some((e) => e.type === 'effect.settled')) {
+        dropped = true;
+        return Promise.resolve();
+      }
+      return append(key, expectedSeq, events, options);
+    };
+    h.sendAt(0, 'm1', 'an order');
+    h.sendAt(3_000, 'm2', 'and quickly please');
+    await h.clock.run();
+    expect(dropped).toBe(true);
+    expect(ledger.runs.map((r) => r.key)).toEqual(['create_order:t1:{"item":"a"}']);
+    const log = await h.store.read(conversationKey('default', 'c1'), 0);
+    expect(ofType(log, 'effect.settled').map((e) => e.outcome)).toEqual(['done']);
     expect(h.delivered.flatMap((d) => d.covers)).toEqual(['m1', 'm2']);
   });
 

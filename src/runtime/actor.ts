@@ -673,9 +673,23 @@ export class ConversationActor {
     if (fact === undefined) return;
     await this.enqueue(async () => {
       await this.appendFact(fact, 'run');
-      this.unrecorded.delete(effectId);
+      // Forgotten only once the store shows it: an append reported done that the store did not
+      // keep (seen with PostgreSQL under connection resets) must be appended again — never the
+      // write run again. Until then `run-write` for this effect re-records it (see `execute`).
+      if (await this.recordedInStore(effectId)) this.unrecorded.delete(effectId);
       await this.drive();
     });
+  }
+
+  /** Whether the store's log holds how the effect ended (read from its start, not from memory). */
+  private async recordedInStore(effectId: string): Promise<boolean> {
+    const startedSeq = this.state.effects.get(effectId as never)?.startedSeq ?? 0;
+    const events = await this.deps.store.read(this.key, Math.max(0, startedSeq - 1));
+    return events.some(
+      (e) =>
+        (e.type === 'effect.settled' || e.type === 'effect.unknown') &&
+        (e as { effectId?: string }).effectId === effectId,
+    );
   }
 
   private async orphanedWrite(command: CommandOf<'run-write'>): Promise<void> {

@@ -139,11 +139,11 @@ export function postgresStatements(s: string) {
     startConversation: `
       INSERT INTO ${s}.conversations (tenant, conversation, last_seq, unfinished, updated_at)
       VALUES ($1, $2, $3, coalesce($4::boolean, false), $5)
-      ON CONFLICT DO NOTHING RETURNING last_seq`,
+      ON CONFLICT DO NOTHING RETURNING tenant, conversation, last_seq`,
     advanceConversation: `
       UPDATE ${s}.conversations SET last_seq = $3, unfinished = coalesce($4::boolean, unfinished), updated_at = coalesce($5::bigint, updated_at)
-       WHERE tenant = $1 AND conversation = $2 AND last_seq = $6 RETURNING last_seq`,
-    insertEvent: `INSERT INTO ${s}.events (tenant, conversation, seq, type, at, body) VALUES ($1, $2, $3, $4, $5, $6::text::json)`,
+       WHERE tenant = $1 AND conversation = $2 AND last_seq = $6 RETURNING tenant, conversation, last_seq`,
+    insertEvent: `INSERT INTO ${s}.events (tenant, conversation, seq, type, at, body) VALUES ($1, $2, $3, $4, $5, $6::text::json) RETURNING tenant, conversation, seq`,
     readEvents: `SELECT tenant, conversation, seq, type, body::text AS body FROM ${s}.events WHERE tenant = $1 AND conversation = $2 AND seq > $3 ORDER BY seq`,
     notify: `SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`,
 

@@ -218,14 +218,14 @@ export class PostgresStore implements EventStore {
     const updatedAt = events.at(-1)?.at ?? null;
     const fence =
       expectedSeq === 0 && events.length > 0
-        ? this.run<{ last_seq: number }[]>(tx, this.q.startConversation, [
+        ? this.run<AppendedRow[]>(tx, this.q.startConversation, [
             tenantId,
             conversationId,
             lastSeq,
             unfinished,
             updatedAt,
           ])
-        : this.run<{ last_seq: number }[]>(tx, this.q.advanceConversation, [
+        : this.run<AppendedRow[]>(tx, this.q.advanceConversation, [
             tenantId,
             conversationId,
             lastSeq,
@@ -233,8 +233,8 @@ export class PostgresStore implements EventStore {
             updatedAt,
             expectedSeq,
           ]);
-    const writes: Promise<unknown>[] = events.map((event) =>
-      this.run(tx, this.q.insertEvent, [
+    const inserts = events.map((event) =>
+      this.run<AppendedRow[]>(tx, this.q.insertEvent, [
         tenantId,
         conversationId,
         event.seq,
@@ -243,6 +243,7 @@ export class PostgresStore implements EventStore {
         JSON.stringify(event),
       ]),
     );
+    const writes: Promise<unknown>[] = [...inserts];
     for (const op of projectionOps(key, events)) writes.push(this.project(tx, key, op));
     if (this.notify && events.length > 0) {
       const payload = JSON.stringify({
@@ -270,6 +271,28 @@ export class PostgresStore implements EventStore {
       )
         return;
       throw new StaleSeq();
+    }
+    // Each statement must have answered for itself. Under connections reset mid-transaction the
+    // driver has been seen to hand a statement another's result: taken at its word, an append that
+    // did not happen (its insert failed, and COMMIT quietly rolled back) looked done, and a write
+    // ran with no durable `effect started`. A result that is not this statement's own fails the
+    // append (rolled back, retryable): reported failed, it is read back before anything is decided.
+    const answered = (rows: unknown, seq: number) =>
+      Array.isArray(rows) &&
+      rows.length === 1 &&
+      isAppendedRow(rows[0]) &&
+      rows[0].tenant === tenantId &&
+      rows[0].conversation === conversationId &&
+      Number(rows[0].seq ?? rows[0].last_seq) === seq;
+    const own =
+      answered(await fence, lastSeq) &&
+      (await Promise.all(inserts)).every((rows, i) => answered(rows, events[i]!.seq));
+    if (!own) {
+      throw new RetryableError(
+        `PostgreSQL answered an append to ${tenantId}/${conversationId} at seq ${expectedSeq} with another statement's result: not recorded, append again`,
+        null,
+        'store_result_mismatch',
+      );
     }
   }
 
@@ -342,6 +365,9 @@ export class PostgresStore implements EventStore {
     // rows that do answer it is a corrupt log, and `toEvent` stops on it.
     const foreign = rows.some(
       (row, i) =>
+        typeof row !== 'object' ||
+        row === null ||
+        (i > 0 && (typeof rows[i - 1] !== 'object' || rows[i - 1] === null)) ||
         row.tenant !== key.tenantId ||
         row.conversation !== key.conversationId ||
         row.seq <= (i === 0 ? afterSeq : rows[i - 1]!.seq),
@@ -468,6 +494,16 @@ const CONNECTION_LOST = new Set([
  * caller's deadline bounds the wait if it never does; the server rolls back a transaction whose
  * connection is gone.
  */
+/** What the fence (`last_seq`) and each event insert (`seq`) return. */
+interface AppendedRow {
+  tenant: string;
+  conversation: string;
+  seq?: number | string;
+  last_seq?: number | string;
+}
+
+const isAppendedRow = (row: unknown): row is AppendedRow => typeof row === 'object' && row !== null;
+
 function quietOnLostConnection<T>(work: Promise<T>): Promise<T> {
   return work.catch((error: unknown) => {
     const code = (error as { code?: unknown } | null)?.code;
